@@ -1,0 +1,208 @@
+//! Channel adapters: one module per provider wire format. Each verifies its requests, turns
+//! them into [`crate::domain::Inbound`] and renders replies back into its own format.
+//!
+//! This file holds what Twilio's webhooks share: the verified form extractor and routing a
+//! message to the location that owns the number it was sent to.
+
+pub mod sms;
+pub mod status;
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use axum::extract::FromRequest;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::locations::{self, Location};
+use crate::store::{Store, StoreError};
+use crate::twilio::signature::{self, Algorithm};
+
+/// 64 KiB: a real Twilio webhook is a few KiB even with ten media URLs.
+pub const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
+
+/// A Twilio webhook's form parameters, in the order sent, after its signature was verified.
+#[derive(Debug)]
+pub struct TwilioForm {
+    pub params: Vec<(String, String)>,
+}
+
+impl TwilioForm {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// # Errors
+    /// `Validation` naming the missing or empty field.
+    pub fn require(&self, key: &'static str) -> Result<&str, AppError> {
+        self.get(key).filter(|v| !v.trim().is_empty()).ok_or_else(|| AppError::Validation { field: key, message: "is required".into() })
+    }
+}
+
+impl FromRequest<AppState> for TwilioForm {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, AppError> {
+        let (parts, body) = req.into_parts();
+        let result = async {
+            check_content_type(&parts.headers)?;
+            let too_large = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > MAX_WEBHOOK_BYTES);
+            if too_large {
+                return Err(AppError::TooLarge(MAX_WEBHOOK_BYTES));
+            }
+            let bytes = axum::body::to_bytes(body, MAX_WEBHOOK_BYTES).await.map_err(|_| AppError::TooLarge(MAX_WEBHOOK_BYTES))?;
+            let params = parse_form(&bytes)?;
+            verify(state, &parts, &params)?;
+            Ok(Self { params })
+        }
+        .await;
+        result.inspect_err(|err| {
+            let reason = rejection_reason(err);
+            state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", reason)]);
+            tracing::warn!(path = parts.uri.path(), %reason, "webhook rejected");
+        })
+    }
+}
+
+/// The metric label for a rejected webhook.
+pub fn rejection_reason(err: &AppError) -> &'static str {
+    match err {
+        AppError::BadSignature(reason) => reason,
+        AppError::TooLarge(_) => "too_large",
+        AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+        AppError::BadRequest(_) => "malformed",
+        AppError::Validation { .. } => "invalid_field",
+        _ => "other",
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = value.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(())
+    } else {
+        Err(AppError::UnsupportedMediaType(value.to_owned()))
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded`, refusing bad escapes and non-UTF-8 text
+/// rather than guessing (a guessed value would also break the signature).
+///
+/// # Errors
+/// `BadRequest` saying what is wrong.
+pub fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| AppError::BadRequest("form body is not UTF-8".into()))?;
+    let mut params = Vec::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        params.push((decode_component(k)?, decode_component(v)?));
+    }
+    Ok(params)
+}
+
+fn decode_component(raw: &str) -> Result<String, AppError> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                let Some(byte) = hex else {
+                    return Err(AppError::BadRequest(format!("malformed form body: bad %-escape near {:?}", &raw[i..raw.len().min(i + 3)])));
+                };
+                out.push(byte);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| AppError::BadRequest("form value is not UTF-8 after decoding".into()))
+}
+
+/// The URL Twilio signed: the configured public URL plus the path and query, else what the
+/// request itself says (Host, and X-Forwarded-Proto from a proxy).
+fn signed_url(state: &AppState, parts: &Parts) -> String {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    if let Some(base) = &state.settings.public_url {
+        return format!("{base}{path}");
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = header("x-forwarded-proto").unwrap_or("http");
+    let host = header("host").unwrap_or("localhost");
+    format!("{scheme}://{host}{path}")
+}
+
+fn verify(state: &AppState, parts: &Parts, params: &[(String, String)]) -> Result<(), AppError> {
+    if state.settings.skip_twilio_signature {
+        return Ok(());
+    }
+    let token = state.settings.twilio_auth_token.as_ref().ok_or(AppError::BadSignature("no_auth_token"))?;
+    let given = parts.headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if given.is_empty() {
+        return Err(AppError::BadSignature("missing_signature"));
+    }
+    let settings_header = parts.headers.get("x-twilio-webhooks-signature-settings").and_then(|v| v.to_str().ok());
+    let algorithm = Algorithm::from_settings_header(settings_header);
+    let url = signed_url(state, parts);
+    if signature::verify_form(token.expose(), &url, params, given, algorithm) {
+        Ok(())
+    } else {
+        Err(AppError::BadSignature("bad_signature"))
+    }
+}
+
+/// Locations by the number (or Messaging Service) customers write to. Locations change
+/// rarely, so hits are cached; a miss always asks the database, so a location added by the
+/// CLI while the server runs is found at once.
+#[derive(Default)]
+pub struct LocationCache {
+    // std RwLock: never held across .await.
+    by_endpoint: RwLock<HashMap<String, Location>>,
+}
+
+impl LocationCache {
+    /// # Errors
+    /// Database failures.
+    pub async fn resolve(&self, store: &Store, number: &str, service_sid: Option<&str>) -> Result<Option<Location>, StoreError> {
+        if let Some(hit) = self.lookup(number).or_else(|| service_sid.and_then(|s| self.lookup(s))) {
+            return Ok(Some(hit));
+        }
+        let found = locations::find_by_endpoint(store, number, service_sid).await?;
+        if let Some(location) = &found {
+            let key = if location.phone_number.as_deref() == Some(number) { number } else { service_sid.unwrap_or(number) };
+            self.by_endpoint.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned(), location.clone());
+        }
+        Ok(found)
+    }
+
+    fn lookup(&self, key: &str) -> Option<Location> {
+        self.by_endpoint.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_decode_plus_percent_and_repeated_keys() {
+        let params = parse_form(b"Body=It%27s+5%25+off&To=%2B15005550006&A=1&A=2&Empty=").unwrap();
+        assert_eq!(params[0], ("Body".into(), "It's 5% off".into()));
+        assert_eq!(params[1], ("To".into(), "+15005550006".into()));
+        assert_eq!(params.iter().filter(|(k, _)| k == "A").count(), 2);
+        assert_eq!(params[4], ("Empty".into(), String::new()));
+    }
+
+    #[test]
+    fn malformed_forms_are_rejected_with_a_reason() {
+        for (raw, why) in [(&b"Body=%ZZ"[..], "bad escape"), (b"Body=%F", "truncated escape"), (b"Body=%FF%FE", "not UTF-8"), (b"\xff=1", "raw non-UTF-8")] {
+            assert!(parse_form(raw).is_err(), "{why}: {raw:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Core value types shared by channels, pipeline and store: parse at the edge, typed inside.
+//!
+//! Owns the rules of phone numbers and channels and the shape of an inbound message; knows no
+//! wire format and no SQL.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DomainError {
+    #[error("{0:?} is not a phone number in E.164 form (+ then country code and number)")]
+    InvalidPhoneNumber(String),
+    #[error("unknown channel {0:?}")]
+    UnknownChannel(String),
+}
+
+/// A phone number in E.164 form: `+`, then 2 to 15 digits, the first not 0.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+static E164: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\+[1-9][0-9]{1,14}$").expect("E.164 pattern compiles"));
+
+impl PhoneNumber {
+    /// # Errors
+    /// `InvalidPhoneNumber` when the text, without spaces, dashes and brackets, is not E.164.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let compact: String = raw.chars().filter(|c| !" -().".contains(*c)).collect();
+        E164.is_match(&compact)
+            .then(|| Self(compact))
+            .ok_or_else(|| DomainError::InvalidPhoneNumber(raw.to_owned()))
+    }
+
+    /// The number with all but its last four digits hidden, for logs and CSR lists.
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
+    }
+}
+
+/// Hides all but the last four digits of a phone-like string (`+1•••••••0123`).
+pub fn mask_phone(raw: &str) -> String {
+    let keep = raw.len().saturating_sub(4);
+    raw.char_indices()
+        .map(|(i, c)| if i >= 2 && i < keep { '•' } else { c })
+        .collect()
+}
+
+impl AsRef<str> for PhoneNumber {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a conversation happens. Each channel has its own template variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Sms,
+    Voice,
+    Web,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Voice => "voice",
+            Self::Web => "web",
+        }
+    }
+
+    /// # Errors
+    /// `UnknownChannel` for anything but `sms`, `voice`, `web`.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        match raw {
+            "sms" => Ok(Self::Sms),
+            "voice" => Ok(Self::Voice),
+            "web" => Ok(Self::Web),
+            other => Err(DomainError::UnknownChannel(other.to_owned())),
+        }
+    }
+}
+
+/// Where a message is addressed on our side: a phone number or a Twilio Messaging Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Number(PhoneNumber),
+    MessagingService(String),
+}
+
+/// One media attachment of an inbound message (MMS).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Media {
+    pub url: String,
+    pub content_type: String,
+}
+
+/// A customer's message, whatever channel brought it.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub channel: Channel,
+    /// The provider's id for this message; claiming it makes retries idempotent.
+    pub provider_id: String,
+    pub from: PhoneNumber,
+    /// Our number the customer wrote to, and the Messaging Service it belongs to, if any.
+    pub to: PhoneNumber,
+    pub messaging_service_sid: Option<String>,
+    pub body: String,
+    pub media: Vec<Media>,
+}
+
+impl Inbound {
+    /// The key that orders a conversation's messages: same customer, same number of ours.
+    pub fn conversation_key(&self) -> i64 {
+        conversation_key(self.channel, self.from.as_ref(), self.to.as_ref())
+    }
+}
+
+/// A stable 63-bit key for (channel, customer, our number), used as an advisory lock id.
+/// FNV-1a: stable across processes and releases, unlike `DefaultHasher`.
+pub fn conversation_key(channel: Channel, from: &str, to: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in [channel.as_str(), "|", from, "|", to].iter().flat_map(|s| s.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::try_from(hash >> 1).expect("63-bit value fits in i64")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_in_e164_are_accepted_and_compacted() {
+        for (raw, want) in [("+14155550100", "+14155550100"), ("+1 (415) 555-0100", "+14155550100")] {
+            assert_eq!(PhoneNumber::parse(raw).unwrap().as_ref(), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_phone_numbers_are_rejected() {
+        for raw in ["02079460958", "+0123", "", "+1234567890123456", "+1415abc0100", "+"] {
+            assert!(PhoneNumber::parse(raw).is_err(), "{raw:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn masked_numbers_keep_only_the_country_prefix_and_last_four_digits() {
+        assert_eq!(PhoneNumber::parse("+14155550123").unwrap().masked(), "+1••••••0123");
+    }
+
+    #[test]
+    fn conversation_keys_are_stable_and_distinct() {
+        let a = conversation_key(Channel::Sms, "+14155550100", "+15005550006");
+        assert_eq!(a, conversation_key(Channel::Sms, "+14155550100", "+15005550006"));
+        assert_ne!(a, conversation_key(Channel::Sms, "+14155550101", "+15005550006"));
+        assert!(a >= 0);
+    }
+}

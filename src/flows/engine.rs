@@ -1,0 +1,440 @@
+//! The flow engine: a pure function from (flow set, conversation state, input) to (new state,
+//! effects). It performs no I/O: the pipeline renders the templates it names, runs the actions
+//! it asks for (feeding their outcome back as [`Input::ActionDone`]), and stores the result.
+//!
+//! Owns the meaning of steps, global intents, retries, fallbacks and guards.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::load::normalize_answer;
+use super::model::*;
+
+/// Slot values by name; events and actions may bring structured values.
+pub type Slots = BTreeMap<String, serde_json::Value>;
+
+/// The template sent before re-asking when an answer was not understood.
+pub const NOT_UNDERSTOOD_TEMPLATE: &str = "common/not_understood";
+/// The flow that handles text nothing else understood.
+pub const FALLBACK_FLOW: &str = "fallback";
+/// The flow a guard hands the conversation to.
+pub const HANDOFF_FLOW: &str = "human_handoff";
+/// 50: far more than any real turn needs; a flow that runs this long in one turn is looping.
+pub const MAX_STEPS_PER_TURN: u32 = 50;
+/// 8: a customer asked the same thing eight times is better served by a person.
+pub const MAX_VISITS_PER_STEP: u32 = 8;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Active flows, innermost (the one running) last; empty when the bot is idle.
+    #[serde(default)]
+    pub stack: Vec<Frame>,
+    /// Misunderstood messages in a row, across flows.
+    #[serde(default)]
+    pub misses: u32,
+    /// Failed answers to the current question.
+    #[serde(default)]
+    pub attempts: u32,
+    /// How often each `flow/step` was entered since the conversation last went idle.
+    #[serde(default)]
+    pub visits: BTreeMap<String, u32>,
+    /// Stored in their own column, so that reports can read them.
+    #[serde(skip)]
+    pub slots: Slots,
+}
+
+impl State {
+    pub fn flow_id(&self) -> Option<&str> {
+        self.stack.last().map(|f| f.flow.as_str())
+    }
+
+    pub fn step_id(&self) -> Option<&str> {
+        self.stack.last().map(|f| f.step.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    pub flow: String,
+    pub step: String,
+    #[serde(default)]
+    pub wait: Wait,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wait {
+    #[default]
+    Running,
+    /// At an ask step, for the customer's answer.
+    Answer,
+    /// At an action step, for its outcome.
+    Action,
+    /// At a call step, for the called flow to end.
+    Callee,
+}
+
+#[derive(Debug, Clone)]
+pub enum Input<'a> {
+    Text(&'a str),
+    Event { name: &'a str, data: Slots },
+    ActionDone { outcome: &'a str, slots: Slots },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Say { template: String },
+    RunAction { name: String, args: BTreeMap<String, String> },
+    Handoff { queue: String, priority: u8, tags: Vec<String>, reason: String },
+    FlowEnded { flow: String, outcome: Outcome },
+    /// A guard stopped a runaway flow; the reason goes to the CSR.
+    Guard { reason: String },
+}
+
+#[derive(Debug)]
+pub struct Turn {
+    pub state: State,
+    pub effects: Vec<Effect>,
+}
+
+/// Runs one input through the flows. `idle_ms` is the time since the conversation's last
+/// message, for inactivity expiry.
+pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Turn {
+    let mut run = Run { flows, state, effects: Vec::new(), steps: 0 };
+    match input {
+        Input::Text(text) => run.text(text, idle_ms),
+        Input::Event { name, data } => run.event(name, data),
+        Input::ActionDone { outcome, slots } => run.action_done(outcome, slots),
+    }
+    if run.state.stack.is_empty() {
+        run.state.visits.clear();
+    }
+    Turn { state: run.state, effects: run.effects }
+}
+
+struct Run<'f> {
+    flows: &'f FlowSet,
+    state: State,
+    effects: Vec<Effect>,
+    steps: u32,
+}
+
+impl<'f> Run<'f> {
+    fn text(&mut self, text: &str, idle_ms: i64) {
+        self.expire(idle_ms);
+        if let Some(flow) = self.flows.match_intent(text, true).and_then(|i| self.flows.flow_for_intent(&i.id)) {
+            self.end_all(Outcome::Abandoned);
+            self.state.misses = 0;
+            self.start(&flow.id);
+            return self.run();
+        }
+        let waiting = self.state.stack.last().is_some_and(|f| f.wait == Wait::Answer);
+        if waiting {
+            return self.answer(text);
+        }
+        if !self.state.stack.is_empty() {
+            return; // waiting for an action or callee: nothing to do with text
+        }
+        if let Some(flow) = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)) {
+            self.state.misses = 0;
+            self.start(&flow.id);
+            return self.run();
+        }
+        self.misunderstood();
+    }
+
+    fn event(&mut self, name: &str, data: Slots) {
+        let Some(flow) = self.flows.flow_for_event(name) else { return };
+        self.end_all(Outcome::Abandoned);
+        self.state.slots.extend(data);
+        self.start(&flow.id);
+        self.run();
+    }
+
+    fn action_done(&mut self, outcome: &str, slots: Slots) {
+        let Some((flow, idx)) = self.current() else { return };
+        let Some(frame) = self.state.stack.last_mut().filter(|f| f.wait == Wait::Action) else { return };
+        frame.wait = Wait::Running;
+        self.state.slots.extend(slots);
+        let step = &flow.steps[idx];
+        let target = match &step.kind {
+            StepKind::Action { on, .. } => on.get(outcome).cloned().or_else(|| step.next.clone()),
+            _ => step.next.clone(),
+        };
+        self.follow(target);
+        self.run();
+    }
+
+    fn expire(&mut self, idle_ms: i64) {
+        let expired = self.state.stack.first().and_then(|f| self.flows.flows.get(&f.flow)).is_some_and(|f| idle_ms > f.expire_after_ms);
+        if expired {
+            self.end_all(Outcome::Abandoned);
+            self.state.attempts = 0;
+            self.state.misses = 0;
+        }
+    }
+
+    fn answer(&mut self, text: &str) {
+        let Some((flow, idx)) = self.current() else { return };
+        let StepKind::Ask { template, expect, retries, reprompt, fallback } = &flow.steps[idx].kind else { return };
+        for e in expect {
+            if let Some(value) = self.matches(&e.matcher, text) {
+                if let Some(slot) = &e.save_as {
+                    let value = e.value.clone().unwrap_or(value);
+                    self.state.slots.insert(slot.clone(), serde_json::Value::String(value));
+                }
+                self.state.misses = 0;
+                self.state.attempts = 0;
+                self.set_wait(Wait::Running);
+                self.goto(&e.target);
+                return self.run();
+            }
+        }
+        // The customer changed their mind: another flow's intent takes over.
+        let other = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)).filter(|f| f.id != flow.id);
+        if let Some(other) = other {
+            self.end_all(Outcome::Abandoned);
+            self.state.misses = 0;
+            self.start(&other.id);
+            return self.run();
+        }
+        self.state.misses += 1;
+        self.state.attempts += 1;
+        if self.state.attempts <= *retries {
+            match reprompt {
+                Some(r) => self.say(r),
+                None => {
+                    self.say(NOT_UNDERSTOOD_TEMPLATE);
+                    self.say(template);
+                }
+            }
+            return;
+        }
+        self.state.attempts = 0;
+        self.set_wait(Wait::Running);
+        match fallback {
+            Some(t) => {
+                self.goto(t);
+                self.run();
+            }
+            None => {
+                self.end_all(Outcome::Misunderstood);
+                self.misunderstood_flow();
+            }
+        }
+    }
+
+    fn misunderstood(&mut self) {
+        self.state.misses += 1;
+        self.misunderstood_flow();
+    }
+
+    fn misunderstood_flow(&mut self) {
+        if self.flows.flows.contains_key(FALLBACK_FLOW) {
+            self.start(FALLBACK_FLOW);
+            self.run();
+        }
+    }
+
+    /// `Some(value to save)` when `text` answers this way.
+    fn matches(&self, matcher: &Matcher, text: &str) -> Option<String> {
+        let trimmed = text.trim();
+        match matcher {
+            Matcher::Options(options) => {
+                let answer = normalize_answer(text);
+                options.iter().any(|o| *o == answer).then(|| trimmed.to_owned())
+            }
+            Matcher::Intent(id) => {
+                self.flows.intents.iter().find(|i| &i.id == id).filter(|i| i.matches(text)).map(|_| trimmed.to_owned())
+            }
+            Matcher::Pattern(re) => re.captures(trimmed).map(|c| c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str()).to_owned()),
+            Matcher::Any => (!trimmed.is_empty()).then(|| trimmed.to_owned()),
+        }
+    }
+
+    fn current(&self) -> Option<(&'f Flow, usize)> {
+        let frame = self.state.stack.last()?;
+        let flow = self.flows.flows.get(&frame.flow)?;
+        Some((flow, flow.step_index(&frame.step)?))
+    }
+
+    fn set_wait(&mut self, wait: Wait) {
+        if let Some(frame) = self.state.stack.last_mut() {
+            frame.wait = wait;
+        }
+    }
+
+    fn say(&mut self, template: &str) {
+        self.effects.push(Effect::Say { template: template.to_owned() });
+    }
+
+    fn start(&mut self, flow: &str) {
+        let Some(first) = self.flows.flows.get(flow).and_then(|f| f.steps.first()) else { return };
+        self.state.attempts = 0;
+        self.state.stack.push(Frame { flow: flow.to_owned(), step: first.id.clone(), wait: Wait::Running });
+    }
+
+    fn end_top(&mut self, outcome: Outcome) {
+        if let Some(frame) = self.state.stack.pop() {
+            self.effects.push(Effect::FlowEnded { flow: frame.flow, outcome });
+        }
+    }
+
+    fn end_all(&mut self, outcome: Outcome) {
+        while !self.state.stack.is_empty() {
+            self.end_top(outcome);
+        }
+    }
+
+    fn goto(&mut self, target: &Target) {
+        match target {
+            Target::Step(i) => {
+                let Some((flow, _)) = self.current() else { return };
+                if let Some(frame) = self.state.stack.last_mut() {
+                    frame.step = flow.steps[*i].id.clone();
+                    frame.wait = Wait::Running;
+                }
+            }
+            Target::Flow(id) => {
+                self.state.stack.pop();
+                self.start(id);
+            }
+        }
+    }
+
+    /// Moves on after a step; no target ends the flow as resolved and resumes its caller.
+    fn follow(&mut self, target: Option<Target>) {
+        match target {
+            Some(t) => self.goto(&t),
+            None => self.finish(Outcome::Resolved),
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.end_top(outcome);
+        let Some((flow, idx)) = self.current() else { return };
+        if self.state.stack.last().is_some_and(|f| f.wait == Wait::Callee) {
+            self.set_wait(Wait::Running);
+            self.follow(flow.steps[idx].next.clone());
+        }
+    }
+
+    fn guard(&mut self, reason: String) {
+        self.effects.push(Effect::Guard { reason });
+        self.end_all(Outcome::Abandoned);
+        self.start(HANDOFF_FLOW);
+        self.steps = 0;
+        self.state.visits.clear();
+    }
+
+    /// Runs steps until the flow waits or the stack is empty.
+    fn run(&mut self) {
+        let mut guarded = false;
+        while let Some(frame) = self.state.stack.last() {
+            if frame.wait != Wait::Running {
+                return;
+            }
+            let Some((flow, idx)) = self.current() else {
+                self.end_top(Outcome::Abandoned); // the flow or step vanished in a reload
+                continue;
+            };
+            let step = &flow.steps[idx];
+            self.steps += 1;
+            let visits = self.state.visits.entry(format!("{}/{}", flow.id, step.id)).or_default();
+            *visits += 1;
+            let runaway = if self.steps > MAX_STEPS_PER_TURN {
+                Some(format!("flow {:?} ran more than {MAX_STEPS_PER_TURN} steps in one turn (at step {:?})", flow.id, step.id))
+            } else if *visits > MAX_VISITS_PER_STEP {
+                Some(format!("step {:?} of flow {:?} was repeated more than {MAX_VISITS_PER_STEP} times", step.id, flow.id))
+            } else {
+                None
+            };
+            if let Some(reason) = runaway {
+                if guarded || flow.id == HANDOFF_FLOW {
+                    self.end_all(Outcome::Abandoned);
+                    return;
+                }
+                guarded = true;
+                self.guard(reason);
+                continue;
+            }
+            self.execute(step);
+        }
+    }
+
+    fn execute(&mut self, step: &'f Step) {
+        if let (Some(say), false) = (&step.say, matches!(step.kind, StepKind::Ask { .. })) {
+            self.say(say);
+        }
+        match &step.kind {
+            StepKind::Say => self.follow(step.next.clone()),
+            StepKind::Ask { template, .. } => {
+                if let Some(say) = &step.say {
+                    self.say(say);
+                }
+                self.say(template);
+                self.set_wait(Wait::Answer);
+            }
+            StepKind::Action { name, args, .. } => {
+                let args = args.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect();
+                self.effects.push(Effect::RunAction { name: name.clone(), args });
+                self.set_wait(Wait::Action);
+            }
+            StepKind::Branch { cases, otherwise } => {
+                let target = cases.iter().find(|(c, _)| self.holds(c)).map_or(otherwise, |(_, t)| t).clone();
+                self.goto(&target);
+            }
+            StepKind::Set(values) => {
+                for (k, v) in values {
+                    let value = serde_json::Value::String(self.resolve(v));
+                    self.state.slots.insert(k.clone(), value);
+                }
+                self.follow(step.next.clone());
+            }
+            StepKind::Call { flow: callee } => {
+                self.set_wait(Wait::Callee);
+                self.start(callee);
+            }
+            StepKind::Handoff { queue, priority, tags, reason } => {
+                let handoff = Effect::Handoff { queue: queue.clone(), priority: *priority, tags: tags.clone(), reason: reason.clone() };
+                self.effects.push(handoff);
+                self.end_all(Outcome::HandedOff);
+            }
+            StepKind::End(outcome) => self.finish(*outcome),
+        }
+    }
+
+    /// `$slot` reads a slot; anything else is literal.
+    fn resolve(&self, value: &str) -> String {
+        match value.strip_prefix('$') {
+            Some(slot) => self.slot_text(slot).unwrap_or_default(),
+            None => value.to_owned(),
+        }
+    }
+
+    fn slot_text(&self, name: &str) -> Option<String> {
+        if name == "_misses" {
+            return Some(self.state.misses.to_string());
+        }
+        match self.state.slots.get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    fn holds(&self, c: &Condition) -> bool {
+        let value = self.slot_text(&c.slot).filter(|v| !v.is_empty());
+        if let Some(want) = &c.equals {
+            return value.is_some_and(|v| v.eq_ignore_ascii_case(want));
+        }
+        if let Some(set) = c.is_set {
+            return value.is_some() == set;
+        }
+        if let Some(min) = c.at_least {
+            return value.and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= min as f64);
+        }
+        false
+    }
+}

@@ -1,0 +1,273 @@
+//! Flow file types: what a `flows/*.yaml` file may say (the `*File` types, with positions for
+//! error messages) and the checked, indexed form the engine runs (`Flow`, `Step`).
+//!
+//! Owns the vocabulary of flows. Loading and checking live in `load`, running in `engine`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// One flow file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowFile {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub triggers: TriggersFile,
+    /// Minutes without a message after which an unfinished run of this flow is abandoned.
+    pub expire_after_minutes: Option<u32>,
+    pub steps: Vec<StepFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggersFile {
+    #[serde(default)]
+    pub intents: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub events: Vec<Spanned<String>>,
+}
+
+/// A step: `say` may go with any kind; exactly one of `ask`, `action`, `branch`, `set`, `call`,
+/// `handoff`, `end` says what else it does (none: it only says something and moves on).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub id: Spanned<String>,
+    pub say: Option<Spanned<String>>,
+    pub ask: Option<Spanned<String>>,
+    #[serde(default)]
+    pub expect: Vec<ExpectFile>,
+    pub retries: Option<u32>,
+    pub reprompt: Option<Spanned<String>>,
+    pub fallback: Option<Spanned<String>>,
+    pub action: Option<Spanned<String>>,
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+    #[serde(default)]
+    pub on: BTreeMap<String, Spanned<String>>,
+    pub branch: Option<Vec<CaseFile>>,
+    #[serde(rename = "else")]
+    pub otherwise: Option<Spanned<String>>,
+    pub set: Option<BTreeMap<String, String>>,
+    pub call: Option<Spanned<String>>,
+    pub handoff: Option<HandoffFile>,
+    pub end: Option<Spanned<String>>,
+    pub next: Option<Spanned<String>>,
+    pub flow: Option<Spanned<String>>,
+}
+
+/// One way to answer an `ask`: by option list, intent, regex or anything at all.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectFile {
+    pub options: Option<Vec<String>>,
+    pub intent: Option<Spanned<String>>,
+    pub pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    pub any: bool,
+    pub save_as: Option<String>,
+    pub value: Option<String>,
+    pub next: Option<Spanned<String>>,
+    pub flow: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    #[serde(rename = "if")]
+    pub condition: ConditionFile,
+    pub then: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionFile {
+    pub slot: String,
+    pub equals: Option<String>,
+    pub is_set: Option<bool>,
+    pub at_least: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffFile {
+    pub queue: String,
+    /// 1 is the most urgent; the queue orders by priority, then age.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub reason: String,
+}
+
+fn default_priority() -> u8 {
+    3
+}
+
+/// `flows/intents.yaml`: intents in priority order (the first match wins).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentsFile {
+    pub intents: Vec<IntentFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentFile {
+    pub id: Spanned<String>,
+    /// A global intent interrupts any step (a human, restart), not only an idle conversation.
+    #[serde(default)]
+    pub global: bool,
+    pub patterns: Vec<Spanned<String>>,
+}
+
+// ---- the checked form ----
+
+/// How a flow ends, for reports and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Resolved,
+    Abandoned,
+    HandedOff,
+    Misunderstood,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [Self::Resolved, Self::Abandoned, Self::HandedOff, Self::Misunderstood];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resolved => "resolved",
+            Self::Abandoned => "abandoned",
+            Self::HandedOff => "handed_off",
+            Self::Misunderstood => "misunderstood",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A step of the same flow, by index.
+    Step(usize),
+    /// Another flow, which replaces the current one.
+    Flow(String),
+}
+
+#[derive(Debug)]
+pub struct Intent {
+    pub id: String,
+    pub global: bool,
+    pub patterns: Vec<Regex>,
+}
+
+impl Intent {
+    pub fn matches(&self, text: &str) -> bool {
+        self.patterns.iter().any(|p| p.is_match(text))
+    }
+}
+
+#[derive(Debug)]
+pub enum Matcher {
+    Options(Vec<String>),
+    Intent(String),
+    Pattern(Regex),
+    Any,
+}
+
+#[derive(Debug)]
+pub struct Expect {
+    pub matcher: Matcher,
+    pub save_as: Option<String>,
+    /// What to save; default: the first capture group, else the whole answer.
+    pub value: Option<String>,
+    pub target: Target,
+}
+
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub slot: String,
+    pub equals: Option<String>,
+    pub is_set: Option<bool>,
+    pub at_least: Option<i64>,
+}
+
+#[derive(Debug)]
+pub enum StepKind {
+    Say,
+    Ask { template: String, expect: Vec<Expect>, retries: u32, reprompt: Option<String>, fallback: Option<Target> },
+    Action { name: String, args: BTreeMap<String, String>, on: HashMap<String, Target> },
+    Branch { cases: Vec<(Condition, Target)>, otherwise: Target },
+    Set(BTreeMap<String, String>),
+    Call { flow: String },
+    Handoff { queue: String, priority: u8, tags: Vec<String>, reason: String },
+    End(Outcome),
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub id: String,
+    /// Line and column of the step's id in its file, for diagnostics.
+    pub at: (u64, u64),
+    pub say: Option<String>,
+    pub kind: StepKind,
+    /// Where to go after `Say`, `Set`, `Call` and unlisted action outcomes.
+    pub next: Option<Target>,
+}
+
+#[derive(Debug)]
+pub struct Flow {
+    pub id: String,
+    pub description: String,
+    pub intents: Vec<String>,
+    pub events: Vec<String>,
+    pub expire_after_ms: i64,
+    pub steps: Vec<Step>,
+}
+
+impl Flow {
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+}
+
+/// Every flow and intent, checked. Swapped whole on reload.
+#[derive(Debug, Default)]
+pub struct FlowSet {
+    pub flows: HashMap<String, Flow>,
+    pub intents: Vec<Intent>,
+}
+
+impl FlowSet {
+    /// The first intent, in priority order, that matches `text`.
+    pub fn match_intent(&self, text: &str, global_only: bool) -> Option<&Intent> {
+        self.intents.iter().filter(|i| !global_only || i.global).find(|i| i.matches(text))
+    }
+
+    /// The flow an intent starts, if any.
+    pub fn flow_for_intent(&self, intent: &str) -> Option<&Flow> {
+        let mut flows: Vec<&Flow> = self.flows.values().filter(|f| f.intents.iter().any(|i| i == intent)).collect();
+        flows.sort_by(|a, b| a.id.cmp(&b.id));
+        flows.into_iter().next()
+    }
+
+    /// The flow an event starts, if any.
+    pub fn flow_for_event(&self, event: &str) -> Option<&Flow> {
+        let mut flows: Vec<&Flow> = self.flows.values().filter(|f| f.events.iter().any(|e| e == event)).collect();
+        flows.sort_by(|a, b| a.id.cmp(&b.id));
+        flows.into_iter().next()
+    }
+}
+
+/// Events the platform may send (see the events API); a trigger naming another is a typo.
+pub const KNOWN_EVENTS: &[&str] =
+    &["payment.declined", "account.locked", "limit.exceeded", "inventory.sync_error", "order.updated"];

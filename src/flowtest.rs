@@ -1,0 +1,189 @@
+//! Conversation tests for flow authors: `flows/tests/*.yaml`, each test a scripted dialog
+//! (customer says → bot reply equals / contains, silence, hand-off) with expected outcome and
+//! slots. Each test runs through the real pipeline, engine and templates against its own fresh
+//! SQLite database seeded with the demo data; nothing is mocked.
+//!
+//! Owns the test file format and the runner behind `leafdesk flows test` and `cargo test`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::domain::{Channel, Inbound, PhoneNumber};
+use crate::flows::Library;
+use crate::metrics::Metrics;
+use crate::pipeline::{Context, Handled, Pipeline};
+use crate::settings::SqliteSync;
+use crate::store::{contacts, conversations, tickets, Store};
+
+/// The number the demo location answers on in conversation tests.
+const TEST_NUMBER: &str = "+15005550006";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    tests: Vec<TestCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCase {
+    name: String,
+    /// The customer's number; a demo contact's number brings their locale and orders.
+    #[serde(default = "default_from")]
+    from: String,
+    turns: Vec<TurnCase>,
+    #[serde(default)]
+    expect: Expectations,
+}
+
+fn default_from() -> String {
+    "+15555550199".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TurnCase {
+    user: String,
+    bot: Option<String>,
+    #[serde(default)]
+    bot_contains: Vec<String>,
+    #[serde(default)]
+    bot_not_contains: Vec<String>,
+    #[serde(default)]
+    silent: bool,
+    /// The queue of a ticket this turn opens.
+    handoff: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectations {
+    /// Some flow run ended with this outcome during the test.
+    outcome: Option<String>,
+    #[serde(default)]
+    slots: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub passed: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl Report {
+    pub fn summary(&self) -> String {
+        format!("{} passed, {} failed", self.passed.len(), self.failed.len())
+    }
+}
+
+/// Runs every test file in `flows_dir/tests`.
+///
+/// # Errors
+/// When the flows do not load or a test file cannot be read (test failures are in the report).
+pub async fn run_dir(flows_dir: &Path, templates_dir: &Path) -> anyhow::Result<Report> {
+    let library = Library::open(flows_dir, templates_dir, crate::actions::NAMES).map_err(|diags| {
+        let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("flows do not load:\n{}", list.join("\n"))
+    })?;
+    let library = Arc::new(library);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(flows_dir.join("tests"))
+        .with_context(|| format!("reading {}", flows_dir.join("tests").display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    let mut report = Report::default();
+    for file in files {
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let parsed: TestFile = serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.to_string().lines().next().unwrap_or("")))?;
+        let stem = file.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        for case in parsed.tests {
+            let name = format!("{stem}: {}", case.name);
+            match run_case(&library, &case).await {
+                Ok(()) => report.passed.push(name),
+                Err(why) => report.failed.push((name, format!("{why:#}"))),
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn run_case(library: &Arc<Library>, case: &TestCase) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.join("flowtest.db").display());
+    let store = Store::connect(&url, SqliteSync::Normal).await?;
+    let result = run_turns(library, &store, case).await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> anyhow::Result<()> {
+    let location = crate::demo::seed(store, TEST_NUMBER).await?;
+    let metrics = Arc::new(Metrics::default());
+    let pipeline = Pipeline::start(Arc::new(Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() }));
+    let from = PhoneNumber::parse(&case.from).map_err(|e| anyhow::anyhow!("from: {e}"))?;
+    for (i, turn) in case.turns.iter().enumerate() {
+        let inbound = Inbound {
+            channel: Channel::Sms,
+            provider_id: format!("SMflowtest{i:04}"),
+            from: from.clone(),
+            to: PhoneNumber::parse(TEST_NUMBER).expect("test number is E.164"),
+            messaging_service_sid: None,
+            body: turn.user.clone(),
+            media: Vec::new(),
+        };
+        let handled = pipeline.handle(inbound, location.clone()).await?;
+        let at = format!("turn {} (user: {:?})", i + 1, turn.user);
+        check_turn(store, turn, &handled).await.with_context(|| at)?;
+    }
+    if let Some(outcome) = &case.expect.outcome {
+        anyhow::ensure!(metrics.sum("leafdesk_flow_outcomes_total", "outcome", outcome) > 0, "no flow ended with outcome {outcome:?}");
+    }
+    if !case.expect.slots.is_empty() {
+        let contact = contacts::find(store, from.as_ref()).await?.context("contact exists")?;
+        let mut tx = store.begin().await?;
+        let conv = conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms").await?.context("an open conversation")?;
+        for (slot, want) in &case.expect.slots {
+            let got = conv.state.slots.get(slot).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            anyhow::ensure!(got.as_deref() == Some(want.as_str()), "slot {slot}: expected {want:?}, got {got:?}");
+        }
+    }
+    Ok(())
+}
+
+async fn check_turn(store: &Store, turn: &TurnCase, handled: &Handled) -> anyhow::Result<()> {
+    let reply = match handled {
+        Handled::Replied { texts, .. } | Handled::Duplicate { texts } => texts.join("\n\n"),
+        Handled::Silent { .. } => String::new(),
+    };
+    if turn.silent {
+        anyhow::ensure!(reply.is_empty(), "expected silence, bot said {reply:?}");
+    }
+    if let Some(want) = &turn.bot {
+        anyhow::ensure!(reply.trim() == want.trim(), "expected bot to say {want:?}, it said {reply:?}");
+    }
+    let lower = reply.to_lowercase();
+    for part in &turn.bot_contains {
+        anyhow::ensure!(lower.contains(&part.to_lowercase()), "expected the reply to contain {part:?}, it was {reply:?}");
+    }
+    for part in &turn.bot_not_contains {
+        anyhow::ensure!(!lower.contains(&part.to_lowercase()), "expected the reply not to contain {part:?}, it was {reply:?}");
+    }
+    if let Some(queue) = &turn.handoff {
+        let open = tickets::list_open(store).await?;
+        anyhow::ensure!(open.iter().any(|t| &t.queue == queue), "expected a ticket in queue {queue:?}, open: {:?}", open.iter().map(|t| &t.queue).collect::<Vec<_>>());
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("leafdesk-flowtest-{}", crate::new_id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,43 @@
+//! leafdesk: an omnichannel customer-service bot server for cannabis e-commerce.
+//!
+//! Crate map (the way a message travels, see `DESIGN.md`):
+//!
+//! - [`channels`]: one adapter per provider wire format (Twilio SMS webhooks and status
+//!   callbacks); verify, parse into [`domain::Inbound`], render replies.
+//! - [`pipeline`]: the channel-agnostic path: claim the provider id, route by ownership, run the
+//!   flow engine, commit everything of one turn in one transaction (group-committed).
+//! - [`flows`]: flow files (model, loading and checking, hot reload) and the pure step function.
+//! - [`templates`]: customer-facing message templates per locale and channel.
+//! - [`store`]: all SQL, one file per aggregate, for SQLite and PostgreSQL alike.
+//! - [`twilio`]: signature verification and TwiML.
+//! - [`settings`], [`startup`], [`telemetry`], [`metrics`], [`error`]: running the service.
+//! - [`demo`], [`flowtest`]: demo data and conversation tests for flow authors.
+
+pub mod actions;
+pub mod channels;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod flows;
+pub mod flowtest;
+pub mod metrics;
+pub mod pipeline;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod templates;
+pub mod twilio;
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("system clock is after 1970");
+    i64::try_from(now.as_millis()).expect("milliseconds fit in i64 until year 292 million")
+}
+
+/// A new time-ordered id (UUID v7) as text, the primary key of every table.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,228 @@
+//! The `leafdesk` command: serve, migrate, manage locations and tickets, check and test flows.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use leafdesk::domain::PhoneNumber;
+use leafdesk::settings::Settings;
+use leafdesk::store::{locations, messages, tickets, Store};
+use leafdesk::{demo, flows, flowtest, startup, telemetry};
+
+#[derive(Parser)]
+#[command(name = "leafdesk", version, about = "Customer-service bot server for cannabis e-commerce")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrates the database first).
+    Serve {
+        /// Address to listen on [env: LEAFDESK_BIND] [default: 127.0.0.1:8080]
+        #[arg(long)]
+        bind: Option<String>,
+        /// Seed the demo dispensary, customers and orders (idempotent).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage the locations (stores) that answer customers.
+    #[command(subcommand)]
+    Location(LocationCommand),
+    /// Check or test flow files.
+    #[command(subcommand)]
+    Flows(FlowsCommand),
+    /// Work the hand-off queue until the console exists.
+    #[command(subcommand)]
+    Ticket(TicketCommand),
+}
+
+#[derive(Subcommand)]
+enum LocationCommand {
+    /// Add a location answering on a Twilio number (or Messaging Service).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Two-letter US state code, e.g. CA.
+        #[arg(long)]
+        state: String,
+        /// IANA timezone, e.g. America/Los_Angeles.
+        #[arg(long)]
+        timezone: String,
+        /// The number customers text, in E.164 form (+15005550006).
+        #[arg(long)]
+        number: Option<String>,
+        /// A Twilio Messaging Service SID (MG…) instead of, or beside, a number.
+        #[arg(long)]
+        messaging_service_sid: Option<String>,
+    },
+    /// List locations.
+    List,
+}
+
+#[derive(Subcommand)]
+enum FlowsCommand {
+    /// Check flow files and templates; prints file:line:col: reason and exits non-zero on errors.
+    Check {
+        /// Flows directory [default: LEAFDESK_FLOWS_DIR or flows]
+        dir: Option<PathBuf>,
+    },
+    /// Run the conversation tests in DIR/tests against the real engine and templates.
+    Test {
+        /// Flows directory [default: LEAFDESK_FLOWS_DIR or flows]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TicketCommand {
+    /// Open tickets, most urgent and oldest first.
+    List,
+    /// A ticket's summary and the messages the customer sent since.
+    Show { id: String },
+    /// Resolve a ticket and hand the conversation back to the bot.
+    Resolve {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log_filter, std::io::stderr);
+    match run(cli.command, settings).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { bind, demo } => {
+            if let Some(bind) = bind {
+                settings.bind = bind.parse().with_context(|| format!("--bind {bind:?} is not host:port"))?;
+            }
+            settings.check_serving()?;
+            let number = settings.demo_number.clone();
+            let app = startup::build(settings).await?;
+            if demo {
+                let location = demo::seed(&app.state().store, &number).await?;
+                tracing::info!(location = %location.name, number = %number, "demo data ready");
+            }
+            app.run(startup::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            println!("database is up to date");
+        }
+        Command::Location(cmd) => location(cmd, &settings).await?,
+        Command::Flows(FlowsCommand::Check { dir }) => {
+            let dir = dir.unwrap_or(settings.flows_dir.clone());
+            return Ok(match flows::load_assets(&dir, &settings.templates_dir, leafdesk::actions::NAMES) {
+                Ok(assets) => {
+                    println!("ok: {} flows, {} intents, {} templates", assets.flows.flows.len(), assets.flows.intents.len(), assets.templates.names().len());
+                    ExitCode::SUCCESS
+                }
+                Err(diags) => {
+                    for d in &diags {
+                        println!("{d}");
+                    }
+                    eprintln!("{} problem(s) found", diags.len());
+                    ExitCode::FAILURE
+                }
+            });
+        }
+        Command::Flows(FlowsCommand::Test { dir }) => {
+            let dir = dir.unwrap_or(settings.flows_dir.clone());
+            let report = flowtest::run_dir(&dir, &settings.templates_dir).await?;
+            for name in &report.passed {
+                println!("PASS {name}");
+            }
+            for (name, why) in &report.failed {
+                println!("FAIL {name}\n     {why}");
+            }
+            println!("{}", report.summary());
+            return Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Command::Ticket(cmd) => ticket(cmd, &settings).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    match cmd {
+        LocationCommand::Add { name, state, timezone, number, messaging_service_sid } => {
+            anyhow::ensure!(number.is_some() || messaging_service_sid.is_some(), "give --number or --messaging-service-sid: customers need a way to reach the location");
+            let number = number.map(|n| PhoneNumber::parse(&n)).transpose()?;
+            let state = state.trim().to_ascii_uppercase();
+            anyhow::ensure!(state.len() == 2 && state.chars().all(|c| c.is_ascii_alphabetic()), "--state must be a two-letter US state code such as CA");
+            anyhow::ensure!(timezone.contains('/'), "--timezone must be an IANA name such as America/Los_Angeles");
+            let new = locations::NewLocation {
+                name: &name,
+                state: &state,
+                timezone: &timezone,
+                phone_number: number.as_ref().map(AsRef::as_ref),
+                messaging_service_sid: messaging_service_sid.as_deref(),
+            };
+            let location = locations::insert(&store, &new).await.context("that number or Messaging Service may already belong to a location")?;
+            println!("added location {} ({})", location.name, location.location_id);
+        }
+        LocationCommand::List => {
+            for l in locations::list(&store).await? {
+                let endpoint = l.phone_number.or(l.messaging_service_sid).unwrap_or_default();
+                println!("{}\t{}\t{}\t{}\t{}", l.location_id, l.name, l.state, l.timezone, endpoint);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    match cmd {
+        TicketCommand::List => {
+            let open = tickets::list_open(&store).await?;
+            if open.is_empty() {
+                println!("no open tickets");
+            }
+            for t in open {
+                let waiting = messages::of_ticket(&store, &t.ticket_id).await?.len();
+                println!("{}\tP{}\t{}\t{}\t{} new message(s)\t{}", t.ticket_id, t.priority, t.queue, PhoneNumber::parse(&t.phone).map_or(t.phone.clone(), |p| p.masked()), waiting, t.reason);
+            }
+        }
+        TicketCommand::Show { id } => {
+            let t = tickets::find(&store, &id).await?.with_context(|| format!("no ticket {id}"))?;
+            println!("ticket {} [{}] queue {} priority {} tags {}\ncustomer {}\n\n{}", t.ticket_id, t.status, t.queue, t.priority, t.tags, t.phone, t.summary);
+            let since = messages::of_ticket(&store, &id).await?;
+            if !since.is_empty() {
+                println!("Since hand-off:");
+                for m in since {
+                    println!("  customer: {}", m.body);
+                }
+            }
+        }
+        TicketCommand::Resolve { id, note } => {
+            anyhow::ensure!(tickets::resolve(&store, &id, &note).await?, "ticket {id} is not open");
+            println!("resolved {id}; the customer's next message goes to the bot");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! The channel-agnostic inbound path: claim, route by ownership, run the flow engine, and
+//! commit everything of one turn (messages, state, ticket) in one transaction.
+//!
+//! Turns run in *lanes*: a conversation always maps to the same lane, so its messages are
+//! handled one at a time in arrival order. A lane takes every job waiting for it (up to
+//! [`MAX_BATCH`]) and commits them in one transaction: group commit, the way past the cost of
+//! one fsync-bound commit per message. If a batch fails, each job is retried alone, so one bad
+//! message never fails its neighbours. Across server processes on PostgreSQL, each turn holds an
+//! advisory lock on its conversation key, taken in ascending order. SQLite runs one lane: it has
+//! one writer anyway.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::actions::{self, ActionContext};
+use crate::domain::Inbound;
+use crate::flows::engine::{self, Effect, Input, State};
+use crate::flows::{Assets, Library};
+use crate::metrics::Metrics;
+use crate::store::conversations::{self, Conversation, Ownership};
+use crate::store::locations::Location;
+use crate::store::{self, contacts, messages, tickets, Backend, Store, StoreError, Tx};
+
+/// 64: enough to amortise a commit over a full load of 64 concurrent webhooks.
+pub const MAX_BATCH: usize = 64;
+/// 10: action rounds in one turn; real flows use one or two.
+const MAX_ACTION_ROUNDS: usize = 10;
+/// 12: messages shown in a hand-off summary.
+const SUMMARY_MESSAGES: i64 = 12;
+/// Sent when a template fails to render at run time, so the customer is never left hanging.
+const LAST_RESORT_TEXT: &str = "Sorry, something went wrong on our side. A team member will follow up.";
+
+/// What happened to one inbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// The bot answered with these texts (possibly none).
+    Replied { conversation_id: String, texts: Vec<String> },
+    /// A retry of a message already handled: the stored reply, sent again.
+    Duplicate { texts: Vec<String> },
+    /// A human owns the conversation: stored on the ticket, the bot stays silent.
+    Silent { conversation_id: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the pipeline is shutting down")]
+    Closed,
+}
+
+struct Job {
+    inbound: Inbound,
+    location: Location,
+    done: oneshot::Sender<Result<Handled, PipelineError>>,
+}
+
+/// Shared by every lane.
+pub struct Context {
+    pub store: Store,
+    pub library: Arc<Library>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    lanes: Arc<Vec<mpsc::Sender<Job>>>,
+}
+
+/// What a committed turn reports for metrics.
+struct TurnReport {
+    handled: Handled,
+    outcomes: Vec<(String, &'static str)>,
+    handoff_queue: Option<String>,
+}
+
+impl Pipeline {
+    /// Starts the lanes: one on SQLite, several on PostgreSQL.
+    pub fn start(ctx: Arc<Context>) -> Self {
+        let count = match ctx.store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        let lanes = (0..count)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+                tokio::spawn(run_lane(ctx.clone(), rx));
+                tx
+            })
+            .collect();
+        Self { lanes: Arc::new(lanes) }
+    }
+
+    /// Handles one inbound message for `location` and waits until its turn is committed.
+    ///
+    /// # Errors
+    /// When the turn could not be committed; nothing of it was stored.
+    pub async fn handle(&self, inbound: Inbound, location: Location) -> Result<Handled, PipelineError> {
+        let key = inbound.conversation_key();
+        let lane = &self.lanes[usize::try_from(key).unwrap_or(0) % self.lanes.len()];
+        let (done, result) = oneshot::channel();
+        lane.send(Job { inbound, location, done }).await.map_err(|_| PipelineError::Closed)?;
+        result.await.map_err(|_| PipelineError::Closed)?
+    }
+}
+
+async fn run_lane(ctx: Arc<Context>, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = rx.recv().await {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&ctx, &mut batch).await;
+    }
+}
+
+async fn run_batch(ctx: &Context, batch: &mut Vec<Job>) {
+    let assets = ctx.library.get();
+    match commit_turns(ctx, &assets, batch).await {
+        Ok(reports) => {
+            for (job, report) in batch.drain(..).zip(reports) {
+                finish(ctx, job, Ok(report));
+            }
+        }
+        Err(err) => {
+            if batch.len() > 1 {
+                tracing::warn!(error = %err, size = batch.len(), "batch failed; retrying its turns one by one");
+            }
+            for job in batch.drain(..) {
+                let result = if matches!(err, PipelineError::Store(_)) {
+                    commit_turns(ctx, &assets, std::slice::from_ref(&job)).await.map(|mut r| r.remove(0))
+                } else {
+                    Err(PipelineError::Closed)
+                };
+                finish(ctx, job, result);
+            }
+        }
+    }
+}
+
+fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
+    let channel = job.inbound.channel.as_str();
+    let result = result.map(|report| {
+        let m = &ctx.metrics;
+        m.inc("leafdesk_messages_total", &[("channel", channel), ("direction", "inbound")]);
+        if let Handled::Replied { texts, .. } | Handled::Duplicate { texts } = &report.handled {
+            m.add("leafdesk_messages_total", &[("channel", channel), ("direction", "outbound")], texts.len() as u64);
+        }
+        for (flow, outcome) in &report.outcomes {
+            m.inc("leafdesk_flow_outcomes_total", &[("flow", flow), ("outcome", outcome)]);
+        }
+        if let Some(queue) = &report.handoff_queue {
+            m.inc("leafdesk_handoffs_total", &[("queue", queue)]);
+        }
+        report.handled
+    });
+    if let Err(err) = &result {
+        tracing::error!(error = %err, "turn failed and was rolled back");
+    }
+    let _ = job.done.send(result);
+}
+
+async fn commit_turns(ctx: &Context, assets: &Assets, jobs: &[Job]) -> Result<Vec<TurnReport>, PipelineError> {
+    let mut tx = ctx.store.begin().await?;
+    let mut keys: Vec<i64> = jobs.iter().map(|j| j.inbound.conversation_key()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        store::lock_conversation(&mut tx, ctx.store.backend(), key).await?;
+    }
+    let mut reports = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        reports.push(turn(&mut tx, assets, job).await?);
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(reports)
+}
+
+/// One inbound message, inside the batch's transaction.
+#[tracing::instrument(skip_all, fields(channel = job.inbound.channel.as_str(), conversation_id))]
+async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, PipelineError> {
+    let inbound = &job.inbound;
+    let channel = inbound.channel.as_str();
+    let now = crate::now_ms();
+    let contact = contacts::find_or_create(tx, inbound.from.as_ref()).await?;
+    let found = conversations::find_open(tx, &contact.contact_id, &job.location.location_id, channel).await?;
+    let is_new = found.is_none();
+    let mut conv = match found {
+        Some(c) => c,
+        None => {
+            let c = Conversation {
+                conversation_id: crate::new_id(),
+                contact_id: contact.contact_id.clone(),
+                location_id: job.location.location_id.clone(),
+                channel: channel.to_owned(),
+                ownership: Ownership::Bot,
+                open_ticket_id: None,
+                state: State::default(),
+                version: 0,
+                last_activity_at_ms: now,
+            };
+            conversations::insert(tx, &c).await?;
+            c
+        }
+    };
+    tracing::Span::current().record("conversation_id", conv.conversation_id.as_str());
+    let claim = messages::NewInbound {
+        conversation_id: &conv.conversation_id,
+        channel,
+        provider_id: &inbound.provider_id,
+        ticket_id: conv.open_ticket_id.as_deref(),
+        body: &inbound.body,
+        media: &inbound.media,
+    };
+    let Some(message_id) = messages::claim_inbound(tx, &claim).await? else {
+        if is_new {
+            conversations::delete_new(tx, &conv.conversation_id).await?;
+        }
+        let texts = messages::replies_to(tx, &inbound.provider_id).await?;
+        tracing::debug!("duplicate webhook answered with the stored reply");
+        return Ok(TurnReport { handled: Handled::Duplicate { texts }, outcomes: Vec::new(), handoff_queue: None });
+    };
+    if conv.ownership != Ownership::Bot {
+        conv.last_activity_at_ms = now;
+        conversations::save(tx, &mut conv).await?;
+        let handled = Handled::Silent { conversation_id: conv.conversation_id.clone() };
+        return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None });
+    }
+    let idle_ms = now - conv.last_activity_at_ms;
+    let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
+    let action_ctx = ActionContext { contact_id: &contact.contact_id, location_id: &job.location.location_id };
+    let (state, effects) = run_engine(tx, assets, std::mem::take(&mut conv.state), inbound, idle_ms, &action_ctx).await?;
+    conv.state = state;
+    conv.last_activity_at_ms = now;
+
+    let data = render_data(&contact, &job.location, &conv.state, channel);
+    let mut texts = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut guards = Vec::new();
+    let mut handoff_queue = None;
+    for effect in &effects {
+        match effect {
+            Effect::Say { template } => texts.push(render(assets, template, &contact.locale, inbound, &data)),
+            Effect::FlowEnded { flow, outcome } => outcomes.push((flow.clone(), outcome.as_str())),
+            Effect::Guard { reason } => {
+                tracing::warn!(%reason, "flow guard stopped a runaway flow");
+                guards.push(reason.clone());
+            }
+            Effect::Handoff { queue, priority, tags, reason } => {
+                let mut reason = reason.clone();
+                for g in &guards {
+                    reason.push_str(&format!(" (guard: {g})"));
+                }
+                let summary = summary(tx, &conv, &before, &reason).await?;
+                let ticket = tickets::NewTicket { conversation_id: &conv.conversation_id, queue, priority: *priority, tags, reason: &reason, summary: &summary };
+                let ticket_id = tickets::insert(tx, &ticket).await?;
+                conv.ownership = Ownership::Queued;
+                conv.open_ticket_id = Some(ticket_id.clone());
+                let detail = json!({ "from": "bot", "to": "queued", "queue": queue, "ticket_id": ticket_id });
+                conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail).await?;
+                handoff_queue = Some(queue.clone());
+            }
+            Effect::RunAction { .. } => {}
+        }
+    }
+    texts.retain(|t| !t.is_empty());
+    let texts = join_for_channel(texts);
+    messages::insert_replies(tx, &conv.conversation_id, channel, &message_id, &texts).await?;
+    conversations::save(tx, &mut conv).await?;
+    let handled = Handled::Replied { conversation_id: conv.conversation_id.clone(), texts };
+    Ok(TurnReport { handled, outcomes, handoff_queue })
+}
+
+/// Runs the engine on the message, then on each action outcome, until the flow waits.
+async fn run_engine(tx: &mut Tx, assets: &Assets, state: State, inbound: &Inbound, idle_ms: i64, ctx: &ActionContext<'_>) -> Result<(State, Vec<Effect>), StoreError> {
+    let mut turn = engine::step(&assets.flows, state, Input::Text(&inbound.body), idle_ms);
+    let mut effects = Vec::new();
+    for _ in 0..MAX_ACTION_ROUNDS {
+        let action = match turn.effects.last() {
+            Some(Effect::RunAction { name, args }) => Some((name.clone(), args.clone())),
+            _ => None,
+        };
+        effects.append(&mut turn.effects);
+        let Some((name, args)) = action else { return Ok((turn.state, effects)) };
+        let result = actions::run(tx, ctx, &name, &args).await?;
+        turn = engine::step(&assets.flows, turn.state, Input::ActionDone { outcome: &result.outcome, slots: result.slots }, 0);
+    }
+    tracing::warn!("action rounds exceeded; the flow stops here");
+    effects.append(&mut turn.effects);
+    Ok((turn.state, effects))
+}
+
+fn render_data(contact: &contacts::Contact, location: &Location, state: &State, channel: &str) -> serde_json::Value {
+    let mut c = json!({ "locale": contact.locale, "customer_type": contact.customer_type });
+    if let Some(name) = &contact.first_name {
+        c["first_name"] = json!(name);
+    }
+    json!({
+        "contact": c,
+        "location": { "name": location.name, "state": location.state },
+        "slots": state.slots,
+        "channel": channel,
+    })
+}
+
+fn render(assets: &Assets, template: &str, locale: &str, inbound: &Inbound, data: &serde_json::Value) -> String {
+    match assets.templates.render(template, locale, inbound.channel, data) {
+        Ok(text) => text,
+        Err(err) => {
+            tracing::error!(error = %err, "template failed to render; sending the technical-problem text");
+            assets.templates.render("common/technical_problem", locale, inbound.channel, data).unwrap_or_else(|_| LAST_RESORT_TEXT.to_owned())
+        }
+    }
+}
+
+/// One reply per turn: the texts of one turn joined, so the customer gets one message.
+fn join_for_channel(texts: Vec<String>) -> Vec<String> {
+    if texts.len() <= 1 {
+        texts
+    } else {
+        vec![texts.join("\n\n")]
+    }
+}
+
+/// What the CSR reads first: why, where the bot was, what it knew, and the last messages.
+async fn summary(tx: &mut Tx, conv: &Conversation, before: &(Option<String>, Option<String>), reason: &str) -> Result<String, StoreError> {
+    let mut out = format!("Reason: {reason}\n");
+    match before {
+        (Some(flow), Some(step)) => out.push_str(&format!("Bot was in: flow {flow}, step {step}\n")),
+        _ => out.push_str("Bot was in: no flow (idle)\n"),
+    }
+    if !conv.state.slots.is_empty() {
+        let slots: Vec<String> = conv.state.slots.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
+        out.push_str(&format!("Known: {}\n", slots.join(", ")));
+    }
+    out.push_str("Last messages:\n");
+    for line in messages::recent(tx, &conv.conversation_id, SUMMARY_MESSAGES).await? {
+        let who = if line.direction == "inbound" { "customer" } else { "bot" };
+        out.push_str(&format!("  {who}: {}\n", line.body));
+    }
+    Ok(out)
+}

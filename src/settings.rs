@@ -1,0 +1,301 @@
+//! Settings from the environment (and an optional TOML file), validated once at start.
+//!
+//! Owns every configuration key, its default and its validation. A bad value is an error that
+//! names the variable and says how to fix it; nothing else in the crate reads the environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A configuration value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How SQLite makes a commit durable (`PRAGMA synchronous`). Both survive a process crash
+/// (`kill -9`) in WAL mode; only `Full` also survives a power loss of the last commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSync {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    /// The base URL Twilio calls; the signed URL is rebuilt from it (proxies change Host).
+    pub public_url: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
+    pub twilio_api_base: String,
+    /// Development only: accept unsigned Twilio webhooks. Warned about at start.
+    pub skip_twilio_signature: bool,
+    pub flows_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    /// How often flow and template files are checked for edits; `None` turns reload off.
+    pub reload_interval: Option<Duration>,
+    pub sqlite_sync: SqliteSync,
+    pub demo_number: String,
+    pub log_filter: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {problem}. {fix}")]
+pub struct SettingsError {
+    pub key: &'static str,
+    pub problem: String,
+    pub fix: &'static str,
+}
+
+/// Keys, each readable from the environment or (lower-case, without `LEAFDESK_`) from the file.
+const KEYS: &[&str] = &[
+    "LEAFDESK_BIND",
+    "DATABASE_URL",
+    "LEAFDESK_DATA_DIR",
+    "LEAFDESK_PUBLIC_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_API_BASE",
+    "LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE",
+    "LEAFDESK_FLOWS_DIR",
+    "LEAFDESK_TEMPLATES_DIR",
+    "LEAFDESK_RELOAD_INTERVAL_MS",
+    "LEAFDESK_SQLITE_SYNCHRONOUS",
+    "LEAFDESK_DEMO_NUMBER",
+    "LEAFDESK_LOG",
+];
+
+fn file_key(env_key: &str) -> String {
+    env_key.trim_start_matches("LEAFDESK_").to_ascii_lowercase()
+}
+
+impl Settings {
+    /// Reads the environment; `LEAFDESK_CONFIG` may name a TOML file whose keys fill in what the
+    /// environment leaves unset (`bind = "0.0.0.0:8080"`, `database_url = "postgres://…"`).
+    ///
+    /// # Errors
+    /// A [`SettingsError`] naming the first bad variable.
+    pub fn load() -> Result<Self, SettingsError> {
+        let mut values: HashMap<String, String> = HashMap::new();
+        if let Ok(path) = std::env::var("LEAFDESK_CONFIG") {
+            values.extend(read_file(&path)?);
+        }
+        for key in KEYS {
+            if let Ok(value) = std::env::var(key) {
+                values.insert((*key).to_owned(), value);
+            }
+        }
+        Self::from_map(&values)
+    }
+
+    /// Builds settings from explicit key/values (environment names), as tests do.
+    ///
+    /// # Errors
+    /// A [`SettingsError`] naming the first bad key.
+    pub fn from_map(values: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |key: &str| values.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let data_dir = PathBuf::from(get("LEAFDESK_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => parse_database_url(url)?,
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("leafdesk.db").display()),
+        };
+        let bind = get("LEAFDESK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = bind.parse().map_err(|_| SettingsError {
+            key: "LEAFDESK_BIND",
+            problem: format!("{bind:?} is not an address"),
+            fix: "Use host:port, for example 127.0.0.1:8080 or 0.0.0.0:8080.",
+        })?;
+        let public_url = get("LEAFDESK_PUBLIC_URL").map(parse_public_url).transpose()?;
+        let twilio_api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
+        if !twilio_api_base.starts_with("http://") && !twilio_api_base.starts_with("https://") {
+            return Err(SettingsError {
+                key: "TWILIO_API_BASE",
+                problem: format!("{twilio_api_base:?} is not an http(s) URL"),
+                fix: "Use the provider's API root, for example https://api.twilio.com.",
+            });
+        }
+        Ok(Self {
+            bind,
+            database_url,
+            data_dir,
+            public_url,
+            twilio_account_sid: get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token: get("TWILIO_AUTH_TOKEN").map(Secret::new),
+            twilio_api_base: twilio_api_base.trim_end_matches('/').to_owned(),
+            skip_twilio_signature: parse_bool("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE", get("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE"))?,
+            flows_dir: PathBuf::from(get("LEAFDESK_FLOWS_DIR").unwrap_or_else(|| "flows".into())),
+            templates_dir: PathBuf::from(get("LEAFDESK_TEMPLATES_DIR").unwrap_or_else(|| "templates".into())),
+            reload_interval: parse_reload(get("LEAFDESK_RELOAD_INTERVAL_MS"))?,
+            sqlite_sync: parse_sqlite_sync(get("LEAFDESK_SQLITE_SYNCHRONOUS"))?,
+            demo_number: get("LEAFDESK_DEMO_NUMBER").unwrap_or_else(|| "+15005550006".into()),
+            log_filter: get("LEAFDESK_LOG").unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// What `serve` needs beyond the common settings: a way to verify Twilio's signatures.
+    ///
+    /// # Errors
+    /// When neither `TWILIO_AUTH_TOKEN` nor the development skip is set.
+    pub fn check_serving(&self) -> Result<(), SettingsError> {
+        if self.twilio_auth_token.is_none() && !self.skip_twilio_signature {
+            return Err(SettingsError {
+                key: "TWILIO_AUTH_TOKEN",
+                problem: "is not set, so Twilio webhooks cannot be verified".into(),
+                fix: "Set it to your Twilio (or compatible provider's) auth token; for local development only, LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE=true accepts unsigned webhooks.",
+            });
+        }
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+fn read_file(path: &str) -> Result<HashMap<String, String>, SettingsError> {
+    let bad = |problem: String| SettingsError {
+        key: "LEAFDESK_CONFIG",
+        problem,
+        fix: "Point it at a readable TOML file of string keys such as bind = \"127.0.0.1:8080\".",
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {path}: {e}")))?;
+    let table: toml::Table = text.parse().map_err(|e| bad(format!("{path}: {e}")))?;
+    let mut values = HashMap::new();
+    for key in KEYS {
+        if let Some(value) = table.get(&file_key(key)) {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(bad(format!("{} must be a string, number or boolean", file_key(key)))),
+            };
+            values.insert((*key).to_owned(), text);
+        }
+    }
+    if let Some(unknown) = table.keys().find(|k| !KEYS.iter().any(|key| file_key(key) == **k)) {
+        return Err(bad(format!("unknown key {unknown:?} in {path}")));
+    }
+    Ok(values)
+}
+
+fn parse_database_url(url: String) -> Result<String, SettingsError> {
+    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url)
+    } else {
+        Err(SettingsError {
+            key: "DATABASE_URL",
+            problem: format!("unsupported database URL scheme in {:?}", url.split(':').next().unwrap_or("")),
+            fix: "Use sqlite://path/to/file.db?mode=rwc or postgres://user@host:5432/dbname.",
+        })
+    }
+}
+
+fn parse_public_url(url: String) -> Result<String, SettingsError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err(SettingsError {
+            key: "LEAFDESK_PUBLIC_URL",
+            problem: format!("{url:?} is not an http(s) URL"),
+            fix: "Use the exact base URL Twilio calls, for example https://bot.example.com.",
+        })
+    }
+}
+
+fn parse_bool(key: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(SettingsError {
+            key,
+            problem: format!("{other:?} is not true or false"),
+            fix: "Use true or false.",
+        }),
+    }
+}
+
+fn parse_reload(value: Option<String>) -> Result<Option<Duration>, SettingsError> {
+    let Some(value) = value else { return Ok(Some(Duration::from_secs(1))) };
+    let ms: u64 = value.parse().map_err(|_| SettingsError {
+        key: "LEAFDESK_RELOAD_INTERVAL_MS",
+        problem: format!("{value:?} is not a whole number of milliseconds"),
+        fix: "Use a number such as 1000, or 0 to turn hot reload off.",
+    })?;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+fn parse_sqlite_sync(value: Option<String>) -> Result<SqliteSync, SettingsError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("normal") => Ok(SqliteSync::Normal),
+        Some("full") => Ok(SqliteSync::Full),
+        Some(other) => Err(SettingsError {
+            key: "LEAFDESK_SQLITE_SYNCHRONOUS",
+            problem: format!("{other:?} is not a supported durability setting"),
+            fix: "Use normal (survives process crashes) or full (also survives power loss).",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_map(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    }
+
+    #[test]
+    fn defaults_use_an_sqlite_file_under_the_data_dir() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url, "sqlite://data/leafdesk.db?mode=rwc");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.reload_interval, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (key, value) in [
+            ("LEAFDESK_BIND", "not an address"),
+            ("DATABASE_URL", "mysql://x"),
+            ("LEAFDESK_PUBLIC_URL", "bot.example.com"),
+            ("TWILIO_API_BASE", "ftp://x"),
+            ("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE", "maybe"),
+            ("LEAFDESK_RELOAD_INTERVAL_MS", "soon"),
+            ("LEAFDESK_SQLITE_SYNCHRONOUS", "off"),
+        ] {
+            let err = settings(&[(key, value)]).expect_err(key);
+            assert_eq!(err.key, key, "{key}={value:?} should be rejected naming {key}");
+        }
+    }
+
+    #[test]
+    fn serving_without_a_twilio_token_is_refused_unless_explicitly_skipped() {
+        assert_eq!(settings(&[]).unwrap().check_serving().unwrap_err().key, "TWILIO_AUTH_TOKEN");
+        assert!(settings(&[("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE", "true")]).unwrap().check_serving().is_ok());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = settings(&[("TWILIO_AUTH_TOKEN", "hunter2")]).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,167 @@
+//! Building the running service: store, flows, pipeline, router and listener; running it and
+//! shutting it down gracefully.
+//!
+//! Owns the shared [`AppState`] and the HTTP routes that are not a channel's (health,
+//! readiness, metrics).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::channels::{self, LocationCache};
+use crate::flows::{self, Library};
+use crate::metrics::Metrics;
+use crate::pipeline::{self, Pipeline};
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// 15 s: Twilio gives up on a webhook after 15 seconds, so working longer helps nobody.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub library: Arc<Library>,
+    pub pipeline: Pipeline,
+    pub metrics: Arc<Metrics>,
+    pub settings: Arc<Settings>,
+    pub locations: Arc<LocationCache>,
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    reloader: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Connects and migrates the store, loads and checks flows and templates, binds the listener.
+///
+/// # Errors
+/// Anything that must stop the process at start: database, broken flows, a taken port.
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    if settings.skip_twilio_signature {
+        tracing::warn!("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE is on: Twilio webhooks are NOT verified. Never use this in production.");
+    }
+    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await.context("connecting to the database (DATABASE_URL)")?;
+    let library = Library::open(&settings.flows_dir, &settings.templates_dir, crate::actions::NAMES).map_err(|diags| {
+        let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("flows or templates have errors; fix them and start again:\n{}", list.join("\n"))
+    })?;
+    let library = Arc::new(library);
+    let metrics = Arc::new(Metrics::default());
+    let ctx = pipeline::Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() };
+    let pipeline = Pipeline::start(Arc::new(ctx));
+    let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
+    let listener = TcpListener::bind(settings.bind).await.with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
+    let state = AppState { store, library, pipeline, metrics, settings: Arc::new(settings), locations: Arc::default() };
+    Ok(App { listener, state, reloader })
+}
+
+impl App {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let store = self.state.store.clone();
+        tracing::info!(addr = %self.local_addr(), "leafdesk listening");
+        axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await?;
+        if let Some(reloader) = self.reloader {
+            reloader.abort();
+        }
+        store.close().await;
+        tracing::info!("leafdesk stopped");
+        Ok(())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(channels::sms::router())
+        .merge(channels::status::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), track_latency))
+        .fallback(not_found)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), conversation_id = tracing::field::Empty)
+        }))
+        .with_state(state)
+}
+
+async fn track_latency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    state.metrics.observe_latency(&route, started.elapsed().as_secs_f64());
+    response
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.store.ping().await;
+    let flows = state.library.get().flows.flows.len();
+    let body = Json(serde_json::json!({ "database": if database { "ok" } else { "unreachable" }, "flows": flows }));
+    if database && flows > 0 {
+        (StatusCode::OK, body).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+async fn not_found() -> Response {
+    let body = serde_json::json!({ "error": { "code": "not_found", "message": "no such route" } });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

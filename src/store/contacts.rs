@@ -1,0 +1,85 @@
+//! Contacts: customers by phone number, with locale and customer type.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError, Tx};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Contact {
+    pub contact_id: String,
+    pub phone: String,
+    pub locale: String,
+    pub customer_type: String,
+    pub first_name: Option<String>,
+}
+
+const FIND: &str = "select contact_id, phone, locale, customer_type, first_name from contact where phone = $1";
+const INSERT: &str = "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3)";
+const UPSERT: &str = "insert into contact (contact_id, phone, locale, customer_type, first_name, created_at_ms)
+    values ($1, $2, $3, $4, $5, $6)
+    on conflict (phone) do update set locale = excluded.locale, customer_type = excluded.customer_type,
+        first_name = excluded.first_name";
+const CARRIER_OPT_OUT: &str = "update contact set carrier_opt_out_at_ms = $2 where phone = $1 and carrier_opt_out_at_ms is null";
+
+/// The contact for `phone`, created with defaults on first contact.
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all)]
+pub async fn find_or_create(tx: &mut Tx, phone: &str) -> Result<Contact, StoreError> {
+    if let Some(found) = sqlx::query_as(FIND).bind(phone).fetch_optional(&mut **tx).await? {
+        return Ok(found);
+    }
+    let id = crate::new_id();
+    sqlx::query(INSERT).bind(&id).bind(phone).bind(crate::now_ms()).execute(&mut **tx).await?;
+    Ok(Contact { contact_id: id, phone: phone.to_owned(), locale: "en".into(), customer_type: "adult_use".into(), first_name: None })
+}
+
+/// # Errors
+/// Database failures.
+pub async fn find(store: &Store, phone: &str) -> Result<Option<Contact>, StoreError> {
+    Ok(sqlx::query_as(FIND).bind(phone).fetch_optional(store.pool()).await?)
+}
+
+/// Creates or updates a contact's profile (demo data, imports).
+///
+/// # Errors
+/// Database failures.
+pub async fn upsert(store: &Store, phone: &str, locale: &str, customer_type: &str, first_name: Option<&str>) -> Result<(), StoreError> {
+    sqlx::query(UPSERT)
+        .bind(crate::new_id())
+        .bind(phone)
+        .bind(locale)
+        .bind(customer_type)
+        .bind(first_name)
+        .bind(crate::now_ms())
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Records that the carrier reports `phone` as opted out (Twilio error 21610). Returns whether
+/// this is news.
+///
+/// # Errors
+/// Database failures.
+pub async fn record_carrier_opt_out(store: &Store, phone: &str) -> Result<bool, StoreError> {
+    sqlx::query("insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3) on conflict (phone) do nothing")
+        .bind(crate::new_id())
+        .bind(phone)
+        .bind(crate::now_ms())
+        .execute(store.pool())
+        .await?;
+    let done = sqlx::query(CARRIER_OPT_OUT).bind(phone).bind(crate::now_ms()).execute(store.pool()).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// When the carrier reported `phone` opted out, if it did.
+///
+/// # Errors
+/// Database failures.
+pub async fn carrier_opt_out_at(store: &Store, phone: &str) -> Result<Option<i64>, StoreError> {
+    let at: Option<(Option<i64>,)> =
+        sqlx::query_as("select carrier_opt_out_at_ms from contact where phone = $1").bind(phone).fetch_optional(store.pool()).await?;
+    Ok(at.and_then(|(at,)| at))
+}

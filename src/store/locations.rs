@@ -1,0 +1,81 @@
+//! Locations: the stores customers write to, each with its state, timezone and number.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct Location {
+    pub location_id: String,
+    pub name: String,
+    pub state: String,
+    pub timezone: String,
+    pub phone_number: Option<String>,
+    pub messaging_service_sid: Option<String>,
+}
+
+pub struct NewLocation<'a> {
+    pub name: &'a str,
+    pub state: &'a str,
+    pub timezone: &'a str,
+    pub phone_number: Option<&'a str>,
+    pub messaging_service_sid: Option<&'a str>,
+}
+
+
+const INSERT: &str = "insert into location (location_id, name, state, timezone, phone_number, messaging_service_sid, created_at_ms)
+    values ($1, $2, $3, $4, $5, $6, $7)";
+const FIND_BY_NUMBER: &str = "select location_id, name, state, timezone, phone_number, messaging_service_sid
+    from location where phone_number = $1";
+const FIND_BY_SERVICE: &str = "select location_id, name, state, timezone, phone_number, messaging_service_sid
+    from location where messaging_service_sid = $1";
+const LIST: &str = "select location_id, name, state, timezone, phone_number, messaging_service_sid
+    from location order by name";
+
+/// # Errors
+/// A unique violation when the number or service is already taken.
+#[tracing::instrument(skip_all)]
+pub async fn insert(store: &Store, new: &NewLocation<'_>) -> Result<Location, StoreError> {
+    let id = crate::new_id();
+    sqlx::query(INSERT)
+        .bind(&id)
+        .bind(new.name)
+        .bind(new.state)
+        .bind(new.timezone)
+        .bind(new.phone_number)
+        .bind(new.messaging_service_sid)
+        .bind(crate::now_ms())
+        .execute(store.pool())
+        .await?;
+
+    Ok(Location {
+        location_id: id,
+        name: new.name.to_owned(),
+        state: new.state.to_owned(),
+        timezone: new.timezone.to_owned(),
+        phone_number: new.phone_number.map(str::to_owned),
+        messaging_service_sid: new.messaging_service_sid.map(str::to_owned),
+    })
+}
+
+/// The location answering on `number`, else the one owning `service_sid`.
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all)]
+pub async fn find_by_endpoint(store: &Store, number: &str, service_sid: Option<&str>) -> Result<Option<Location>, StoreError> {
+    let found: Option<Location> = sqlx::query_as(FIND_BY_NUMBER).bind(number).fetch_optional(store.pool()).await?;
+    if found.is_some() {
+        return Ok(found);
+    }
+    match service_sid {
+        Some(sid) => Ok(sqlx::query_as(FIND_BY_SERVICE).bind(sid).fetch_optional(store.pool()).await?),
+        None => Ok(None),
+    }
+}
+
+/// # Errors
+/// Database failures.
+pub async fn list(store: &Store) -> Result<Vec<Location>, StoreError> {
+    Ok(sqlx::query_as(LIST).fetch_all(store.pool()).await?)
+}

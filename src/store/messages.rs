@@ -1,0 +1,180 @@
+//! Messages in and out. Inserting an inbound message's provider id is the webhook claim:
+//! the unique index, not a prior lookup, decides which copy of a retried webhook runs.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError, Tx};
+use crate::domain::Media;
+
+pub struct NewInbound<'a> {
+    pub conversation_id: &'a str,
+    pub channel: &'a str,
+    pub provider_id: &'a str,
+    pub ticket_id: Option<&'a str>,
+    pub body: &'a str,
+    pub media: &'a [Media],
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct MessageLine {
+    pub direction: String,
+    pub body: String,
+    pub created_at_ms: i64,
+}
+
+const CLAIM: &str = "insert into message (message_id, conversation_id, direction, channel, provider_id, ticket_id, body, media,
+        status, created_at_ms, updated_at_ms)
+    values ($1, $2, 'inbound', $3, $4, $5, $6, $7, 'received', $8, $8)
+    on conflict (provider_id) do nothing";
+const INSERT_REPLY: &str = "insert into message (message_id, conversation_id, direction, channel, reply_to, body, status,
+        created_at_ms, updated_at_ms)
+    values ($1, $2, 'outbound', $3, $4, $5, 'replied', $6, $6)";
+const REPLIES: &str = "select o.body from message o join message i on o.reply_to = i.message_id
+    where i.provider_id = $1 order by o.created_at_ms, o.message_id";
+const RECENT: &str = "select direction, body, created_at_ms from message where conversation_id = $1
+    order by created_at_ms desc, message_id desc limit $2";
+const OF_TICKET: &str = "select direction, body, created_at_ms from message where ticket_id = $1
+    order by created_at_ms, message_id";
+
+/// Claims an inbound message: `Some(message_id)` for the first copy, `None` for a retry.
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all)]
+pub async fn claim_inbound(tx: &mut Tx, m: &NewInbound<'_>) -> Result<Option<String>, StoreError> {
+    let id = crate::new_id();
+    let media = serde_json::to_string(m.media).expect("media serializes");
+    let done = sqlx::query(CLAIM)
+        .bind(&id)
+        .bind(m.conversation_id)
+        .bind(m.channel)
+        .bind(m.provider_id)
+        .bind(m.ticket_id)
+        .bind(m.body)
+        .bind(media)
+        .bind(crate::now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok((done.rows_affected() == 1).then_some(id))
+}
+
+/// Stores the replies sent inline (TwiML) to inbound message `reply_to`, in order.
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all)]
+pub async fn insert_replies(tx: &mut Tx, conversation_id: &str, channel: &str, reply_to: &str, bodies: &[String]) -> Result<(), StoreError> {
+    let now = crate::now_ms();
+    for body in bodies {
+        sqlx::query(INSERT_REPLY)
+            .bind(crate::new_id())
+            .bind(conversation_id)
+            .bind(channel)
+            .bind(reply_to)
+            .bind(body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The replies stored for the inbound message with this provider id (for a retried webhook).
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all)]
+pub async fn replies_to(tx: &mut Tx, provider_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(REPLIES).bind(provider_id).fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(|(b,)| b).collect())
+}
+
+/// The last `limit` messages of a conversation, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn recent(tx: &mut Tx, conversation_id: &str, limit: i64) -> Result<Vec<MessageLine>, StoreError> {
+    let mut rows: Vec<MessageLine> = sqlx::query_as(RECENT).bind(conversation_id).bind(limit).fetch_all(&mut **tx).await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Messages the customer sent while a ticket was open, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn of_ticket(store: &Store, ticket_id: &str) -> Result<Vec<MessageLine>, StoreError> {
+    Ok(sqlx::query_as(OF_TICKET).bind(ticket_id).fetch_all(store.pool()).await?)
+}
+
+/// Delivery statuses in the order they can happen; a callback never moves a message back.
+/// Terminal failures rank below `delivered` and `read` so a late failure cannot undo them.
+pub fn status_rank(status: &str) -> Option<i64> {
+    Some(match status {
+        "accepted" | "scheduled" | "queued" => 0,
+        "sending" => 1,
+        "sent" => 2,
+        "canceled" | "failed" | "undelivered" => 3,
+        "partially_delivered" => 4,
+        "delivered" => 5,
+        "read" => 6,
+        "receiving" | "received" | "replied" => return None,
+        _ => return None,
+    })
+}
+
+const UPDATE_STATUS: &str = "update message set status = $2, error_code = coalesce($3, error_code), updated_at_ms = $4
+    where provider_id = $1 and direction = 'outbound' and
+        (case status when 'accepted' then 0 when 'scheduled' then 0 when 'queued' then 0 when 'sending' then 1
+            when 'sent' then 2 when 'canceled' then 3 when 'failed' then 3 when 'undelivered' then 3
+            when 'partially_delivered' then 4 when 'delivered' then 5 when 'read' then 6 else -1 end) < $5";
+
+/// Moves an outbound message forward to `status`; a late or repeated callback changes nothing.
+/// Returns whether the message changed.
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all, fields(%status))]
+pub async fn advance_status(store: &Store, provider_id: &str, status: &str, error_code: Option<&str>) -> Result<bool, StoreError> {
+    let Some(rank) = status_rank(status) else { return Ok(false) };
+    let done = sqlx::query(UPDATE_STATUS)
+        .bind(provider_id)
+        .bind(status)
+        .bind(error_code)
+        .bind(crate::now_ms())
+        .bind(rank)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Stores an outbound message that a provider accepted with `provider_id` (sent outside a
+/// webhook reply). Used by senders and by tests of status callbacks.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_sent(store: &Store, conversation_id: &str, channel: &str, provider_id: &str, body: &str, status: &str) -> Result<(), StoreError> {
+    let now = crate::now_ms();
+    sqlx::query(
+        "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status, created_at_ms, updated_at_ms)
+         values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(crate::new_id())
+    .bind(conversation_id)
+    .bind(channel)
+    .bind(provider_id)
+    .bind(body)
+    .bind(status)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// The status of the message with this provider id.
+///
+/// # Errors
+/// Database failures.
+pub async fn status_of(store: &Store, provider_id: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(sqlx::query_as("select status, error_code from message where provider_id = $1").bind(provider_id).fetch_optional(store.pool()).await?)
+}

@@ -1,0 +1,145 @@
+//! All SQL: one set of store functions for SQLite (embedded default) and PostgreSQL (scale).
+//!
+//! Owns the connection pool, migrations and the few places the two backends differ (SQLite
+//! pragmas, PostgreSQL advisory locks). Queries use `$1` placeholders, valid on both; one file
+//! per aggregate. Nothing here knows HTTP or flows.
+
+pub mod contacts;
+pub mod conversations;
+pub mod locations;
+pub mod messages;
+pub mod orders;
+pub mod receipts;
+pub mod tickets;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor};
+
+use crate::settings::SqliteSync;
+
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("conversation {0} was changed by someone else; retry the turn")]
+    Conflict(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file (and its folder) on first use, and migrates.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or a migration fails.
+    pub async fn connect(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        if backend == Backend::Sqlite {
+            create_sqlite_dir(url);
+        }
+        let options = AnyConnectOptions::from_str(url)?;
+        let sync_pragma = match sync {
+            SqliteSync::Normal => "pragma synchronous = normal",
+            SqliteSync::Full => "pragma synchronous = full",
+        };
+        let pool = AnyPoolOptions::new()
+            // SQLite writes go through one writer lane, so a few connections suffice for reads;
+            // PostgreSQL serves several lanes and request-path reads.
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never block the writer. busy_timeout: another process (the
+                        // CLI) holding the write lock makes us wait, not fail.
+                        conn.execute("pragma journal_mode = wal").await?;
+                        conn.execute(sync_pragma).await?;
+                        conn.execute("pragma foreign_keys = on").await?;
+                        conn.execute("pragma busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// # Errors
+    /// When no connection can be had.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Is the database answering? For `/readyz`.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("select 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Serializes turns of one conversation across server processes on PostgreSQL until the
+/// transaction ends. Callers lock keys in ascending order, so two batches never deadlock.
+/// SQLite needs nothing: its single writer already serializes transactions.
+///
+/// # Errors
+/// When the lock statement fails.
+pub async fn lock_conversation(tx: &mut Tx, backend: Backend, key: i64) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::query("select pg_advisory_xact_lock($1)").bind(key).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn create_sqlite_dir(url: &str) {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(parent);
+    }
+}
+
+pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt { what, detail: detail.to_string() }
+}

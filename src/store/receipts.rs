@@ -1,0 +1,25 @@
+//! Webhook receipts: webhooks acknowledged without a flow turn, keyed so a retry is a no-op.
+
+use super::{Store, StoreError};
+
+const RECORD: &str = "insert into webhook_receipt (receipt_key, kind, detail, received_at_ms) values ($1, $2, $3, $4)
+    on conflict (receipt_key) do nothing";
+
+/// Records a receipt; `true` the first time this key is seen.
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all, fields(%kind))]
+pub async fn record(store: &Store, key: &str, kind: &str, detail: &serde_json::Value) -> Result<bool, StoreError> {
+    let done = sqlx::query(RECORD).bind(key).bind(kind).bind(detail.to_string()).bind(crate::now_ms()).execute(store.pool()).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many receipts of `kind` exist (for operators and tests).
+///
+/// # Errors
+/// Database failures.
+pub async fn count(store: &Store, kind: &str) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("select count(*) from webhook_receipt where kind = $1").bind(kind).fetch_one(store.pool()).await?;
+    Ok(n)
+}

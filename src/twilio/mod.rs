@@ -1,0 +1,4 @@
+//! Twilio's wire-level rules that are not one channel's: request signatures and TwiML.
+
+pub mod signature;
+pub mod twiml;
