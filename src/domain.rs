@@ -29,7 +29,7 @@ impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let compact: String = raw.chars().filter(|c| !" -().".contains(*c)).collect();
         E164.is_match(&compact)
-            .then(|| Self(compact))
+            .then_some(Self(compact))
             .ok_or_else(|| DomainError::InvalidPhoneNumber(raw.to_owned()))
     }
 
@@ -127,7 +127,10 @@ impl Inbound {
 /// FNV-1a: stable across processes and releases, unlike `DefaultHasher`.
 pub fn conversation_key(channel: Channel, from: &str, to: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in [channel.as_str(), "|", from, "|", to].iter().flat_map(|s| s.bytes()) {
+    for byte in [channel.as_str(), "|", from, "|", to]
+        .iter()
+        .flat_map(|s| s.bytes())
+    {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -140,28 +143,50 @@ mod tests {
 
     #[test]
     fn phone_numbers_in_e164_are_accepted_and_compacted() {
-        for (raw, want) in [("+14155550100", "+14155550100"), ("+1 (415) 555-0100", "+14155550100")] {
+        for (raw, want) in [
+            ("+14155550100", "+14155550100"),
+            ("+1 (415) 555-0100", "+14155550100"),
+        ] {
             assert_eq!(PhoneNumber::parse(raw).unwrap().as_ref(), want, "{raw:?}");
         }
     }
 
     #[test]
     fn malformed_phone_numbers_are_rejected() {
-        for raw in ["02079460958", "+0123", "", "+1234567890123456", "+1415abc0100", "+"] {
-            assert!(PhoneNumber::parse(raw).is_err(), "{raw:?} should be rejected");
+        for raw in [
+            "02079460958",
+            "+0123",
+            "",
+            "+1234567890123456",
+            "+1415abc0100",
+            "+",
+        ] {
+            assert!(
+                PhoneNumber::parse(raw).is_err(),
+                "{raw:?} should be rejected"
+            );
         }
     }
 
     #[test]
     fn masked_numbers_keep_only_the_country_prefix_and_last_four_digits() {
-        assert_eq!(PhoneNumber::parse("+14155550123").unwrap().masked(), "+1••••••0123");
+        assert_eq!(
+            PhoneNumber::parse("+14155550123").unwrap().masked(),
+            "+1••••••0123"
+        );
     }
 
     #[test]
     fn conversation_keys_are_stable_and_distinct() {
         let a = conversation_key(Channel::Sms, "+14155550100", "+15005550006");
-        assert_eq!(a, conversation_key(Channel::Sms, "+14155550100", "+15005550006"));
-        assert_ne!(a, conversation_key(Channel::Sms, "+14155550101", "+15005550006"));
+        assert_eq!(
+            a,
+            conversation_key(Channel::Sms, "+14155550100", "+15005550006")
+        );
+        assert_ne!(
+            a,
+            conversation_key(Channel::Sms, "+14155550101", "+15005550006")
+        );
         assert!(a >= 0);
     }
 }

@@ -12,7 +12,11 @@ use leafdesk::store::{locations, messages, tickets, Store};
 use leafdesk::{demo, flows, flowtest, startup, telemetry};
 
 #[derive(Parser)]
-#[command(name = "leafdesk", version, about = "Customer-service bot server for cannabis e-commerce")]
+#[command(
+    name = "leafdesk",
+    version,
+    about = "Customer-service bot server for cannabis e-commerce"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,7 +107,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log_filter, std::io::stderr);
+    telemetry::init(
+        &settings.log_filter,
+        std::io::stderr,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     match run(cli.command, settings).await {
         Ok(code) => code,
         Err(e) => {
@@ -117,7 +125,9 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
     match command {
         Command::Serve { bind, demo } => {
             if let Some(bind) = bind {
-                settings.bind = bind.parse().with_context(|| format!("--bind {bind:?} is not host:port"))?;
+                settings.bind = bind
+                    .parse()
+                    .with_context(|| format!("--bind {bind:?} is not host:port"))?;
             }
             settings.check_serving()?;
             let number = settings.demo_number.clone();
@@ -135,19 +145,26 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         Command::Location(cmd) => location(cmd, &settings).await?,
         Command::Flows(FlowsCommand::Check { dir }) => {
             let dir = dir.unwrap_or(settings.flows_dir.clone());
-            return Ok(match flows::load_assets(&dir, &settings.templates_dir, leafdesk::actions::NAMES) {
-                Ok(assets) => {
-                    println!("ok: {} flows, {} intents, {} templates", assets.flows.flows.len(), assets.flows.intents.len(), assets.templates.names().len());
-                    ExitCode::SUCCESS
-                }
-                Err(diags) => {
-                    for d in &diags {
-                        println!("{d}");
+            return Ok(
+                match flows::load_assets(&dir, &settings.templates_dir, leafdesk::actions::NAMES) {
+                    Ok(assets) => {
+                        println!(
+                            "ok: {} flows, {} intents, {} templates",
+                            assets.flows.flows.len(),
+                            assets.flows.intents.len(),
+                            assets.templates.names().len()
+                        );
+                        ExitCode::SUCCESS
                     }
-                    eprintln!("{} problem(s) found", diags.len());
-                    ExitCode::FAILURE
-                }
-            });
+                    Err(diags) => {
+                        for d in &diags {
+                            println!("{d}");
+                        }
+                        eprintln!("{} problem(s) found", diags.len());
+                        ExitCode::FAILURE
+                    }
+                },
+            );
         }
         Command::Flows(FlowsCommand::Test { dir }) => {
             let dir = dir.unwrap_or(settings.flows_dir.clone());
@@ -159,7 +176,11 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 println!("FAIL {name}\n     {why}");
             }
             println!("{}", report.summary());
-            return Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            return Ok(if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
         Command::Ticket(cmd) => ticket(cmd, &settings).await?,
     }
@@ -169,12 +190,24 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
 async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
     match cmd {
-        LocationCommand::Add { name, state, timezone, number, messaging_service_sid } => {
+        LocationCommand::Add {
+            name,
+            state,
+            timezone,
+            number,
+            messaging_service_sid,
+        } => {
             anyhow::ensure!(number.is_some() || messaging_service_sid.is_some(), "give --number or --messaging-service-sid: customers need a way to reach the location");
             let number = number.map(|n| PhoneNumber::parse(&n)).transpose()?;
             let state = state.trim().to_ascii_uppercase();
-            anyhow::ensure!(state.len() == 2 && state.chars().all(|c| c.is_ascii_alphabetic()), "--state must be a two-letter US state code such as CA");
-            anyhow::ensure!(timezone.contains('/'), "--timezone must be an IANA name such as America/Los_Angeles");
+            anyhow::ensure!(
+                state.len() == 2 && state.chars().all(|c| c.is_ascii_alphabetic()),
+                "--state must be a two-letter US state code such as CA"
+            );
+            anyhow::ensure!(
+                timezone.contains('/'),
+                "--timezone must be an IANA name such as America/Los_Angeles"
+            );
             let new = locations::NewLocation {
                 name: &name,
                 state: &state,
@@ -182,13 +215,24 @@ async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<(
                 phone_number: number.as_ref().map(AsRef::as_ref),
                 messaging_service_sid: messaging_service_sid.as_deref(),
             };
-            let location = locations::insert(&store, &new).await.context("that number or Messaging Service may already belong to a location")?;
-            println!("added location {} ({})", location.name, location.location_id);
+            let location = locations::insert(&store, &new)
+                .await
+                .context("that number or Messaging Service may already belong to a location")?;
+            println!(
+                "added location {} ({})",
+                location.name, location.location_id
+            );
         }
         LocationCommand::List => {
             for l in locations::list(&store).await? {
-                let endpoint = l.phone_number.or(l.messaging_service_sid).unwrap_or_default();
-                println!("{}\t{}\t{}\t{}\t{}", l.location_id, l.name, l.state, l.timezone, endpoint);
+                let endpoint = l
+                    .phone_number
+                    .or(l.messaging_service_sid)
+                    .unwrap_or_default();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    l.location_id, l.name, l.state, l.timezone, endpoint
+                );
             }
         }
     }
@@ -205,12 +249,25 @@ async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
             }
             for t in open {
                 let waiting = messages::of_ticket(&store, &t.ticket_id).await?.len();
-                println!("{}\tP{}\t{}\t{}\t{} new message(s)\t{}", t.ticket_id, t.priority, t.queue, PhoneNumber::parse(&t.phone).map_or(t.phone.clone(), |p| p.masked()), waiting, t.reason);
+                println!(
+                    "{}\tP{}\t{}\t{}\t{} new message(s)\t{}",
+                    t.ticket_id,
+                    t.priority,
+                    t.queue,
+                    PhoneNumber::parse(&t.phone).map_or(t.phone.clone(), |p| p.masked()),
+                    waiting,
+                    t.reason
+                );
             }
         }
         TicketCommand::Show { id } => {
-            let t = tickets::find(&store, &id).await?.with_context(|| format!("no ticket {id}"))?;
-            println!("ticket {} [{}] queue {} priority {} tags {}\ncustomer {}\n\n{}", t.ticket_id, t.status, t.queue, t.priority, t.tags, t.phone, t.summary);
+            let t = tickets::find(&store, &id)
+                .await?
+                .with_context(|| format!("no ticket {id}"))?;
+            println!(
+                "ticket {} [{}] queue {} priority {} tags {}\ncustomer {}\n\n{}",
+                t.ticket_id, t.status, t.queue, t.priority, t.tags, t.phone, t.summary
+            );
             let since = messages::of_ticket(&store, &id).await?;
             if !since.is_empty() {
                 println!("Since hand-off:");
@@ -220,7 +277,10 @@ async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         TicketCommand::Resolve { id, note } => {
-            anyhow::ensure!(tickets::resolve(&store, &id, &note).await?, "ticket {id} is not open");
+            anyhow::ensure!(
+                tickets::resolve(&store, &id, &note).await?,
+                "ticket {id} is not open"
+            );
             println!("resolved {id}; the customer's next message goes to the bot");
         }
     }

@@ -30,13 +30,17 @@ const MAX_ACTION_ROUNDS: usize = 10;
 /// 12: messages shown in a hand-off summary.
 const SUMMARY_MESSAGES: i64 = 12;
 /// Sent when a template fails to render at run time, so the customer is never left hanging.
-const LAST_RESORT_TEXT: &str = "Sorry, something went wrong on our side. A team member will follow up.";
+const LAST_RESORT_TEXT: &str =
+    "Sorry, something went wrong on our side. A team member will follow up.";
 
 /// What happened to one inbound message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handled {
     /// The bot answered with these texts (possibly none).
-    Replied { conversation_id: String, texts: Vec<String> },
+    Replied {
+        conversation_id: String,
+        texts: Vec<String>,
+    },
     /// A retry of a message already handled: the stored reply, sent again.
     Duplicate { texts: Vec<String> },
     /// A human owns the conversation: stored on the ticket, the bot stays silent.
@@ -90,18 +94,30 @@ impl Pipeline {
                 tx
             })
             .collect();
-        Self { lanes: Arc::new(lanes) }
+        Self {
+            lanes: Arc::new(lanes),
+        }
     }
 
     /// Handles one inbound message for `location` and waits until its turn is committed.
     ///
     /// # Errors
     /// When the turn could not be committed; nothing of it was stored.
-    pub async fn handle(&self, inbound: Inbound, location: Location) -> Result<Handled, PipelineError> {
+    pub async fn handle(
+        &self,
+        inbound: Inbound,
+        location: Location,
+    ) -> Result<Handled, PipelineError> {
         let key = inbound.conversation_key();
         let lane = &self.lanes[usize::try_from(key).unwrap_or(0) % self.lanes.len()];
         let (done, result) = oneshot::channel();
-        lane.send(Job { inbound, location, done }).await.map_err(|_| PipelineError::Closed)?;
+        lane.send(Job {
+            inbound,
+            location,
+            done,
+        })
+        .await
+        .map_err(|_| PipelineError::Closed)?;
         result.await.map_err(|_| PipelineError::Closed)?
     }
 }
@@ -134,7 +150,9 @@ async fn run_batch(ctx: &Context, batch: &mut Vec<Job>) {
             }
             for job in batch.drain(..) {
                 let result = if matches!(err, PipelineError::Store(_)) {
-                    commit_turns(ctx, &assets, std::slice::from_ref(&job)).await.map(|mut r| r.remove(0))
+                    commit_turns(ctx, &assets, std::slice::from_ref(&job))
+                        .await
+                        .map(|mut r| r.remove(0))
                 } else {
                     Err(PipelineError::Closed)
                 };
@@ -148,12 +166,22 @@ fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
     let channel = job.inbound.channel.as_str();
     let result = result.map(|report| {
         let m = &ctx.metrics;
-        m.inc("leafdesk_messages_total", &[("channel", channel), ("direction", "inbound")]);
+        m.inc(
+            "leafdesk_messages_total",
+            &[("channel", channel), ("direction", "inbound")],
+        );
         if let Handled::Replied { texts, .. } | Handled::Duplicate { texts } = &report.handled {
-            m.add("leafdesk_messages_total", &[("channel", channel), ("direction", "outbound")], texts.len() as u64);
+            m.add(
+                "leafdesk_messages_total",
+                &[("channel", channel), ("direction", "outbound")],
+                texts.len() as u64,
+            );
         }
         for (flow, outcome) in &report.outcomes {
-            m.inc("leafdesk_flow_outcomes_total", &[("flow", flow), ("outcome", outcome)]);
+            m.inc(
+                "leafdesk_flow_outcomes_total",
+                &[("flow", flow), ("outcome", outcome)],
+            );
         }
         if let Some(queue) = &report.handoff_queue {
             m.inc("leafdesk_handoffs_total", &[("queue", queue)]);
@@ -166,7 +194,11 @@ fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
     let _ = job.done.send(result);
 }
 
-async fn commit_turns(ctx: &Context, assets: &Assets, jobs: &[Job]) -> Result<Vec<TurnReport>, PipelineError> {
+async fn commit_turns(
+    ctx: &Context,
+    assets: &Assets,
+    jobs: &[Job],
+) -> Result<Vec<TurnReport>, PipelineError> {
     let mut tx = ctx.store.begin().await?;
     let mut keys: Vec<i64> = jobs.iter().map(|j| j.inbound.conversation_key()).collect();
     keys.sort_unstable();
@@ -189,7 +221,9 @@ async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, Pip
     let channel = inbound.channel.as_str();
     let now = crate::now_ms();
     let contact = contacts::find_or_create(tx, inbound.from.as_ref()).await?;
-    let found = conversations::find_open(tx, &contact.contact_id, &job.location.location_id, channel).await?;
+    let found =
+        conversations::find_open(tx, &contact.contact_id, &job.location.location_id, channel)
+            .await?;
     let is_new = found.is_none();
     let mut conv = match found {
         Some(c) => c,
@@ -224,18 +258,42 @@ async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, Pip
         }
         let texts = messages::replies_to(tx, &inbound.provider_id).await?;
         tracing::debug!("duplicate webhook answered with the stored reply");
-        return Ok(TurnReport { handled: Handled::Duplicate { texts }, outcomes: Vec::new(), handoff_queue: None });
+        return Ok(TurnReport {
+            handled: Handled::Duplicate { texts },
+            outcomes: Vec::new(),
+            handoff_queue: None,
+        });
     };
     if conv.ownership != Ownership::Bot {
         conv.last_activity_at_ms = now;
         conversations::save(tx, &mut conv).await?;
-        let handled = Handled::Silent { conversation_id: conv.conversation_id.clone() };
-        return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None });
+        let handled = Handled::Silent {
+            conversation_id: conv.conversation_id.clone(),
+        };
+        return Ok(TurnReport {
+            handled,
+            outcomes: Vec::new(),
+            handoff_queue: None,
+        });
     }
     let idle_ms = now - conv.last_activity_at_ms;
-    let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
-    let action_ctx = ActionContext { contact_id: &contact.contact_id, location_id: &job.location.location_id };
-    let (state, effects) = run_engine(tx, assets, std::mem::take(&mut conv.state), inbound, idle_ms, &action_ctx).await?;
+    let before = (
+        conv.state.flow_id().map(str::to_owned),
+        conv.state.step_id().map(str::to_owned),
+    );
+    let action_ctx = ActionContext {
+        contact_id: &contact.contact_id,
+        location_id: &job.location.location_id,
+    };
+    let (state, effects) = run_engine(
+        tx,
+        assets,
+        std::mem::take(&mut conv.state),
+        inbound,
+        idle_ms,
+        &action_ctx,
+    )
+    .await?;
     conv.state = state;
     conv.last_activity_at_ms = now;
 
@@ -246,24 +304,39 @@ async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, Pip
     let mut handoff_queue = None;
     for effect in &effects {
         match effect {
-            Effect::Say { template } => texts.push(render(assets, template, &contact.locale, inbound, &data)),
+            Effect::Say { template } => {
+                texts.push(render(assets, template, &contact.locale, inbound, &data))
+            }
             Effect::FlowEnded { flow, outcome } => outcomes.push((flow.clone(), outcome.as_str())),
             Effect::Guard { reason } => {
                 tracing::warn!(%reason, "flow guard stopped a runaway flow");
                 guards.push(reason.clone());
             }
-            Effect::Handoff { queue, priority, tags, reason } => {
+            Effect::Handoff {
+                queue,
+                priority,
+                tags,
+                reason,
+            } => {
                 let mut reason = reason.clone();
                 for g in &guards {
                     reason.push_str(&format!(" (guard: {g})"));
                 }
                 let summary = summary(tx, &conv, &before, &reason).await?;
-                let ticket = tickets::NewTicket { conversation_id: &conv.conversation_id, queue, priority: *priority, tags, reason: &reason, summary: &summary };
+                let ticket = tickets::NewTicket {
+                    conversation_id: &conv.conversation_id,
+                    queue,
+                    priority: *priority,
+                    tags,
+                    reason: &reason,
+                    summary: &summary,
+                };
                 let ticket_id = tickets::insert(tx, &ticket).await?;
                 conv.ownership = Ownership::Queued;
                 conv.open_ticket_id = Some(ticket_id.clone());
                 let detail = json!({ "from": "bot", "to": "queued", "queue": queue, "ticket_id": ticket_id });
-                conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail).await?;
+                conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail)
+                    .await?;
                 handoff_queue = Some(queue.clone());
             }
             Effect::RunAction { .. } => {}
@@ -273,12 +346,26 @@ async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, Pip
     let texts = join_for_channel(texts);
     messages::insert_replies(tx, &conv.conversation_id, channel, &message_id, &texts).await?;
     conversations::save(tx, &mut conv).await?;
-    let handled = Handled::Replied { conversation_id: conv.conversation_id.clone(), texts };
-    Ok(TurnReport { handled, outcomes, handoff_queue })
+    let handled = Handled::Replied {
+        conversation_id: conv.conversation_id.clone(),
+        texts,
+    };
+    Ok(TurnReport {
+        handled,
+        outcomes,
+        handoff_queue,
+    })
 }
 
 /// Runs the engine on the message, then on each action outcome, until the flow waits.
-async fn run_engine(tx: &mut Tx, assets: &Assets, state: State, inbound: &Inbound, idle_ms: i64, ctx: &ActionContext<'_>) -> Result<(State, Vec<Effect>), StoreError> {
+async fn run_engine(
+    tx: &mut Tx,
+    assets: &Assets,
+    state: State,
+    inbound: &Inbound,
+    idle_ms: i64,
+    ctx: &ActionContext<'_>,
+) -> Result<(State, Vec<Effect>), StoreError> {
     let mut turn = engine::step(&assets.flows, state, Input::Text(&inbound.body), idle_ms);
     let mut effects = Vec::new();
     for _ in 0..MAX_ACTION_ROUNDS {
@@ -287,16 +374,31 @@ async fn run_engine(tx: &mut Tx, assets: &Assets, state: State, inbound: &Inboun
             _ => None,
         };
         effects.append(&mut turn.effects);
-        let Some((name, args)) = action else { return Ok((turn.state, effects)) };
+        let Some((name, args)) = action else {
+            return Ok((turn.state, effects));
+        };
         let result = actions::run(tx, ctx, &name, &args).await?;
-        turn = engine::step(&assets.flows, turn.state, Input::ActionDone { outcome: &result.outcome, slots: result.slots }, 0);
+        turn = engine::step(
+            &assets.flows,
+            turn.state,
+            Input::ActionDone {
+                outcome: &result.outcome,
+                slots: result.slots,
+            },
+            0,
+        );
     }
     tracing::warn!("action rounds exceeded; the flow stops here");
     effects.append(&mut turn.effects);
     Ok((turn.state, effects))
 }
 
-fn render_data(contact: &contacts::Contact, location: &Location, state: &State, channel: &str) -> serde_json::Value {
+fn render_data(
+    contact: &contacts::Contact,
+    location: &Location,
+    state: &State,
+    channel: &str,
+) -> serde_json::Value {
     let mut c = json!({ "locale": contact.locale, "customer_type": contact.customer_type });
     if let Some(name) = &contact.first_name {
         c["first_name"] = json!(name);
@@ -309,12 +411,24 @@ fn render_data(contact: &contacts::Contact, location: &Location, state: &State, 
     })
 }
 
-fn render(assets: &Assets, template: &str, locale: &str, inbound: &Inbound, data: &serde_json::Value) -> String {
-    match assets.templates.render(template, locale, inbound.channel, data) {
+fn render(
+    assets: &Assets,
+    template: &str,
+    locale: &str,
+    inbound: &Inbound,
+    data: &serde_json::Value,
+) -> String {
+    match assets
+        .templates
+        .render(template, locale, inbound.channel, data)
+    {
         Ok(text) => text,
         Err(err) => {
             tracing::error!(error = %err, "template failed to render; sending the technical-problem text");
-            assets.templates.render("common/technical_problem", locale, inbound.channel, data).unwrap_or_else(|_| LAST_RESORT_TEXT.to_owned())
+            assets
+                .templates
+                .render("common/technical_problem", locale, inbound.channel, data)
+                .unwrap_or_else(|_| LAST_RESORT_TEXT.to_owned())
         }
     }
 }
@@ -329,19 +443,40 @@ fn join_for_channel(texts: Vec<String>) -> Vec<String> {
 }
 
 /// What the CSR reads first: why, where the bot was, what it knew, and the last messages.
-async fn summary(tx: &mut Tx, conv: &Conversation, before: &(Option<String>, Option<String>), reason: &str) -> Result<String, StoreError> {
+async fn summary(
+    tx: &mut Tx,
+    conv: &Conversation,
+    before: &(Option<String>, Option<String>),
+    reason: &str,
+) -> Result<String, StoreError> {
     let mut out = format!("Reason: {reason}\n");
     match before {
-        (Some(flow), Some(step)) => out.push_str(&format!("Bot was in: flow {flow}, step {step}\n")),
+        (Some(flow), Some(step)) => {
+            out.push_str(&format!("Bot was in: flow {flow}, step {step}\n"))
+        }
         _ => out.push_str("Bot was in: no flow (idle)\n"),
     }
     if !conv.state.slots.is_empty() {
-        let slots: Vec<String> = conv.state.slots.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
+        let slots: Vec<String> = conv
+            .state
+            .slots
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                )
+            })
+            .collect();
         out.push_str(&format!("Known: {}\n", slots.join(", ")));
     }
     out.push_str("Last messages:\n");
     for line in messages::recent(tx, &conv.conversation_id, SUMMARY_MESSAGES).await? {
-        let who = if line.direction == "inbound" { "customer" } else { "bot" };
+        let who = if line.direction == "inbound" {
+            "customer"
+        } else {
+            "bot"
+        };
         out.push_str(&format!("  {who}: {}\n", line.body));
     }
     Ok(out)

@@ -24,7 +24,9 @@ pub struct Templates {
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Templates").field("count", &self.names.len()).finish()
+        f.debug_struct("Templates")
+            .field("count", &self.names.len())
+            .finish()
     }
 }
 
@@ -33,7 +35,10 @@ pub enum TemplateError {
     #[error("no template {0:?} in any locale")]
     Missing(String),
     #[error("rendering {name}: {source}")]
-    Render { name: String, source: Box<handlebars::RenderError> },
+    Render {
+        name: String,
+        source: Box<handlebars::RenderError>,
+    },
 }
 
 impl Templates {
@@ -49,21 +54,38 @@ impl Templates {
         let mut names = HashSet::new();
         let mut diags = Vec::new();
         let mut files = Vec::new();
-        collect_hbs(dir, &mut files).map_err(|e| vec![Diagnostic { file: dir.to_owned(), line: 1, column: 1, message: format!("cannot read templates: {e}") }])?;
+        collect_hbs(dir, &mut files).map_err(|e| {
+            vec![Diagnostic {
+                file: dir.to_owned(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read templates: {e}"),
+            }]
+        })?;
         files.sort();
         for path in files {
             let name = template_name(dir, &path);
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(e) => {
-                    diags.push(Diagnostic { file: path, line: 1, column: 1, message: format!("cannot read: {e}") });
+                    diags.push(Diagnostic {
+                        file: path,
+                        line: 1,
+                        column: 1,
+                        message: format!("cannot read: {e}"),
+                    });
                     continue;
                 }
             };
             if let Err(e) = registry.register_template_string(&name, text.trim_end()) {
                 let (line, column) = e.pos().unwrap_or((1, 1));
                 let message = e.reason().to_string();
-                diags.push(Diagnostic { file: path, line: line as u64, column: column as u64, message });
+                diags.push(Diagnostic {
+                    file: path,
+                    line: line as u64,
+                    column: column as u64,
+                    message,
+                });
                 continue;
             }
             names.insert(name);
@@ -79,9 +101,23 @@ impl Templates {
     ///
     /// # Errors
     /// `Missing` when no candidate exists; `Render` when strict mode finds a missing value.
-    pub fn render(&self, template: &str, locale: &str, channel: Channel, data: &serde_json::Value) -> Result<String, TemplateError> {
-        let name = self.resolve(template, locale, channel).ok_or_else(|| TemplateError::Missing(template.to_owned()))?;
-        let text = self.registry.render(&name, data).map_err(|e| TemplateError::Render { name, source: Box::new(e) })?;
+    pub fn render(
+        &self,
+        template: &str,
+        locale: &str,
+        channel: Channel,
+        data: &serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        let name = self
+            .resolve(template, locale, channel)
+            .ok_or_else(|| TemplateError::Missing(template.to_owned()))?;
+        let text = self
+            .registry
+            .render(&name, data)
+            .map_err(|e| TemplateError::Render {
+                name,
+                source: Box::new(e),
+            })?;
         Ok(text.trim().to_owned())
     }
 
@@ -113,7 +149,10 @@ impl TemplateCatalog for Templates {
         }
         let exists_elsewhere = self.names.iter().any(|n| {
             let logical = n.split_once('/').map_or("", |(_, rest)| rest);
-            logical == name || logical.rsplit_once('.').is_some_and(|(base, _)| base == name)
+            logical == name
+                || logical
+                    .rsplit_once('.')
+                    .is_some_and(|(base, _)| base == name)
         });
         if exists_elsewhere {
             TemplateStatus::MissingEnglish
@@ -137,5 +176,8 @@ fn collect_hbs(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn template_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -84,12 +84,27 @@ pub enum Input<'a> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Say { template: String },
-    RunAction { name: String, args: BTreeMap<String, String> },
-    Handoff { queue: String, priority: u8, tags: Vec<String>, reason: String },
-    FlowEnded { flow: String, outcome: Outcome },
+    Say {
+        template: String,
+    },
+    RunAction {
+        name: String,
+        args: BTreeMap<String, String>,
+    },
+    Handoff {
+        queue: String,
+        priority: u8,
+        tags: Vec<String>,
+        reason: String,
+    },
+    FlowEnded {
+        flow: String,
+        outcome: Outcome,
+    },
     /// A guard stopped a runaway flow; the reason goes to the CSR.
-    Guard { reason: String },
+    Guard {
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -101,7 +116,12 @@ pub struct Turn {
 /// Runs one input through the flows. `idle_ms` is the time since the conversation's last
 /// message, for inactivity expiry.
 pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Turn {
-    let mut run = Run { flows, state, effects: Vec::new(), steps: 0 };
+    let mut run = Run {
+        flows,
+        state,
+        effects: Vec::new(),
+        steps: 0,
+    };
     match input {
         Input::Text(text) => run.text(text, idle_ms),
         Input::Event { name, data } => run.event(name, data),
@@ -110,7 +130,10 @@ pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Tu
     if run.state.stack.is_empty() {
         run.state.visits.clear();
     }
-    Turn { state: run.state, effects: run.effects }
+    Turn {
+        state: run.state,
+        effects: run.effects,
+    }
 }
 
 struct Run<'f> {
@@ -123,20 +146,32 @@ struct Run<'f> {
 impl<'f> Run<'f> {
     fn text(&mut self, text: &str, idle_ms: i64) {
         self.expire(idle_ms);
-        if let Some(flow) = self.flows.match_intent(text, true).and_then(|i| self.flows.flow_for_intent(&i.id)) {
+        if let Some(flow) = self
+            .flows
+            .match_intent(text, true)
+            .and_then(|i| self.flows.flow_for_intent(&i.id))
+        {
             self.end_all(Outcome::Abandoned);
             self.state.misses = 0;
             self.start(&flow.id);
             return self.run();
         }
-        let waiting = self.state.stack.last().is_some_and(|f| f.wait == Wait::Answer);
+        let waiting = self
+            .state
+            .stack
+            .last()
+            .is_some_and(|f| f.wait == Wait::Answer);
         if waiting {
             return self.answer(text);
         }
         if !self.state.stack.is_empty() {
             return; // waiting for an action or callee: nothing to do with text
         }
-        if let Some(flow) = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)) {
+        if let Some(flow) = self
+            .flows
+            .match_intent(text, false)
+            .and_then(|i| self.flows.flow_for_intent(&i.id))
+        {
             self.state.misses = 0;
             self.start(&flow.id);
             return self.run();
@@ -145,7 +180,9 @@ impl<'f> Run<'f> {
     }
 
     fn event(&mut self, name: &str, data: Slots) {
-        let Some(flow) = self.flows.flow_for_event(name) else { return };
+        let Some(flow) = self.flows.flow_for_event(name) else {
+            return;
+        };
         self.end_all(Outcome::Abandoned);
         self.state.slots.extend(data);
         self.start(&flow.id);
@@ -153,8 +190,17 @@ impl<'f> Run<'f> {
     }
 
     fn action_done(&mut self, outcome: &str, slots: Slots) {
-        let Some((flow, idx)) = self.current() else { return };
-        let Some(frame) = self.state.stack.last_mut().filter(|f| f.wait == Wait::Action) else { return };
+        let Some((flow, idx)) = self.current() else {
+            return;
+        };
+        let Some(frame) = self
+            .state
+            .stack
+            .last_mut()
+            .filter(|f| f.wait == Wait::Action)
+        else {
+            return;
+        };
         frame.wait = Wait::Running;
         self.state.slots.extend(slots);
         let step = &flow.steps[idx];
@@ -167,7 +213,12 @@ impl<'f> Run<'f> {
     }
 
     fn expire(&mut self, idle_ms: i64) {
-        let expired = self.state.stack.first().and_then(|f| self.flows.flows.get(&f.flow)).is_some_and(|f| idle_ms > f.expire_after_ms);
+        let expired = self
+            .state
+            .stack
+            .first()
+            .and_then(|f| self.flows.flows.get(&f.flow))
+            .is_some_and(|f| idle_ms > f.expire_after_ms);
         if expired {
             self.end_all(Outcome::Abandoned);
             self.state.attempts = 0;
@@ -176,13 +227,26 @@ impl<'f> Run<'f> {
     }
 
     fn answer(&mut self, text: &str) {
-        let Some((flow, idx)) = self.current() else { return };
-        let StepKind::Ask { template, expect, retries, reprompt, fallback } = &flow.steps[idx].kind else { return };
+        let Some((flow, idx)) = self.current() else {
+            return;
+        };
+        let StepKind::Ask {
+            template,
+            expect,
+            retries,
+            reprompt,
+            fallback,
+        } = &flow.steps[idx].kind
+        else {
+            return;
+        };
         for e in expect {
             if let Some(value) = self.matches(&e.matcher, text) {
                 if let Some(slot) = &e.save_as {
                     let value = e.value.clone().unwrap_or(value);
-                    self.state.slots.insert(slot.clone(), serde_json::Value::String(value));
+                    self.state
+                        .slots
+                        .insert(slot.clone(), serde_json::Value::String(value));
                 }
                 self.state.misses = 0;
                 self.state.attempts = 0;
@@ -192,7 +256,11 @@ impl<'f> Run<'f> {
             }
         }
         // The customer changed their mind: another flow's intent takes over.
-        let other = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)).filter(|f| f.id != flow.id);
+        let other = self
+            .flows
+            .match_intent(text, false)
+            .and_then(|i| self.flows.flow_for_intent(&i.id))
+            .filter(|f| f.id != flow.id);
         if let Some(other) = other {
             self.end_all(Outcome::Abandoned);
             self.state.misses = 0;
@@ -243,12 +311,21 @@ impl<'f> Run<'f> {
         match matcher {
             Matcher::Options(options) => {
                 let answer = normalize_answer(text);
-                options.iter().any(|o| *o == answer).then(|| trimmed.to_owned())
+                options.contains(&answer).then(|| trimmed.to_owned())
             }
-            Matcher::Intent(id) => {
-                self.flows.intents.iter().find(|i| &i.id == id).filter(|i| i.matches(text)).map(|_| trimmed.to_owned())
-            }
-            Matcher::Pattern(re) => re.captures(trimmed).map(|c| c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str()).to_owned()),
+            Matcher::Intent(id) => self
+                .flows
+                .intents
+                .iter()
+                .find(|i| &i.id == id)
+                .filter(|i| i.matches(text))
+                .map(|_| trimmed.to_owned()),
+            Matcher::Pattern(re) => re.captures(trimmed).map(|c| {
+                c.get(1)
+                    .or_else(|| c.get(0))
+                    .map_or("", |m| m.as_str())
+                    .to_owned()
+            }),
             Matcher::Any => (!trimmed.is_empty()).then(|| trimmed.to_owned()),
         }
     }
@@ -266,18 +343,29 @@ impl<'f> Run<'f> {
     }
 
     fn say(&mut self, template: &str) {
-        self.effects.push(Effect::Say { template: template.to_owned() });
+        self.effects.push(Effect::Say {
+            template: template.to_owned(),
+        });
     }
 
     fn start(&mut self, flow: &str) {
-        let Some(first) = self.flows.flows.get(flow).and_then(|f| f.steps.first()) else { return };
+        let Some(first) = self.flows.flows.get(flow).and_then(|f| f.steps.first()) else {
+            return;
+        };
         self.state.attempts = 0;
-        self.state.stack.push(Frame { flow: flow.to_owned(), step: first.id.clone(), wait: Wait::Running });
+        self.state.stack.push(Frame {
+            flow: flow.to_owned(),
+            step: first.id.clone(),
+            wait: Wait::Running,
+        });
     }
 
     fn end_top(&mut self, outcome: Outcome) {
         if let Some(frame) = self.state.stack.pop() {
-            self.effects.push(Effect::FlowEnded { flow: frame.flow, outcome });
+            self.effects.push(Effect::FlowEnded {
+                flow: frame.flow,
+                outcome,
+            });
         }
     }
 
@@ -290,7 +378,9 @@ impl<'f> Run<'f> {
     fn goto(&mut self, target: &Target) {
         match target {
             Target::Step(i) => {
-                let Some((flow, _)) = self.current() else { return };
+                let Some((flow, _)) = self.current() else {
+                    return;
+                };
                 if let Some(frame) = self.state.stack.last_mut() {
                     frame.step = flow.steps[*i].id.clone();
                     frame.wait = Wait::Running;
@@ -313,8 +403,15 @@ impl<'f> Run<'f> {
 
     fn finish(&mut self, outcome: Outcome) {
         self.end_top(outcome);
-        let Some((flow, idx)) = self.current() else { return };
-        if self.state.stack.last().is_some_and(|f| f.wait == Wait::Callee) {
+        let Some((flow, idx)) = self.current() else {
+            return;
+        };
+        if self
+            .state
+            .stack
+            .last()
+            .is_some_and(|f| f.wait == Wait::Callee)
+        {
             self.set_wait(Wait::Running);
             self.follow(flow.steps[idx].next.clone());
         }
@@ -341,12 +438,22 @@ impl<'f> Run<'f> {
             };
             let step = &flow.steps[idx];
             self.steps += 1;
-            let visits = self.state.visits.entry(format!("{}/{}", flow.id, step.id)).or_default();
+            let visits = self
+                .state
+                .visits
+                .entry(format!("{}/{}", flow.id, step.id))
+                .or_default();
             *visits += 1;
             let runaway = if self.steps > MAX_STEPS_PER_TURN {
-                Some(format!("flow {:?} ran more than {MAX_STEPS_PER_TURN} steps in one turn (at step {:?})", flow.id, step.id))
+                Some(format!(
+                    "flow {:?} ran more than {MAX_STEPS_PER_TURN} steps in one turn (at step {:?})",
+                    flow.id, step.id
+                ))
             } else if *visits > MAX_VISITS_PER_STEP {
-                Some(format!("step {:?} of flow {:?} was repeated more than {MAX_VISITS_PER_STEP} times", step.id, flow.id))
+                Some(format!(
+                    "step {:?} of flow {:?} was repeated more than {MAX_VISITS_PER_STEP} times",
+                    step.id, flow.id
+                ))
             } else {
                 None
             };
@@ -377,12 +484,22 @@ impl<'f> Run<'f> {
                 self.set_wait(Wait::Answer);
             }
             StepKind::Action { name, args, .. } => {
-                let args = args.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect();
-                self.effects.push(Effect::RunAction { name: name.clone(), args });
+                let args = args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.resolve(v)))
+                    .collect();
+                self.effects.push(Effect::RunAction {
+                    name: name.clone(),
+                    args,
+                });
                 self.set_wait(Wait::Action);
             }
             StepKind::Branch { cases, otherwise } => {
-                let target = cases.iter().find(|(c, _)| self.holds(c)).map_or(otherwise, |(_, t)| t).clone();
+                let target = cases
+                    .iter()
+                    .find(|(c, _)| self.holds(c))
+                    .map_or(otherwise, |(_, t)| t)
+                    .clone();
                 self.goto(&target);
             }
             StepKind::Set(values) => {
@@ -396,8 +513,18 @@ impl<'f> Run<'f> {
                 self.set_wait(Wait::Callee);
                 self.start(callee);
             }
-            StepKind::Handoff { queue, priority, tags, reason } => {
-                let handoff = Effect::Handoff { queue: queue.clone(), priority: *priority, tags: tags.clone(), reason: reason.clone() };
+            StepKind::Handoff {
+                queue,
+                priority,
+                tags,
+                reason,
+            } => {
+                let handoff = Effect::Handoff {
+                    queue: queue.clone(),
+                    priority: *priority,
+                    tags: tags.clone(),
+                    reason: reason.clone(),
+                };
                 self.effects.push(handoff);
                 self.end_all(Outcome::HandedOff);
             }
@@ -433,7 +560,9 @@ impl<'f> Run<'f> {
             return value.is_some() == set;
         }
         if let Some(min) = c.at_least {
-            return value.and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= min as f64);
+            return value
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|v| v >= min as f64);
         }
         false
     }

@@ -24,7 +24,14 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }
 
@@ -66,11 +73,17 @@ impl Ctx<'_> {
         match self.templates.status(&name.value) {
             TemplateStatus::Found => {}
             TemplateStatus::MissingEnglish => {
-                let msg = format!("template {:?} has no en version (add templates/messages/en/{}.hbs)", name.value, name.value);
+                let msg = format!(
+                    "template {:?} has no en version (add templates/messages/en/{}.hbs)",
+                    name.value, name.value
+                );
                 self.error(name, msg)
             }
             TemplateStatus::Unknown => {
-                let msg = format!("unknown template {:?} (expected templates/messages/en/{}.hbs)", name.value, name.value);
+                let msg = format!(
+                    "unknown template {:?} (expected templates/messages/en/{}.hbs)",
+                    name.value, name.value
+                );
                 self.error(name, msg)
             }
         }
@@ -78,17 +91,32 @@ impl Ctx<'_> {
 
     fn intent(&mut self, name: &Spanned<String>) {
         if !self.intent_ids.contains(&name.value) {
-            let msg = format!("unknown intent {:?} (intents are defined in flows/intents.yaml)", name.value);
+            let msg = format!(
+                "unknown intent {:?} (intents are defined in flows/intents.yaml)",
+                name.value
+            );
             self.error(name, msg);
         }
     }
 
     fn regex(&mut self, pattern: &Spanned<String>) -> Option<Regex> {
-        match RegexBuilder::new(&pattern.value).case_insensitive(true).build() {
+        match RegexBuilder::new(&pattern.value)
+            .case_insensitive(true)
+            .build()
+        {
             Ok(re) => Some(re),
             Err(e) => {
-                let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
-                self.error(pattern, format!("invalid regex {:?}: {first}", pattern.value));
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                self.error(
+                    pattern,
+                    format!("invalid regex {:?}: {first}", pattern.value),
+                );
                 None
             }
         }
@@ -99,7 +127,11 @@ impl Ctx<'_> {
 ///
 /// # Errors
 /// Every problem found, each with file, line and column; nothing is half-loaded.
-pub fn load_dir(dir: &Path, templates: &dyn TemplateCatalog, actions: &[&str]) -> Result<FlowSet, Vec<Diagnostic>> {
+pub fn load_dir(
+    dir: &Path,
+    templates: &dyn TemplateCatalog,
+    actions: &[&str],
+) -> Result<FlowSet, Vec<Diagnostic>> {
     let mut sources = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| vec![io_diag(dir, &e)])?;
     for entry in entries.flatten() {
@@ -115,22 +147,43 @@ pub fn load_dir(dir: &Path, templates: &dyn TemplateCatalog, actions: &[&str]) -
 }
 
 fn io_diag(path: &Path, err: &std::io::Error) -> Diagnostic {
-    Diagnostic { file: path.to_owned(), line: 1, column: 1, message: format!("cannot read: {err}") }
+    Diagnostic {
+        file: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {err}"),
+    }
 }
 
 fn yaml_diag(path: &Path, err: &serde_saphyr::Error) -> Diagnostic {
     let (line, column) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
     let text = err.to_string();
     // The library's message may carry a source snippet after the first line; keep the reason.
-    let message = text.lines().next().unwrap_or("invalid YAML").trim().to_owned();
-    Diagnostic { file: path.to_owned(), line, column, message }
+    let first = text.lines().next().unwrap_or("invalid YAML").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // The place is already in front of the message; drop the library's own "line N column M: ".
+    let message = match first.split_once(": ") {
+        Some((place, rest)) if place.starts_with("line ") && place.contains(" column ") => rest,
+        _ => first,
+    };
+    let message = format!("invalid YAML: {message}");
+    Diagnostic {
+        file: path.to_owned(),
+        line,
+        column,
+        message,
+    }
 }
 
 /// Checks already-read files: `(path, text)`, one of them named `intents.yaml`.
 ///
 /// # Errors
 /// Every problem found.
-pub fn load_sources(sources: &[(PathBuf, String)], templates: &dyn TemplateCatalog, actions: &[&str]) -> Result<FlowSet, Vec<Diagnostic>> {
+pub fn load_sources(
+    sources: &[(PathBuf, String)],
+    templates: &dyn TemplateCatalog,
+    actions: &[&str],
+) -> Result<FlowSet, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut intents_file = None;
     let mut flow_files = Vec::new();
@@ -149,8 +202,16 @@ pub fn load_sources(sources: &[(PathBuf, String)], templates: &dyn TemplateCatal
         }
     }
     let Some((intents_path, intents_file)) = intents_file else {
-        let dir = sources.first().and_then(|(p, _)| p.parent()).unwrap_or(Path::new("flows"));
-        diags.push(Diagnostic { file: dir.join("intents.yaml"), line: 1, column: 1, message: "missing intents file".into() });
+        let dir = sources
+            .first()
+            .and_then(|(p, _)| p.parent())
+            .unwrap_or(Path::new("flows"));
+        diags.push(Diagnostic {
+            file: dir.join("intents.yaml"),
+            line: 1,
+            column: 1,
+            message: "missing intents file".into(),
+        });
         return Err(diags);
     };
     let mut ctx = Ctx {
@@ -167,7 +228,12 @@ pub fn load_sources(sources: &[(PathBuf, String)], templates: &dyn TemplateCatal
         ctx.file = path.clone();
         if let Some(flow) = check_flow(&mut ctx, file) {
             if flows.contains_key(&flow.id) {
-                ctx.diags.push(Diagnostic { file: path, line: 1, column: 1, message: format!("flow id {:?} is used twice", flow.id) });
+                ctx.diags.push(Diagnostic {
+                    file: path,
+                    line: 1,
+                    column: 1,
+                    message: format!("flow id {:?} is used twice", flow.id),
+                });
             } else {
                 flows.insert(flow.id.clone(), (path, flow));
             }
@@ -175,9 +241,13 @@ pub fn load_sources(sources: &[(PathBuf, String)], templates: &dyn TemplateCatal
     }
     check_loops(&mut ctx, &flows);
     if ctx.diags.is_empty() {
-        Ok(FlowSet { flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(), intents })
+        Ok(FlowSet {
+            flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(),
+            intents,
+        })
     } else {
-        ctx.diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        ctx.diags
+            .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         Err(ctx.diags)
     }
 }
@@ -189,8 +259,16 @@ fn check_intents(ctx: &mut Ctx, file: IntentsFile) -> Vec<Intent> {
             let msg = format!("intent {:?} is defined twice", intent.id.value);
             ctx.error(&intent.id, msg);
         }
-        let patterns = intent.patterns.iter().filter_map(|p| ctx.regex(p)).collect();
-        intents.push(Intent { id: intent.id.value, global: intent.global, patterns });
+        let patterns = intent
+            .patterns
+            .iter()
+            .filter_map(|p| ctx.regex(p))
+            .collect();
+        intents.push(Intent {
+            id: intent.id.value,
+            global: intent.global,
+            patterns,
+        });
     }
     intents
 }
@@ -201,7 +279,11 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
     }
     for event in &file.triggers.events {
         if !KNOWN_EVENTS.contains(&event.value.as_str()) {
-            let msg = format!("unknown event {:?} (known: {})", event.value, KNOWN_EVENTS.join(", "));
+            let msg = format!(
+                "unknown event {:?} (known: {})",
+                event.value,
+                KNOWN_EVENTS.join(", ")
+            );
             ctx.error(event, msg);
         }
     }
@@ -217,23 +299,37 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
         }
     }
     let count = file.steps.len();
-    let steps: Vec<Step> = file.steps.iter().enumerate().map(|(i, s)| check_step(ctx, s, &index, (i + 1 < count).then_some(i + 1))).collect();
+    let steps: Vec<Step> = file
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| check_step(ctx, s, &index, (i + 1 < count).then_some(i + 1)))
+        .collect();
     check_reachable(ctx, &file, &steps);
     Some(Flow {
         id: file.id.value,
         description: file.description,
         intents: file.triggers.intents.into_iter().map(|s| s.value).collect(),
         events: file.triggers.events.into_iter().map(|s| s.value).collect(),
-        expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES)) * 60_000,
+        expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES))
+            * 60_000,
         steps,
     })
 }
 
 /// Resolves `next` / `flow` into a target; `fallthrough` is the following step, if any.
-fn target(ctx: &mut Ctx, index: &HashMap<String, usize>, next: Option<&Spanned<String>>, flow: Option<&Spanned<String>>) -> Option<Target> {
+fn target(
+    ctx: &mut Ctx,
+    index: &HashMap<String, usize>,
+    next: Option<&Spanned<String>>,
+    flow: Option<&Spanned<String>>,
+) -> Option<Target> {
     match (next, flow) {
         (Some(_), Some(f)) => {
-            ctx.error(f, "say either next (a step) or flow (another flow), not both");
+            ctx.error(
+                f,
+                "say either next (a step) or flow (another flow), not both",
+            );
             None
         }
         (Some(n), None) => match index.get(&n.value) {
@@ -255,11 +351,20 @@ fn target(ctx: &mut Ctx, index: &HashMap<String, usize>, next: Option<&Spanned<S
     }
 }
 
-fn step_target(ctx: &mut Ctx, index: &HashMap<String, usize>, name: &Spanned<String>) -> Option<Target> {
+fn step_target(
+    ctx: &mut Ctx,
+    index: &HashMap<String, usize>,
+    name: &Spanned<String>,
+) -> Option<Target> {
     target(ctx, index, Some(name), None)
 }
 
-fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallthrough: Option<usize>) -> Step {
+fn check_step(
+    ctx: &mut Ctx,
+    s: &StepFile,
+    index: &HashMap<String, usize>,
+    fallthrough: Option<usize>,
+) -> Step {
     let kinds: Vec<&str> = [
         ("ask", s.ask.is_some()),
         ("action", s.action.is_some()),
@@ -273,7 +378,11 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
     .filter_map(|(k, on)| on.then_some(k))
     .collect();
     if kinds.len() > 1 {
-        let msg = format!("step {:?} is both {}; a step does one thing", s.id.value, kinds.join(" and "));
+        let msg = format!(
+            "step {:?} is both {}; a step does one thing",
+            s.id.value,
+            kinds.join(" and ")
+        );
         ctx.error(&s.id, msg);
     }
     let kind = kinds.first().copied().unwrap_or("say");
@@ -308,19 +417,29 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
                 let msg = format!("unknown flow {:?}", flow.value);
                 ctx.error(flow, msg);
             }
-            StepKind::Call { flow: flow.value.clone() }
+            StepKind::Call {
+                flow: flow.value.clone(),
+            }
         }
         "handoff" => {
             let h = s.handoff.as_ref().expect("handoff step has handoff");
             if h.queue.trim().is_empty() {
                 ctx.error(&s.id, "handoff needs a queue");
             }
-            StepKind::Handoff { queue: h.queue.clone(), priority: h.priority.clamp(1, 5), tags: h.tags.clone(), reason: h.reason.clone() }
+            StepKind::Handoff {
+                queue: h.queue.clone(),
+                priority: h.priority.clamp(1, 5),
+                tags: h.tags.clone(),
+                reason: h.reason.clone(),
+            }
         }
         "end" => {
             let raw = s.end.as_ref().expect("end step has end");
             let outcome = Outcome::parse(&raw.value).unwrap_or_else(|| {
-                let msg = format!("unknown outcome {:?} (use resolved, abandoned, handed_off or misunderstood)", raw.value);
+                let msg = format!(
+                    "unknown outcome {:?} (use resolved, abandoned, handed_off or misunderstood)",
+                    raw.value
+                );
                 ctx.error(raw, msg);
                 Outcome::Resolved
             });
@@ -328,13 +447,35 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
         }
         _ => StepKind::Say,
     };
-    let needs_next = matches!(kind, StepKind::Say | StepKind::Set(_) | StepKind::Call { .. });
+    let needs_next = matches!(
+        kind,
+        StepKind::Say | StepKind::Set(_) | StepKind::Call { .. }
+    );
     if needs_next && next.is_none() {
-        let msg = format!("step {:?} is the last step and says nowhere to go: add next, flow or end", s.id.value);
+        let msg = format!(
+            "step {:?} is the last step and says nowhere to go: add next, flow or end",
+            s.id.value
+        );
         ctx.error(&s.id, msg);
     }
-    let next = if matches!(kind, StepKind::Ask { .. } | StepKind::Branch { .. } | StepKind::End(_) | StepKind::Handoff { .. }) { explicit } else { next };
-    Step { id: s.id.value.clone(), at: (s.id.referenced.line(), s.id.referenced.column()), say: s.say.as_ref().map(|t| t.value.clone()), kind, next }
+    let next = if matches!(
+        kind,
+        StepKind::Ask { .. }
+            | StepKind::Branch { .. }
+            | StepKind::End(_)
+            | StepKind::Handoff { .. }
+    ) {
+        explicit
+    } else {
+        next
+    };
+    Step {
+        id: s.id.value.clone(),
+        at: (s.id.referenced.line(), s.id.referenced.column()),
+        say: s.say.as_ref().map(|t| t.value.clone()),
+        kind,
+        next,
+    }
 }
 
 fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
@@ -348,9 +489,20 @@ fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> Ste
     }
     let mut expect = Vec::new();
     for e in &s.expect {
-        let matchers = [e.options.is_some(), e.intent.is_some(), e.pattern.is_some(), e.any].iter().filter(|b| **b).count();
+        let matchers = [
+            e.options.is_some(),
+            e.intent.is_some(),
+            e.pattern.is_some(),
+            e.any,
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if matchers != 1 {
-            ctx.error(&s.id, "each expect branch needs exactly one of options, intent, pattern or any");
+            ctx.error(
+                &s.id,
+                "each expect branch needs exactly one of options, intent, pattern or any",
+            );
             continue;
         }
         let matcher = if let Some(options) = &e.options {
@@ -372,53 +524,103 @@ fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> Ste
             }
             continue;
         };
-        expect.push(Expect { matcher, save_as: e.save_as.clone(), value: e.value.clone(), target });
+        expect.push(Expect {
+            matcher,
+            save_as: e.save_as.clone(),
+            value: e.value.clone(),
+            target,
+        });
     }
     let fallback = s.fallback.as_ref().and_then(|f| step_target(ctx, index, f));
-    StepKind::Ask { template: template.value.clone(), expect, retries: s.retries.unwrap_or(1), reprompt: s.reprompt.as_ref().map(|r| r.value.clone()), fallback }
+    StepKind::Ask {
+        template: template.value.clone(),
+        expect,
+        retries: s.retries.unwrap_or(1),
+        reprompt: s.reprompt.as_ref().map(|r| r.value.clone()),
+        fallback,
+    }
 }
 
 fn check_action(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
     let name = s.action.as_ref().expect("action step has action");
     if !ctx.actions.contains(&name.value.as_str()) {
-        let msg = format!("unknown action {:?} (known: {})", name.value, ctx.actions.join(", "));
+        let msg = format!(
+            "unknown action {:?} (known: {})",
+            name.value,
+            ctx.actions.join(", ")
+        );
         ctx.error(name, msg);
     }
-    let on = s.on.iter().filter_map(|(outcome, step)| step_target(ctx, index, step).map(|t| (outcome.clone(), t))).collect();
-    StepKind::Action { name: name.value.clone(), args: s.args.clone(), on }
+    let on = s
+        .on
+        .iter()
+        .filter_map(|(outcome, step)| step_target(ctx, index, step).map(|t| (outcome.clone(), t)))
+        .collect();
+    StepKind::Action {
+        name: name.value.clone(),
+        args: s.args.clone(),
+        on,
+    }
 }
 
 fn check_branch(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
     let mut cases = Vec::new();
     for case in s.branch.as_ref().expect("branch step has branch") {
         let c = &case.condition;
-        if [c.equals.is_some(), c.is_set.is_some(), c.at_least.is_some()].iter().filter(|b| **b).count() != 1 {
-            ctx.error(&case.then, "a condition needs exactly one of equals, is_set or at_least");
+        if [c.equals.is_some(), c.is_set.is_some(), c.at_least.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            != 1
+        {
+            ctx.error(
+                &case.then,
+                "a condition needs exactly one of equals, is_set or at_least",
+            );
         }
         if let Some(t) = step_target(ctx, index, &case.then) {
-            cases.push((Condition { slot: c.slot.clone(), equals: c.equals.clone(), is_set: c.is_set, at_least: c.at_least }, t));
+            cases.push((
+                Condition {
+                    slot: c.slot.clone(),
+                    equals: c.equals.clone(),
+                    is_set: c.is_set,
+                    at_least: c.at_least,
+                },
+                t,
+            ));
         }
     }
     let otherwise = match &s.otherwise {
         Some(o) => step_target(ctx, index, o),
         None => {
-            ctx.error(&s.id, "a branch step needs else: the step to take when no condition holds");
+            ctx.error(
+                &s.id,
+                "a branch step needs else: the step to take when no condition holds",
+            );
             None
         }
     };
-    StepKind::Branch { cases, otherwise: otherwise.unwrap_or(Target::Step(0)) }
+    StepKind::Branch {
+        cases,
+        otherwise: otherwise.unwrap_or(Target::Step(0)),
+    }
 }
 
 /// Lower-cased, trimmed, without trailing punctuation: how answers are compared to options.
 pub fn normalize_answer(text: &str) -> String {
-    text.trim().trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase()
+    text.trim()
+        .trim_end_matches(['.', '!', '?', ','])
+        .trim()
+        .to_lowercase()
 }
 
 /// Steps a step can lead to within its flow.
 fn successors(step: &Step) -> Vec<&Target> {
     let mut out: Vec<&Target> = step.next.iter().collect();
     match &step.kind {
-        StepKind::Ask { expect, fallback, .. } => {
+        StepKind::Ask {
+            expect, fallback, ..
+        } => {
             out.extend(expect.iter().map(|e| &e.target));
             out.extend(fallback.iter());
         }
@@ -448,7 +650,10 @@ fn check_reachable(ctx: &mut Ctx, file: &FlowFile, steps: &[Step]) {
     for (i, reached) in seen.iter().enumerate() {
         if !reached {
             let at = &file.steps[i].id;
-            ctx.error(at, format!("step {:?} is unreachable: no step leads to it", at.value));
+            ctx.error(
+                at,
+                format!("step {:?} is unreachable: no step leads to it", at.value),
+            );
         }
     }
 }

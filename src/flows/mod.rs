@@ -17,7 +17,8 @@ use model::FlowSet;
 use crate::templates::Templates;
 
 /// Templates the engine and pipeline use by name, whatever the flows say.
-pub const REQUIRED_TEMPLATES: &[&str] = &[engine::NOT_UNDERSTOOD_TEMPLATE, "common/technical_problem"];
+pub const REQUIRED_TEMPLATES: &[&str] =
+    &[engine::NOT_UNDERSTOOD_TEMPLATE, "common/technical_problem"];
 
 #[derive(Debug)]
 pub struct Assets {
@@ -29,13 +30,27 @@ pub struct Assets {
 ///
 /// # Errors
 /// Every problem in either, as `file:line:col: reason`.
-pub fn load_assets(flows_dir: &Path, templates_dir: &Path, actions: &[&str]) -> Result<Assets, Vec<Diagnostic>> {
+pub fn load_assets(
+    flows_dir: &Path,
+    templates_dir: &Path,
+    actions: &[&str],
+) -> Result<Assets, Vec<Diagnostic>> {
     let templates = Templates::load(&templates_dir.join("messages"))?;
     let mut diags = Vec::new();
     for name in REQUIRED_TEMPLATES {
-        if templates.resolve(name, "en", crate::domain::Channel::Sms).is_none() {
-            let file = templates_dir.join("messages/en").join(format!("{name}.hbs"));
-            diags.push(Diagnostic { file, line: 1, column: 1, message: format!("required template {name:?} is missing") });
+        if templates
+            .resolve(name, "en", crate::domain::Channel::Sms)
+            .is_none()
+        {
+            let file = templates_dir
+                .join("messages/en")
+                .join(format!("{name}.hbs"));
+            diags.push(Diagnostic {
+                file,
+                line: 1,
+                column: 1,
+                message: format!("required template {name:?} is missing"),
+            });
         }
     }
     match load::load_dir(flows_dir, &templates, actions) {
@@ -60,7 +75,11 @@ pub struct Library {
 impl Library {
     /// # Errors
     /// The diagnostics of the first load: the server must not start on a broken set.
-    pub fn open(flows_dir: &Path, templates_dir: &Path, actions: &'static [&'static str]) -> Result<Self, Vec<Diagnostic>> {
+    pub fn open(
+        flows_dir: &Path,
+        templates_dir: &Path,
+        actions: &'static [&'static str],
+    ) -> Result<Self, Vec<Diagnostic>> {
         let fingerprint = fingerprint(&[flows_dir, templates_dir]);
         let assets = load_assets(flows_dir, templates_dir, actions)?;
         Ok(Self {
@@ -76,7 +95,10 @@ impl Library {
     pub fn get(&self) -> Arc<Assets> {
         // std RwLock, not tokio's: never held across .await. Poisoning means a panic while
         // swapping an Arc, which cannot leave it half-written, so the value is still good.
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Reloads when a file changed. `Some(Ok(()))`: swapped; `Some(Err)`: kept the old set.
@@ -89,9 +111,11 @@ impl Library {
             }
             *last = now;
         }
-        Some(load_assets(&self.flows_dir, &self.templates_dir, self.actions).map(|assets| {
-            *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(assets);
-        }))
+        Some(
+            load_assets(&self.flows_dir, &self.templates_dir, self.actions).map(|assets| {
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(assets);
+            }),
+        )
     }
 }
 
@@ -121,14 +145,20 @@ pub fn spawn_reloader(library: Arc<Library>, interval: Duration) -> tokio::task:
 /// Path, modification time and size of every file below `dirs`, sorted: cheap change detection.
 fn fingerprint(dirs: &[&Path]) -> Vec<(PathBuf, SystemTime, u64)> {
     fn walk(dir: &Path, out: &mut Vec<(PathBuf, SystemTime, u64)>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
                 walk(&path, out);
             } else {
-                out.push((path, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
+                out.push((
+                    path,
+                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    meta.len(),
+                ));
             }
         }
     }

@@ -13,7 +13,8 @@ pub struct Contact {
     pub first_name: Option<String>,
 }
 
-const FIND: &str = "select contact_id, phone, locale, customer_type, first_name from contact where phone = $1";
+const FIND: &str =
+    "select contact_id, phone, locale, customer_type, first_name from contact where phone = $1";
 const INSERT: &str = "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3)";
 const UPSERT: &str = "insert into contact (contact_id, phone, locale, customer_type, first_name, created_at_ms)
     values ($1, $2, $3, $4, $5, $6)
@@ -27,25 +28,49 @@ const CARRIER_OPT_OUT: &str = "update contact set carrier_opt_out_at_ms = $2 whe
 /// Database failures.
 #[tracing::instrument(skip_all)]
 pub async fn find_or_create(tx: &mut Tx, phone: &str) -> Result<Contact, StoreError> {
-    if let Some(found) = sqlx::query_as(FIND).bind(phone).fetch_optional(&mut **tx).await? {
+    if let Some(found) = sqlx::query_as(FIND)
+        .bind(phone)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
         return Ok(found);
     }
     let id = crate::new_id();
-    sqlx::query(INSERT).bind(&id).bind(phone).bind(crate::now_ms()).execute(&mut **tx).await?;
-    Ok(Contact { contact_id: id, phone: phone.to_owned(), locale: "en".into(), customer_type: "adult_use".into(), first_name: None })
+    sqlx::query(INSERT)
+        .bind(&id)
+        .bind(phone)
+        .bind(crate::now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(Contact {
+        contact_id: id,
+        phone: phone.to_owned(),
+        locale: "en".into(),
+        customer_type: "adult_use".into(),
+        first_name: None,
+    })
 }
 
 /// # Errors
 /// Database failures.
 pub async fn find(store: &Store, phone: &str) -> Result<Option<Contact>, StoreError> {
-    Ok(sqlx::query_as(FIND).bind(phone).fetch_optional(store.pool()).await?)
+    Ok(sqlx::query_as(FIND)
+        .bind(phone)
+        .fetch_optional(store.pool())
+        .await?)
 }
 
 /// Creates or updates a contact's profile (demo data, imports).
 ///
 /// # Errors
 /// Database failures.
-pub async fn upsert(store: &Store, phone: &str, locale: &str, customer_type: &str, first_name: Option<&str>) -> Result<(), StoreError> {
+pub async fn upsert(
+    store: &Store,
+    phone: &str,
+    locale: &str,
+    customer_type: &str,
+    first_name: Option<&str>,
+) -> Result<(), StoreError> {
     sqlx::query(UPSERT)
         .bind(crate::new_id())
         .bind(phone)
@@ -70,7 +95,11 @@ pub async fn record_carrier_opt_out(store: &Store, phone: &str) -> Result<bool, 
         .bind(crate::now_ms())
         .execute(store.pool())
         .await?;
-    let done = sqlx::query(CARRIER_OPT_OUT).bind(phone).bind(crate::now_ms()).execute(store.pool()).await?;
+    let done = sqlx::query(CARRIER_OPT_OUT)
+        .bind(phone)
+        .bind(crate::now_ms())
+        .execute(store.pool())
+        .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -80,6 +109,9 @@ pub async fn record_carrier_opt_out(store: &Store, phone: &str) -> Result<bool, 
 /// Database failures.
 pub async fn carrier_opt_out_at(store: &Store, phone: &str) -> Result<Option<i64>, StoreError> {
     let at: Option<(Option<i64>,)> =
-        sqlx::query_as("select carrier_opt_out_at_ms from contact where phone = $1").bind(phone).fetch_optional(store.pool()).await?;
+        sqlx::query_as("select carrier_opt_out_at_ms from contact where phone = $1")
+            .bind(phone)
+            .fetch_optional(store.pool())
+            .await?;
     Ok(at.and_then(|(at,)| at))
 }

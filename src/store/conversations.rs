@@ -67,8 +67,10 @@ impl TryFrom<ConversationRow> for Conversation {
     type Error = StoreError;
 
     fn try_from(row: ConversationRow) -> Result<Self, StoreError> {
-        let mut state: State = serde_json::from_str(&row.engine).map_err(|e| corrupt("conversation engine state", e))?;
-        state.slots = serde_json::from_str(&row.slots).map_err(|e| corrupt("conversation slots", e))?;
+        let mut state: State = serde_json::from_str(&row.engine)
+            .map_err(|e| corrupt("conversation engine state", e))?;
+        state.slots =
+            serde_json::from_str(&row.slots).map_err(|e| corrupt("conversation slots", e))?;
         Ok(Self {
             conversation_id: row.conversation_id,
             contact_id: row.contact_id,
@@ -92,15 +94,25 @@ const INSERT: &str = "insert into conversation (conversation_id, contact_id, loc
 const UPDATE: &str = "update conversation set ownership = $2, open_ticket_id = $3, flow_id = $4, step_id = $5, slots = $6,
         engine = $7, version = version + 1, last_activity_at_ms = $8
     where conversation_id = $1 and version = $9";
-const INSERT_EVENT: &str = "insert into conversation_event (event_id, conversation_id, kind, detail, created_at_ms)
+const INSERT_EVENT: &str =
+    "insert into conversation_event (event_id, conversation_id, kind, detail, created_at_ms)
     values ($1, $2, $3, $4, $5)";
 
 /// # Errors
 /// Database failures, or a stored state that no longer parses.
 #[tracing::instrument(skip_all)]
-pub async fn find_open(tx: &mut Tx, contact_id: &str, location_id: &str, channel: &str) -> Result<Option<Conversation>, StoreError> {
-    let row: Option<ConversationRow> =
-        sqlx::query_as(FIND_OPEN).bind(contact_id).bind(location_id).bind(channel).fetch_optional(&mut **tx).await?;
+pub async fn find_open(
+    tx: &mut Tx,
+    contact_id: &str,
+    location_id: &str,
+    channel: &str,
+) -> Result<Option<Conversation>, StoreError> {
+    let row: Option<ConversationRow> = sqlx::query_as(FIND_OPEN)
+        .bind(contact_id)
+        .bind(location_id)
+        .bind(channel)
+        .fetch_optional(&mut **tx)
+        .await?;
     row.map(Conversation::try_from).transpose()
 }
 
@@ -165,7 +177,10 @@ pub async fn save(tx: &mut Tx, c: &mut Conversation) -> Result<(), StoreError> {
 /// # Errors
 /// Database failures.
 pub async fn delete_new(tx: &mut Tx, conversation_id: &str) -> Result<(), StoreError> {
-    sqlx::query("delete from conversation where conversation_id = $1 and version = 0").bind(conversation_id).execute(&mut **tx).await?;
+    sqlx::query("delete from conversation where conversation_id = $1 and version = 0")
+        .bind(conversation_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -173,7 +188,12 @@ pub async fn delete_new(tx: &mut Tx, conversation_id: &str) -> Result<(), StoreE
 ///
 /// # Errors
 /// Database failures.
-pub async fn record_event(tx: &mut Tx, conversation_id: &str, kind: &str, detail: &serde_json::Value) -> Result<(), StoreError> {
+pub async fn record_event(
+    tx: &mut Tx,
+    conversation_id: &str,
+    kind: &str,
+    detail: &serde_json::Value,
+) -> Result<(), StoreError> {
     sqlx::query(INSERT_EVENT)
         .bind(crate::new_id())
         .bind(conversation_id)

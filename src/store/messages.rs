@@ -26,7 +26,8 @@ const CLAIM: &str = "insert into message (message_id, conversation_id, direction
         status, created_at_ms, updated_at_ms)
     values ($1, $2, 'inbound', $3, $4, $5, $6, $7, 'received', $8, $8)
     on conflict (provider_id) do nothing";
-const INSERT_REPLY: &str = "insert into message (message_id, conversation_id, direction, channel, reply_to, body, status,
+const INSERT_REPLY: &str =
+    "insert into message (message_id, conversation_id, direction, channel, reply_to, body, status,
         created_at_ms, updated_at_ms)
     values ($1, $2, 'outbound', $3, $4, $5, 'replied', $6, $6)";
 const REPLIES: &str = "select o.body from message o join message i on o.reply_to = i.message_id
@@ -63,7 +64,13 @@ pub async fn claim_inbound(tx: &mut Tx, m: &NewInbound<'_>) -> Result<Option<Str
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all)]
-pub async fn insert_replies(tx: &mut Tx, conversation_id: &str, channel: &str, reply_to: &str, bodies: &[String]) -> Result<(), StoreError> {
+pub async fn insert_replies(
+    tx: &mut Tx,
+    conversation_id: &str,
+    channel: &str,
+    reply_to: &str,
+    bodies: &[String],
+) -> Result<(), StoreError> {
     let now = crate::now_ms();
     for body in bodies {
         sqlx::query(INSERT_REPLY)
@@ -85,7 +92,10 @@ pub async fn insert_replies(tx: &mut Tx, conversation_id: &str, channel: &str, r
 /// Database failures.
 #[tracing::instrument(skip_all)]
 pub async fn replies_to(tx: &mut Tx, provider_id: &str) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = sqlx::query_as(REPLIES).bind(provider_id).fetch_all(&mut **tx).await?;
+    let rows: Vec<(String,)> = sqlx::query_as(REPLIES)
+        .bind(provider_id)
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows.into_iter().map(|(b,)| b).collect())
 }
 
@@ -93,8 +103,16 @@ pub async fn replies_to(tx: &mut Tx, provider_id: &str) -> Result<Vec<String>, S
 ///
 /// # Errors
 /// Database failures.
-pub async fn recent(tx: &mut Tx, conversation_id: &str, limit: i64) -> Result<Vec<MessageLine>, StoreError> {
-    let mut rows: Vec<MessageLine> = sqlx::query_as(RECENT).bind(conversation_id).bind(limit).fetch_all(&mut **tx).await?;
+pub async fn recent(
+    tx: &mut Tx,
+    conversation_id: &str,
+    limit: i64,
+) -> Result<Vec<MessageLine>, StoreError> {
+    let mut rows: Vec<MessageLine> = sqlx::query_as(RECENT)
+        .bind(conversation_id)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
     rows.reverse();
     Ok(rows)
 }
@@ -104,7 +122,10 @@ pub async fn recent(tx: &mut Tx, conversation_id: &str, limit: i64) -> Result<Ve
 /// # Errors
 /// Database failures.
 pub async fn of_ticket(store: &Store, ticket_id: &str) -> Result<Vec<MessageLine>, StoreError> {
-    Ok(sqlx::query_as(OF_TICKET).bind(ticket_id).fetch_all(store.pool()).await?)
+    Ok(sqlx::query_as(OF_TICKET)
+        .bind(ticket_id)
+        .fetch_all(store.pool())
+        .await?)
 }
 
 /// Delivery statuses in the order they can happen; a callback never moves a message back.
@@ -135,8 +156,15 @@ const UPDATE_STATUS: &str = "update message set status = $2, error_code = coales
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(%status))]
-pub async fn advance_status(store: &Store, provider_id: &str, status: &str, error_code: Option<&str>) -> Result<bool, StoreError> {
-    let Some(rank) = status_rank(status) else { return Ok(false) };
+pub async fn advance_status(
+    store: &Store,
+    provider_id: &str,
+    status: &str,
+    error_code: Option<&str>,
+) -> Result<bool, StoreError> {
+    let Some(rank) = status_rank(status) else {
+        return Ok(false);
+    };
     let done = sqlx::query(UPDATE_STATUS)
         .bind(provider_id)
         .bind(status)
@@ -153,7 +181,14 @@ pub async fn advance_status(store: &Store, provider_id: &str, status: &str, erro
 ///
 /// # Errors
 /// Database failures.
-pub async fn insert_sent(store: &Store, conversation_id: &str, channel: &str, provider_id: &str, body: &str, status: &str) -> Result<(), StoreError> {
+pub async fn insert_sent(
+    store: &Store,
+    conversation_id: &str,
+    channel: &str,
+    provider_id: &str,
+    body: &str,
+    status: &str,
+) -> Result<(), StoreError> {
     let now = crate::now_ms();
     sqlx::query(
         "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status, created_at_ms, updated_at_ms)
@@ -175,6 +210,14 @@ pub async fn insert_sent(store: &Store, conversation_id: &str, channel: &str, pr
 ///
 /// # Errors
 /// Database failures.
-pub async fn status_of(store: &Store, provider_id: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(sqlx::query_as("select status, error_code from message where provider_id = $1").bind(provider_id).fetch_optional(store.pool()).await?)
+pub async fn status_of(
+    store: &Store,
+    provider_id: &str,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(
+        sqlx::query_as("select status, error_code from message where provider_id = $1")
+            .bind(provider_id)
+            .fetch_optional(store.pool())
+            .await?,
+    )
 }

@@ -10,8 +10,19 @@ const RECORD: &str = "insert into webhook_receipt (receipt_key, kind, detail, re
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(%kind))]
-pub async fn record(store: &Store, key: &str, kind: &str, detail: &serde_json::Value) -> Result<bool, StoreError> {
-    let done = sqlx::query(RECORD).bind(key).bind(kind).bind(detail.to_string()).bind(crate::now_ms()).execute(store.pool()).await?;
+pub async fn record(
+    store: &Store,
+    key: &str,
+    kind: &str,
+    detail: &serde_json::Value,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(RECORD)
+        .bind(key)
+        .bind(kind)
+        .bind(detail.to_string())
+        .bind(crate::now_ms())
+        .execute(store.pool())
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -20,6 +31,9 @@ pub async fn record(store: &Store, key: &str, kind: &str, detail: &serde_json::V
 /// # Errors
 /// Database failures.
 pub async fn count(store: &Store, kind: &str) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as("select count(*) from webhook_receipt where kind = $1").bind(kind).fetch_one(store.pool()).await?;
+    let (n,): (i64,) = sqlx::query_as("select count(*) from webhook_receipt where kind = $1")
+        .bind(kind)
+        .fetch_one(store.pool())
+        .await?;
     Ok(n)
 }

@@ -1,0 +1,266 @@
+//! Test harness: the real server on a random port with a fresh database per test — a temp
+//! SQLite file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use leafdesk::settings::Settings;
+use leafdesk::startup::{self, AppState};
+use leafdesk::twilio::signature::{self, Algorithm};
+
+pub const TOKEN: &str = "test-auth-token";
+pub const PUBLIC_URL: &str = "https://bot.example.test";
+pub const OUR_NUMBER: &str = "+15005550006";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub struct Options {
+    pub flows_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    pub reload_ms: u64,
+    /// Reuse this database instead of making a fresh one (two servers, one database).
+    pub database_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Self {
+            flows_dir: root.join("flows"),
+            templates_dir: root.join("templates"),
+            reload_ms: 0,
+            database_url: None,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = match options.database_url {
+        Some(url) => url,
+        None => test_database_url(dir.path()).await,
+    };
+    let settings = test_settings(
+        &database_url,
+        &options.flows_dir,
+        &options.templates_dir,
+        options.reload_ms,
+    );
+    let app = startup::build(settings).await.expect("app builds");
+    let addr = app.local_addr();
+    let state = app.state().clone();
+    leafdesk::demo::seed(&state.store, OUR_NUMBER)
+        .await
+        .expect("demo seed");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        state,
+        client: reqwest::Client::new(),
+        database_url,
+        _dir: dir,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+pub fn test_settings(
+    database_url: &str,
+    flows: &Path,
+    templates: &Path,
+    reload_ms: u64,
+) -> Settings {
+    let pairs = [
+        ("DATABASE_URL", database_url.to_owned()),
+        ("LEAFDESK_BIND", "127.0.0.1:0".to_owned()),
+        ("LEAFDESK_PUBLIC_URL", PUBLIC_URL.to_owned()),
+        ("TWILIO_AUTH_TOKEN", TOKEN.to_owned()),
+        ("LEAFDESK_FLOWS_DIR", flows.display().to_string()),
+        ("LEAFDESK_TEMPLATES_DIR", templates.display().to_string()),
+        ("LEAFDESK_RELOAD_INTERVAL_MS", reload_ms.to_string()),
+    ];
+    let map: HashMap<String, String> = pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Settings::from_map(&map).expect("test settings")
+}
+
+/// A temp SQLite file, or a fresh database on the server `TEST_DATABASE_URL` names.
+pub async fn test_database_url(dir: &Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("leafdesk_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("TEST_DATABASE_URL reachable");
+            sqlx::query(&format!("create database {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(b, _)| b);
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+    }
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
+}
+
+/// Form parameters of an inbound SMS.
+pub fn sms_params(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", sid),
+        ("AccountSid", "AC123"),
+        ("From", from),
+        ("To", OUR_NUMBER),
+        ("Body", body),
+        ("NumMedia", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+pub fn encode(params: &[(String, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn sign(path: &str, params: &[(String, String)]) -> String {
+    signature::sign(
+        TOKEN,
+        &format!("{PUBLIC_URL}{path}"),
+        params,
+        Algorithm::Sha1,
+    )
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    /// The texts of the `<Message>` bodies in a TwiML reply.
+    pub fn messages(&self) -> Vec<String> {
+        self.body
+            .split("<Body>")
+            .skip(1)
+            .filter_map(|part| part.split("</Body>").next())
+            .map(|t| {
+                t.replace("&amp;", "&")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&apos;", "'")
+                    .replace("&quot;", "\"")
+            })
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        self.messages().join("\n\n")
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs a correctly signed form to `path`.
+    pub async fn post_signed(&self, path: &str, params: &[(String, String)]) -> Reply {
+        let signature = sign(path, params);
+        self.post_raw(
+            path,
+            encode(params).into_bytes(),
+            "application/x-www-form-urlencoded",
+            Some(&signature),
+        )
+        .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        signature: Option<&str>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(sig) = signature {
+            req = req.header("x-twilio-signature", sig);
+        }
+        let resp = req.send().await.expect("request sent");
+        Reply {
+            status: resp.status().as_u16(),
+            body: resp.text().await.expect("body"),
+        }
+    }
+
+    /// A signed inbound SMS from `from`.
+    pub async fn sms(&self, sid: &str, from: &str, body: &str) -> Reply {
+        self.post_signed("/webhooks/twilio/sms", &sms_params(sid, from, body))
+            .await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("count query");
+        n
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+    }
+}
+
+/// A fresh sid for each message, as Twilio would give.
+pub fn sid() -> String {
+    format!("SM{}", uuid::Uuid::new_v4().simple())
+}

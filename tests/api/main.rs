@@ -1,0 +1,8 @@
+//! Integration tests: one binary; each module tests one capability end to end.
+
+mod flows_check;
+mod helpers;
+mod ops;
+mod reload;
+mod sms;
+mod status;
