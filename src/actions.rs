@@ -27,10 +27,7 @@ pub struct ActionResult {
 
 impl ActionResult {
     fn new(outcome: &str, slots: Slots) -> Self {
-        Self {
-            outcome: outcome.to_owned(),
-            slots,
-        }
+        Self { outcome: outcome.to_owned(), slots }
     }
 }
 
@@ -39,31 +36,25 @@ impl ActionResult {
 /// # Errors
 /// Database failures.
 pub async fn run(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     ctx: &ActionContext<'_>,
     name: &str,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
     match name {
         "find_order" => find_order(tx, ctx, args).await,
-        other => Ok(ActionResult::new(
-            "unknown_action",
-            Slots::from([("action".into(), json!(other))]),
-        )),
+        other => Ok(ActionResult::new("unknown_action", Slots::from([("action".into(), json!(other))]))),
     }
 }
 
 /// `find_order` (`number`: optional order number): the customer's order with that number, or
 /// their latest. Outcomes `found` (slots `order_number`, `order_status`) or `not_found`.
 async fn find_order(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
-    let number = args
-        .get("number")
-        .map(|n| n.trim())
-        .filter(|n| !n.is_empty());
+    let number = args.get("number").map(|n| n.trim()).filter(|n| !n.is_empty());
     let Some(order) = orders::find_for_contact(tx, ctx.contact_id, number).await? else {
         return Ok(ActionResult::new("not_found", Slots::new()));
     };

@@ -18,10 +18,7 @@ pub const DEMO_CONTACTS: &[(&str, &str, &str, Option<&str>)] = &[
 /// # Errors
 /// Database failures.
 pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, StoreError> {
-    let existing = locations::list(store)
-        .await?
-        .into_iter()
-        .find(|l| l.phone_number.as_deref() == Some(number));
+    let existing = locations::list(store).await?.into_iter().find(|l| l.phone_number.as_deref() == Some(number));
     let location = match existing {
         Some(l) => l,
         None => {
@@ -39,20 +36,12 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
         contacts::upsert(store, phone, locale, kind, *name).await?;
     }
     let orders = [
-        (
-            "+15555550100",
-            "LD-1001",
-            "ready_for_pickup",
-            4_250,
-            "pay_at_pickup",
-        ),
+        ("+15555550100", "LD-1001", "ready_for_pickup", 4_250, "pay_at_pickup"),
         ("+15555550101", "LD-1002", "payment_declined", 8_900, "card"),
         ("+15555550102", "LD-1003", "out_for_delivery", 6_100, "ach"),
     ];
     for (phone, number, status, cents, payment) in orders {
-        let contact = contacts::find(store, phone)
-            .await?
-            .expect("demo contact was just upserted");
+        let contact = contacts::find(store, phone).await?.expect("demo contact was just upserted");
         let order = orders::NewOrder {
             contact_id: &contact.contact_id,
             location_id: &location.location_id,

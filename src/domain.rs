@@ -20,17 +20,14 @@ pub enum DomainError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber(String);
 
-static E164: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\+[1-9][0-9]{1,14}$").expect("E.164 pattern compiles"));
+static E164: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\+[1-9][0-9]{1,14}$").expect("E.164 pattern compiles"));
 
 impl PhoneNumber {
     /// # Errors
     /// `InvalidPhoneNumber` when the text, without spaces, dashes and brackets, is not E.164.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let compact: String = raw.chars().filter(|c| !" -().".contains(*c)).collect();
-        E164.is_match(&compact)
-            .then_some(Self(compact))
-            .ok_or_else(|| DomainError::InvalidPhoneNumber(raw.to_owned()))
+        E164.is_match(&compact).then_some(Self(compact)).ok_or_else(|| DomainError::InvalidPhoneNumber(raw.to_owned()))
     }
 
     /// The number with all but its last four digits hidden, for logs and CSR lists.
@@ -42,9 +39,7 @@ impl PhoneNumber {
 /// Hides all but the last four digits of a phone-like string (`+1•••••••0123`).
 pub fn mask_phone(raw: &str) -> String {
     let keep = raw.len().saturating_sub(4);
-    raw.char_indices()
-        .map(|(i, c)| if i >= 2 && i < keep { '•' } else { c })
-        .collect()
+    raw.char_indices().map(|(i, c)| if i >= 2 && i < keep { '•' } else { c }).collect()
 }
 
 impl AsRef<str> for PhoneNumber {
@@ -127,10 +122,7 @@ impl Inbound {
 /// FNV-1a: stable across processes and releases, unlike `DefaultHasher`.
 pub fn conversation_key(channel: Channel, from: &str, to: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in [channel.as_str(), "|", from, "|", to]
-        .iter()
-        .flat_map(|s| s.bytes())
-    {
+    for byte in [channel.as_str(), "|", from, "|", to].iter().flat_map(|s| s.bytes()) {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -143,50 +135,28 @@ mod tests {
 
     #[test]
     fn phone_numbers_in_e164_are_accepted_and_compacted() {
-        for (raw, want) in [
-            ("+14155550100", "+14155550100"),
-            ("+1 (415) 555-0100", "+14155550100"),
-        ] {
+        for (raw, want) in [("+14155550100", "+14155550100"), ("+1 (415) 555-0100", "+14155550100")] {
             assert_eq!(PhoneNumber::parse(raw).unwrap().as_ref(), want, "{raw:?}");
         }
     }
 
     #[test]
     fn malformed_phone_numbers_are_rejected() {
-        for raw in [
-            "02079460958",
-            "+0123",
-            "",
-            "+1234567890123456",
-            "+1415abc0100",
-            "+",
-        ] {
-            assert!(
-                PhoneNumber::parse(raw).is_err(),
-                "{raw:?} should be rejected"
-            );
+        for raw in ["02079460958", "+0123", "", "+1234567890123456", "+1415abc0100", "+"] {
+            assert!(PhoneNumber::parse(raw).is_err(), "{raw:?} should be rejected");
         }
     }
 
     #[test]
     fn masked_numbers_keep_only_the_country_prefix_and_last_four_digits() {
-        assert_eq!(
-            PhoneNumber::parse("+14155550123").unwrap().masked(),
-            "+1••••••0123"
-        );
+        assert_eq!(PhoneNumber::parse("+14155550123").unwrap().masked(), "+1••••••0123");
     }
 
     #[test]
     fn conversation_keys_are_stable_and_distinct() {
         let a = conversation_key(Channel::Sms, "+14155550100", "+15005550006");
-        assert_eq!(
-            a,
-            conversation_key(Channel::Sms, "+14155550100", "+15005550006")
-        );
-        assert_ne!(
-            a,
-            conversation_key(Channel::Sms, "+14155550101", "+15005550006")
-        );
+        assert_eq!(a, conversation_key(Channel::Sms, "+14155550100", "+15005550006"));
+        assert_ne!(a, conversation_key(Channel::Sms, "+14155550101", "+15005550006"));
         assert!(a >= 0);
     }
 }

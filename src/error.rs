@@ -12,10 +12,7 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 pub enum AppError {
     /// 400: the request is well-formed but a field is missing or invalid.
     #[error("invalid {field}: {message}")]
-    Validation {
-        field: &'static str,
-        message: String,
-    },
+    Validation { field: &'static str, message: String },
     /// 400: the body cannot be read at all (not a form, not UTF-8).
     #[error("{0}")]
     BadRequest(String),
@@ -73,8 +70,7 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
-        let body =
-            serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        let body = serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
         (status, Json(body)).into_response()
     }
 }

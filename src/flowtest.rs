@@ -85,11 +85,10 @@ impl Report {
 /// # Errors
 /// When the flows do not load or a test file cannot be read (test failures are in the report).
 pub async fn run_dir(flows_dir: &Path, templates_dir: &Path) -> anyhow::Result<Report> {
-    let library =
-        Library::open(flows_dir, templates_dir, crate::actions::NAMES).map_err(|diags| {
-            let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("flows do not load:\n{}", list.join("\n"))
-        })?;
+    let library = Library::open(flows_dir, templates_dir, crate::actions::NAMES).map_err(|diags| {
+        let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("flows do not load:\n{}", list.join("\n"))
+    })?;
     let library = Arc::new(library);
     let mut files: Vec<PathBuf> = std::fs::read_dir(flows_dir.join("tests"))
         .with_context(|| format!("reading {}", flows_dir.join("tests").display()))?
@@ -100,18 +99,10 @@ pub async fn run_dir(flows_dir: &Path, templates_dir: &Path) -> anyhow::Result<R
     files.sort();
     let mut report = Report::default();
     for file in files {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
-        let parsed: TestFile = serde_saphyr::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {}",
-                file.display(),
-                e.to_string().lines().next().unwrap_or("")
-            )
-        })?;
-        let stem = file
-            .file_stem()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let parsed: TestFile = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.to_string().lines().next().unwrap_or("")))?;
+        let stem = file.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
         for case in parsed.tests {
             let name = format!("{stem}: {}", case.name);
             match run_case(&library, &case).await {
@@ -136,11 +127,8 @@ async fn run_case(library: &Arc<Library>, case: &TestCase) -> anyhow::Result<()>
 async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> anyhow::Result<()> {
     let location = crate::demo::seed(store, TEST_NUMBER).await?;
     let metrics = Arc::new(Metrics::default());
-    let pipeline = Pipeline::start(Arc::new(Context {
-        store: store.clone(),
-        library: library.clone(),
-        metrics: metrics.clone(),
-    }));
+    let pipeline =
+        Pipeline::start(Arc::new(Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() }));
     let from = PhoneNumber::parse(&case.from).map_err(|e| anyhow::anyhow!("from: {e}"))?;
     for (i, turn) in case.turns.iter().enumerate() {
         let inbound = Inbound {
@@ -154,9 +142,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
         };
         let handled = pipeline.handle(inbound, location.clone()).await?;
         let at = format!("turn {} (user: {:?})", i + 1, turn.user);
-        check_turn(store, turn, &handled)
-            .await
-            .with_context(|| at)?;
+        check_turn(store, turn, &handled).await.with_context(|| at)?;
     }
     if let Some(outcome) = &case.expect.outcome {
         anyhow::ensure!(
@@ -165,24 +151,14 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
         );
     }
     if !case.expect.slots.is_empty() {
-        let contact = contacts::find(store, from.as_ref())
-            .await?
-            .context("contact exists")?;
+        let contact = contacts::find(store, from.as_ref()).await?.context("contact exists")?;
         let mut tx = store.begin().await?;
-        let conv =
-            conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms")
-                .await?
-                .context("an open conversation")?;
+        let conv = conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms")
+            .await?
+            .context("an open conversation")?;
         for (slot, want) in &case.expect.slots {
-            let got = conv
-                .state
-                .slots
-                .get(slot)
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
-            anyhow::ensure!(
-                got.as_deref() == Some(want.as_str()),
-                "slot {slot}: expected {want:?}, got {got:?}"
-            );
+            let got = conv.state.slots.get(slot).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            anyhow::ensure!(got.as_deref() == Some(want.as_str()), "slot {slot}: expected {want:?}, got {got:?}");
         }
     }
     Ok(())
@@ -197,10 +173,7 @@ async fn check_turn(store: &Store, turn: &TurnCase, handled: &Handled) -> anyhow
         anyhow::ensure!(reply.is_empty(), "expected silence, bot said {reply:?}");
     }
     if let Some(want) = &turn.bot {
-        anyhow::ensure!(
-            reply.trim() == want.trim(),
-            "expected bot to say {want:?}, it said {reply:?}"
-        );
+        anyhow::ensure!(reply.trim() == want.trim(), "expected bot to say {want:?}, it said {reply:?}");
     }
     let lower = reply.to_lowercase();
     for part in &turn.bot_contains {

@@ -31,9 +31,7 @@ pub mod twilio;
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.
 pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("system clock is after 1970");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("system clock is after 1970");
     i64::try_from(now.as_millis()).expect("milliseconds fit in i64 until year 292 million")
 }
 

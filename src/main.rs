@@ -12,11 +12,7 @@ use leafdesk::store::{locations, messages, tickets, Store};
 use leafdesk::{demo, flows, flowtest, startup, telemetry};
 
 #[derive(Parser)]
-#[command(
-    name = "leafdesk",
-    version,
-    about = "Customer-service bot server for cannabis e-commerce"
-)]
+#[command(name = "leafdesk", version, about = "Customer-service bot server for cannabis e-commerce")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,11 +103,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(
-        &settings.log_filter,
-        std::io::stderr,
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    );
+    telemetry::init(&settings.log_filter, std::io::stderr, std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match run(cli.command, settings).await {
         Ok(code) => code,
         Err(e) => {
@@ -125,9 +117,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
     match command {
         Command::Serve { bind, demo } => {
             if let Some(bind) = bind {
-                settings.bind = bind
-                    .parse()
-                    .with_context(|| format!("--bind {bind:?} is not host:port"))?;
+                settings.bind = bind.parse().with_context(|| format!("--bind {bind:?} is not host:port"))?;
             }
             settings.check_serving()?;
             let number = settings.demo_number.clone();
@@ -145,26 +135,24 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         Command::Location(cmd) => location(cmd, &settings).await?,
         Command::Flows(FlowsCommand::Check { dir }) => {
             let dir = dir.unwrap_or(settings.flows_dir.clone());
-            return Ok(
-                match flows::load_assets(&dir, &settings.templates_dir, leafdesk::actions::NAMES) {
-                    Ok(assets) => {
-                        println!(
-                            "ok: {} flows, {} intents, {} templates",
-                            assets.flows.flows.len(),
-                            assets.flows.intents.len(),
-                            assets.templates.names().len()
-                        );
-                        ExitCode::SUCCESS
+            return Ok(match flows::load_assets(&dir, &settings.templates_dir, leafdesk::actions::NAMES) {
+                Ok(assets) => {
+                    println!(
+                        "ok: {} flows, {} intents, {} templates",
+                        assets.flows.flows.len(),
+                        assets.flows.intents.len(),
+                        assets.templates.names().len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(diags) => {
+                    for d in &diags {
+                        println!("{d}");
                     }
-                    Err(diags) => {
-                        for d in &diags {
-                            println!("{d}");
-                        }
-                        eprintln!("{} problem(s) found", diags.len());
-                        ExitCode::FAILURE
-                    }
-                },
-            );
+                    eprintln!("{} problem(s) found", diags.len());
+                    ExitCode::FAILURE
+                }
+            });
         }
         Command::Flows(FlowsCommand::Test { dir }) => {
             let dir = dir.unwrap_or(settings.flows_dir.clone());
@@ -176,11 +164,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 println!("FAIL {name}\n     {why}");
             }
             println!("{}", report.summary());
-            return Ok(if report.failed.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
+            return Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Ticket(cmd) => ticket(cmd, &settings).await?,
     }
@@ -190,24 +174,18 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
 async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
     match cmd {
-        LocationCommand::Add {
-            name,
-            state,
-            timezone,
-            number,
-            messaging_service_sid,
-        } => {
-            anyhow::ensure!(number.is_some() || messaging_service_sid.is_some(), "give --number or --messaging-service-sid: customers need a way to reach the location");
+        LocationCommand::Add { name, state, timezone, number, messaging_service_sid } => {
+            anyhow::ensure!(
+                number.is_some() || messaging_service_sid.is_some(),
+                "give --number or --messaging-service-sid: customers need a way to reach the location"
+            );
             let number = number.map(|n| PhoneNumber::parse(&n)).transpose()?;
             let state = state.trim().to_ascii_uppercase();
             anyhow::ensure!(
                 state.len() == 2 && state.chars().all(|c| c.is_ascii_alphabetic()),
                 "--state must be a two-letter US state code such as CA"
             );
-            anyhow::ensure!(
-                timezone.contains('/'),
-                "--timezone must be an IANA name such as America/Los_Angeles"
-            );
+            anyhow::ensure!(timezone.contains('/'), "--timezone must be an IANA name such as America/Los_Angeles");
             let new = locations::NewLocation {
                 name: &name,
                 state: &state,
@@ -218,21 +196,12 @@ async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<(
             let location = locations::insert(&store, &new)
                 .await
                 .context("that number or Messaging Service may already belong to a location")?;
-            println!(
-                "added location {} ({})",
-                location.name, location.location_id
-            );
+            println!("added location {} ({})", location.name, location.location_id);
         }
         LocationCommand::List => {
             for l in locations::list(&store).await? {
-                let endpoint = l
-                    .phone_number
-                    .or(l.messaging_service_sid)
-                    .unwrap_or_default();
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    l.location_id, l.name, l.state, l.timezone, endpoint
-                );
+                let endpoint = l.phone_number.or(l.messaging_service_sid).unwrap_or_default();
+                println!("{}\t{}\t{}\t{}\t{}", l.location_id, l.name, l.state, l.timezone, endpoint);
             }
         }
     }
@@ -261,9 +230,7 @@ async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         TicketCommand::Show { id } => {
-            let t = tickets::find(&store, &id)
-                .await?
-                .with_context(|| format!("no ticket {id}"))?;
+            let t = tickets::find(&store, &id).await?.with_context(|| format!("no ticket {id}"))?;
             println!(
                 "ticket {} [{}] queue {} priority {} tags {}\ncustomer {}\n\n{}",
                 t.ticket_id, t.status, t.queue, t.priority, t.tags, t.phone, t.summary
@@ -277,10 +244,7 @@ async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         TicketCommand::Resolve { id, note } => {
-            anyhow::ensure!(
-                tickets::resolve(&store, &id, &note).await?,
-                "ticket {id} is not open"
-            );
+            anyhow::ensure!(tickets::resolve(&store, &id, &note).await?, "ticket {id} is not open");
             println!("resolved {id}; the customer's next message goes to the bot");
         }
     }

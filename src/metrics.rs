@@ -8,9 +8,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 /// Upper bounds in seconds: fine below 25 ms, where the latency target is.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -30,22 +28,12 @@ pub struct Metrics {
 
 /// Names and help texts of the counters.
 const HELP: &[(&str, &str)] = &[
-    (
-        "leafdesk_messages_total",
-        "Messages handled, by channel and direction.",
-    ),
-    (
-        "leafdesk_webhook_rejections_total",
-        "Webhooks rejected, by reason.",
-    ),
-    (
-        "leafdesk_flow_outcomes_total",
-        "Flow runs ended, by flow and outcome.",
-    ),
-    (
-        "leafdesk_handoffs_total",
-        "Conversations handed to a human, by queue.",
-    ),
+    ("leafdesk_messages_total", "Messages handled, by channel and direction."),
+    ("leafdesk_webhook_rejections_total", "Webhooks rejected, by reason."),
+    ("leafdesk_flow_outcomes_total", "Flow runs ended, by flow and outcome."),
+    ("leafdesk_handoffs_total", "Conversations handed to a human, by queue."),
+    ("leafdesk_commits_total", "Pipeline transactions committed (each holds a batch of turns)."),
+    ("leafdesk_committed_turns_total", "Turns committed; divided by commits, the mean batch size."),
 ];
 
 impl Metrics {
@@ -54,16 +42,8 @@ impl Metrics {
     }
 
     pub fn add(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
-        let key = (
-            name,
-            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-        );
-        *self
-            .counters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_default() += n;
+        let key = (name, labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect());
+        *self.counters.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default() += n;
     }
 
     pub fn observe_latency(&self, route: &str, seconds: f64) {
@@ -83,19 +63,8 @@ impl Metrics {
 
     /// The current value of a counter (tests and the CLI).
     pub fn get(&self, name: &'static str, labels: &[(&'static str, &str)]) -> u64 {
-        let key = (
-            name,
-            labels
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_owned()))
-                .collect::<Labels>(),
-        );
-        self.counters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .copied()
-            .unwrap_or(0)
+        let key = (name, labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect::<Labels>());
+        self.counters.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied().unwrap_or(0)
     }
 
     /// The sum of a counter over every label set that has `label = value`.
@@ -103,9 +72,7 @@ impl Metrics {
         let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         counters
             .iter()
-            .filter(|((n, labels), _)| {
-                *n == name && labels.iter().any(|(k, v)| *k == label && v == value)
-            })
+            .filter(|((n, labels), _)| *n == name && labels.iter().any(|(k, v)| *k == label && v == value))
             .map(|(_, v)| *v)
             .sum()
     }
@@ -121,48 +88,23 @@ impl Metrics {
         }
         drop(counters);
         let name = "leafdesk_http_request_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} HTTP request latency by route.\n# TYPE {name} histogram"
-        );
-        for (route, h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        let _ = writeln!(out, "# HELP {name} HTTP request latency by route.\n# TYPE {name} histogram");
+        for (route, h) in self.latency.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let labels = vec![("route", route.clone())];
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{} {}",
-                    format_labels(&labels, Some(&bound.to_string())),
-                    h.counts[i]
-                );
+                let _ =
+                    writeln!(out, "{name}_bucket{} {}", format_labels(&labels, Some(&bound.to_string())), h.counts[i]);
             }
-            let _ = writeln!(
-                out,
-                "{name}_bucket{} {}",
-                format_labels(&labels, Some("+Inf")),
-                h.count
-            );
+            let _ = writeln!(out, "{name}_bucket{} {}", format_labels(&labels, Some("+Inf")), h.count);
             let _ = writeln!(out, "{name}_sum{} {}", format_labels(&labels, None), h.sum);
-            let _ = writeln!(
-                out,
-                "{name}_count{} {}",
-                format_labels(&labels, None),
-                h.count
-            );
+            let _ = writeln!(out, "{name}_count{} {}", format_labels(&labels, None), h.count);
         }
         out
     }
 }
 
 fn format_labels(labels: &Labels, le: Option<&str>) -> String {
-    let mut parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
+    let mut parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
     if let Some(le) = le {
         parts.push(format!("le=\"{le}\""));
     }
@@ -174,9 +116,7 @@ fn format_labels(labels: &Labels, le: Option<&str>) -> String {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -186,24 +126,15 @@ mod tests {
     #[test]
     fn counters_and_histograms_render_in_prometheus_text_format() {
         let m = Metrics::default();
-        m.inc(
-            "leafdesk_messages_total",
-            &[("channel", "sms"), ("direction", "inbound")],
-        );
-        m.inc(
-            "leafdesk_messages_total",
-            &[("channel", "sms"), ("direction", "inbound")],
-        );
+        m.inc("leafdesk_messages_total", &[("channel", "sms"), ("direction", "inbound")]);
+        m.inc("leafdesk_messages_total", &[("channel", "sms"), ("direction", "inbound")]);
         m.observe_latency("/webhooks/twilio/sms", 0.003);
         let text = m.render();
-        assert!(
-            text.contains("leafdesk_messages_total{channel=\"sms\",direction=\"inbound\"} 2"),
-            "{text}"
-        );
-        assert!(text.contains("leafdesk_http_request_duration_seconds_bucket{route=\"/webhooks/twilio/sms\",le=\"0.005\"} 1"));
-        assert!(text.contains("leafdesk_http_request_duration_seconds_bucket{route=\"/webhooks/twilio/sms\",le=\"0.001\"} 0"));
-        assert!(text.contains(
-            "leafdesk_http_request_duration_seconds_count{route=\"/webhooks/twilio/sms\"} 1"
-        ));
+        assert!(text.contains("leafdesk_messages_total{channel=\"sms\",direction=\"inbound\"} 2"), "{text}");
+        assert!(text
+            .contains("leafdesk_http_request_duration_seconds_bucket{route=\"/webhooks/twilio/sms\",le=\"0.005\"} 1"));
+        assert!(text
+            .contains("leafdesk_http_request_duration_seconds_bucket{route=\"/webhooks/twilio/sms\",le=\"0.001\"} 0"));
+        assert!(text.contains("leafdesk_http_request_duration_seconds_count{route=\"/webhooks/twilio/sms\"} 1"));
     }
 }

@@ -9,9 +9,12 @@
 //! advisory lock on its conversation key, taken in ascending order. SQLite runs one lane: it has
 //! one writer anyway.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::actions::{self, ActionContext};
@@ -30,17 +33,13 @@ const MAX_ACTION_ROUNDS: usize = 10;
 /// 12: messages shown in a hand-off summary.
 const SUMMARY_MESSAGES: i64 = 12;
 /// Sent when a template fails to render at run time, so the customer is never left hanging.
-const LAST_RESORT_TEXT: &str =
-    "Sorry, something went wrong on our side. A team member will follow up.";
+const LAST_RESORT_TEXT: &str = "Sorry, something went wrong on our side. A team member will follow up.";
 
 /// What happened to one inbound message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handled {
     /// The bot answered with these texts (possibly none).
-    Replied {
-        conversation_id: String,
-        texts: Vec<String>,
-    },
+    Replied { conversation_id: String, texts: Vec<String> },
     /// A retry of a message already handled: the stored reply, sent again.
     Duplicate { texts: Vec<String> },
     /// A human owns the conversation: stored on the ticket, the bot stays silent.
@@ -94,36 +93,27 @@ impl Pipeline {
                 tx
             })
             .collect();
-        Self {
-            lanes: Arc::new(lanes),
-        }
+        Self { lanes: Arc::new(lanes) }
     }
 
     /// Handles one inbound message for `location` and waits until its turn is committed.
     ///
     /// # Errors
     /// When the turn could not be committed; nothing of it was stored.
-    pub async fn handle(
-        &self,
-        inbound: Inbound,
-        location: Location,
-    ) -> Result<Handled, PipelineError> {
+    pub async fn handle(&self, inbound: Inbound, location: Location) -> Result<Handled, PipelineError> {
         let key = inbound.conversation_key();
         let lane = &self.lanes[usize::try_from(key).unwrap_or(0) % self.lanes.len()];
         let (done, result) = oneshot::channel();
-        lane.send(Job {
-            inbound,
-            location,
-            done,
-        })
-        .await
-        .map_err(|_| PipelineError::Closed)?;
+        lane.send(Job { inbound, location, done }).await.map_err(|_| PipelineError::Closed)?;
         result.await.map_err(|_| PipelineError::Closed)?
     }
 }
 
 async fn run_lane(ctx: Arc<Context>, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The lane keeps one connection: its page cache stays warm and its statements stay
+    // prepared. A failed batch drops it, and the next batch takes a fresh one.
+    let mut conn: Option<PoolConnection<Any>> = None;
     while let Some(job) = rx.recv().await {
         batch.push(job);
         while batch.len() < MAX_BATCH {
@@ -132,14 +122,30 @@ async fn run_lane(ctx: Arc<Context>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_batch(&ctx, &mut batch).await;
+        run_batch(&ctx, &mut conn, &mut batch).await;
     }
 }
 
-async fn run_batch(ctx: &Context, batch: &mut Vec<Job>) {
+async fn connection<'c>(
+    ctx: &Context,
+    conn: &'c mut Option<PoolConnection<Any>>,
+) -> Result<&'c mut AnyConnection, PipelineError> {
+    if conn.is_none() {
+        *conn = Some(ctx.store.pool().acquire().await.map_err(StoreError::from)?);
+    }
+    Ok(conn.as_mut().expect("connection was just set"))
+}
+
+async fn run_batch(ctx: &Context, conn: &mut Option<PoolConnection<Any>>, batch: &mut Vec<Job>) {
     let assets = ctx.library.get();
-    match commit_turns(ctx, &assets, batch).await {
+    let first = match connection(ctx, conn).await {
+        Ok(c) => commit_turns(c, ctx, &assets, batch).await,
+        Err(e) => Err(e),
+    };
+    match first {
         Ok(reports) => {
+            ctx.metrics.inc("leafdesk_commits_total", &[]);
+            ctx.metrics.add("leafdesk_committed_turns_total", &[], reports.len() as u64);
             for (job, report) in batch.drain(..).zip(reports) {
                 finish(ctx, job, Ok(report));
             }
@@ -148,14 +154,15 @@ async fn run_batch(ctx: &Context, batch: &mut Vec<Job>) {
             if batch.len() > 1 {
                 tracing::warn!(error = %err, size = batch.len(), "batch failed; retrying its turns one by one");
             }
+            *conn = None;
             for job in batch.drain(..) {
-                let result = if matches!(err, PipelineError::Store(_)) {
-                    commit_turns(ctx, &assets, std::slice::from_ref(&job))
-                        .await
-                        .map(|mut r| r.remove(0))
-                } else {
-                    Err(PipelineError::Closed)
+                let result = match connection(ctx, conn).await {
+                    Ok(c) => commit_turns(c, ctx, &assets, std::slice::from_ref(&job)).await.map(|mut r| r.remove(0)),
+                    Err(e) => Err(e),
                 };
+                if result.is_err() {
+                    *conn = None;
+                }
                 finish(ctx, job, result);
             }
         }
@@ -166,22 +173,12 @@ fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
     let channel = job.inbound.channel.as_str();
     let result = result.map(|report| {
         let m = &ctx.metrics;
-        m.inc(
-            "leafdesk_messages_total",
-            &[("channel", channel), ("direction", "inbound")],
-        );
+        m.inc("leafdesk_messages_total", &[("channel", channel), ("direction", "inbound")]);
         if let Handled::Replied { texts, .. } | Handled::Duplicate { texts } = &report.handled {
-            m.add(
-                "leafdesk_messages_total",
-                &[("channel", channel), ("direction", "outbound")],
-                texts.len() as u64,
-            );
+            m.add("leafdesk_messages_total", &[("channel", channel), ("direction", "outbound")], texts.len() as u64);
         }
         for (flow, outcome) in &report.outcomes {
-            m.inc(
-                "leafdesk_flow_outcomes_total",
-                &[("flow", flow), ("outcome", outcome)],
-            );
+            m.inc("leafdesk_flow_outcomes_total", &[("flow", flow), ("outcome", outcome)]);
         }
         if let Some(queue) = &report.handoff_queue {
             m.inc("leafdesk_handoffs_total", &[("queue", queue)]);
@@ -195,134 +192,230 @@ fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
 }
 
 async fn commit_turns(
+    conn: &mut AnyConnection,
     ctx: &Context,
     assets: &Assets,
     jobs: &[Job],
 ) -> Result<Vec<TurnReport>, PipelineError> {
-    let mut tx = ctx.store.begin().await?;
+    let mut tx = conn.begin().await.map_err(StoreError::from)?;
     let mut keys: Vec<i64> = jobs.iter().map(|j| j.inbound.conversation_key()).collect();
     keys.sort_unstable();
     keys.dedup();
-    for key in keys {
-        store::lock_conversation(&mut tx, ctx.store.backend(), key).await?;
-    }
+    store::lock_conversations(&mut tx, ctx.store.backend(), &keys).await?;
+    let mut batch = Batch::load(&mut tx, jobs).await?;
     let mut reports = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        reports.push(turn(&mut tx, assets, job).await?);
+    for (i, job) in jobs.iter().enumerate() {
+        reports.push(turn(&mut tx, assets, &mut batch, i, job).await?);
     }
+    batch.write(&mut tx).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(reports)
 }
 
+/// What a batch reads once and writes once, so that a turn costs almost no statements of its
+/// own: senders and their conversations are read in one statement, every message is claimed in
+/// one, and replies and conversation states are written in one each at the end. Turns run in
+/// arrival order against this in-memory state, so a conversation with two messages in one batch
+/// sees the first one's outcome.
+struct Batch {
+    contacts: Vec<contacts::Contact>,
+    conversations: Vec<Conversation>,
+    /// Per conversation: created by this batch, and used by a claimed message.
+    created: Vec<bool>,
+    used: Vec<bool>,
+    jobs: Vec<Prepared>,
+    replies: Vec<messages::NewReply>,
+    /// Replies given in this batch, by provider id, for a retry arriving in the same batch.
+    given: HashMap<String, Vec<String>>,
+    /// Messages that arrived while a human owns the conversation, by ticket.
+    silent: Vec<(String, String)>,
+}
+
+struct Prepared {
+    contact: usize,
+    conversation: usize,
+    message_id: String,
+    claimed: bool,
+}
+
+impl Batch {
+    async fn load(tx: &mut Tx<'_>, jobs: &[Job]) -> Result<Self, StoreError> {
+        let mut phones: Vec<&str> = jobs.iter().map(|j| j.inbound.from.as_ref()).collect();
+        phones.sort_unstable();
+        phones.dedup();
+        let mut contacts = Vec::new();
+        let mut open = Vec::new();
+        for (contact, conversations) in conversations::find_for_senders(tx, &phones).await? {
+            contacts.push(contact);
+            open.extend(conversations);
+        }
+        for phone in phones {
+            if !contacts.iter().any(|c| c.phone == phone) {
+                contacts.push(contacts::create(tx, phone).await?);
+            }
+        }
+        let mut batch = Self {
+            contacts,
+            conversations: Vec::new(),
+            created: Vec::new(),
+            used: Vec::new(),
+            jobs: Vec::with_capacity(jobs.len()),
+            replies: Vec::new(),
+            given: HashMap::new(),
+            silent: Vec::new(),
+        };
+        let now = crate::now_ms();
+        for job in jobs {
+            let contact =
+                batch.contacts.iter().position(|c| c.phone == job.inbound.from.as_ref()).expect("every sender loaded");
+            let conversation = batch.conversation_for(&mut open, contact, job, now);
+            batch.jobs.push(Prepared { contact, conversation, message_id: crate::new_id(), claimed: false });
+        }
+        let new: Vec<&Conversation> =
+            batch.conversations.iter().zip(&batch.created).filter(|(_, created)| **created).map(|(c, _)| c).collect();
+        conversations::insert_many(tx, &new).await?;
+        let claims: Vec<messages::NewInbound> = jobs
+            .iter()
+            .zip(&batch.jobs)
+            .map(|(job, p)| messages::NewInbound {
+                message_id: &p.message_id,
+                conversation_id: &batch.conversations[p.conversation].conversation_id,
+                channel: job.inbound.channel.as_str(),
+                provider_id: &job.inbound.provider_id,
+                body: &job.inbound.body,
+                media: &job.inbound.media,
+            })
+            .collect();
+        let claimed = messages::claim_many(tx, &claims).await?;
+        for p in &mut batch.jobs {
+            p.claimed = claimed.contains(&p.message_id);
+            if p.claimed {
+                batch.used[p.conversation] = true;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// The job's open conversation: already in the batch, read from the store, or new.
+    fn conversation_for(&mut self, open: &mut Vec<Conversation>, contact: usize, job: &Job, now: i64) -> usize {
+        let contact_id = &self.contacts[contact].contact_id;
+        let channel = job.inbound.channel.as_str();
+        let location_id = &job.location.location_id;
+        let matches =
+            |c: &Conversation| &c.contact_id == contact_id && c.channel == channel && &c.location_id == location_id;
+        if let Some(i) = self.conversations.iter().position(matches) {
+            return i;
+        }
+        let (conversation, created) = match open.iter().position(matches) {
+            Some(i) => (open.swap_remove(i), false),
+            None => {
+                let fresh = Conversation {
+                    conversation_id: crate::new_id(),
+                    contact_id: contact_id.clone(),
+                    location_id: location_id.clone(),
+                    channel: channel.to_owned(),
+                    ownership: Ownership::Bot,
+                    open_ticket_id: None,
+                    state: State::default(),
+                    version: 0,
+                    last_activity_at_ms: now,
+                };
+                (fresh, true)
+            }
+        };
+        self.conversations.push(conversation);
+        self.created.push(created);
+        self.used.push(false);
+        self.conversations.len() - 1
+    }
+
+    async fn flush_replies(&mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        messages::insert_replies(tx, &self.replies).await?;
+        self.replies.clear();
+        Ok(())
+    }
+
+    async fn write(mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        self.flush_replies(tx).await?;
+        let mut tickets: HashMap<&str, Vec<String>> = HashMap::new();
+        for (ticket, message) in &self.silent {
+            tickets.entry(ticket.as_str()).or_default().push(message.clone());
+        }
+        for (ticket, ids) in tickets {
+            messages::assign_ticket(tx, ticket, &ids).await?;
+        }
+        for (i, c) in self.conversations.iter().enumerate() {
+            if self.created[i] && !self.used[i] {
+                conversations::delete_unused(tx, &c.conversation_id).await?;
+            }
+        }
+        let mut touched: Vec<&mut Conversation> =
+            self.conversations.iter_mut().zip(&self.used).filter(|(_, used)| **used).map(|(c, _)| c).collect();
+        conversations::save_many(tx, &mut touched).await
+    }
+}
+
 /// One inbound message, inside the batch's transaction.
 #[tracing::instrument(skip_all, fields(channel = job.inbound.channel.as_str(), conversation_id))]
-async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, PipelineError> {
+async fn turn(
+    tx: &mut Tx<'_>,
+    assets: &Assets,
+    batch: &mut Batch,
+    index: usize,
+    job: &Job,
+) -> Result<TurnReport, PipelineError> {
     let inbound = &job.inbound;
     let channel = inbound.channel.as_str();
     let now = crate::now_ms();
-    let contact = contacts::find_or_create(tx, inbound.from.as_ref()).await?;
-    let found =
-        conversations::find_open(tx, &contact.contact_id, &job.location.location_id, channel)
-            .await?;
-    let is_new = found.is_none();
-    let mut conv = match found {
-        Some(c) => c,
-        None => {
-            let c = Conversation {
-                conversation_id: crate::new_id(),
-                contact_id: contact.contact_id.clone(),
-                location_id: job.location.location_id.clone(),
-                channel: channel.to_owned(),
-                ownership: Ownership::Bot,
-                open_ticket_id: None,
-                state: State::default(),
-                version: 0,
-                last_activity_at_ms: now,
-            };
-            conversations::insert(tx, &c).await?;
-            c
-        }
+    let (contact_ix, conv_ix, message_id, claimed) = {
+        let p = &batch.jobs[index];
+        (p.contact, p.conversation, p.message_id.clone(), p.claimed)
     };
-    tracing::Span::current().record("conversation_id", conv.conversation_id.as_str());
-    let claim = messages::NewInbound {
-        conversation_id: &conv.conversation_id,
-        channel,
-        provider_id: &inbound.provider_id,
-        ticket_id: conv.open_ticket_id.as_deref(),
-        body: &inbound.body,
-        media: &inbound.media,
-    };
-    let Some(message_id) = messages::claim_inbound(tx, &claim).await? else {
-        if is_new {
-            conversations::delete_new(tx, &conv.conversation_id).await?;
-        }
-        let texts = messages::replies_to(tx, &inbound.provider_id).await?;
-        tracing::debug!("duplicate webhook answered with the stored reply");
-        return Ok(TurnReport {
-            handled: Handled::Duplicate { texts },
-            outcomes: Vec::new(),
-            handoff_queue: None,
-        });
-    };
-    if conv.ownership != Ownership::Bot {
-        conv.last_activity_at_ms = now;
-        conversations::save(tx, &mut conv).await?;
-        let handled = Handled::Silent {
-            conversation_id: conv.conversation_id.clone(),
+    tracing::Span::current().record("conversation_id", batch.conversations[conv_ix].conversation_id.as_str());
+    if !claimed {
+        let texts = match batch.given.get(&inbound.provider_id) {
+            Some(texts) => texts.clone(),
+            None => messages::replies_to(tx, &inbound.provider_id).await?,
         };
-        return Ok(TurnReport {
-            handled,
-            outcomes: Vec::new(),
-            handoff_queue: None,
-        });
+        tracing::debug!("duplicate webhook answered with the stored reply");
+        return Ok(TurnReport { handled: Handled::Duplicate { texts }, outcomes: Vec::new(), handoff_queue: None });
     }
-    let idle_ms = now - conv.last_activity_at_ms;
-    let before = (
-        conv.state.flow_id().map(str::to_owned),
-        conv.state.step_id().map(str::to_owned),
-    );
-    let action_ctx = ActionContext {
-        contact_id: &contact.contact_id,
-        location_id: &job.location.location_id,
-    };
-    let (state, effects) = run_engine(
-        tx,
-        assets,
-        std::mem::take(&mut conv.state),
-        inbound,
-        idle_ms,
-        &action_ctx,
-    )
-    .await?;
-    conv.state = state;
-    conv.last_activity_at_ms = now;
+    let contact = batch.contacts[contact_ix].clone();
+    let conv = &mut batch.conversations[conv_ix];
+    // Idle time before this message; a conversation new in this batch starts now, so it is 0.
+    let idle_ms = (now - conv.last_activity_at_ms).max(0);
+    conv.last_activity_at_ms = now.max(conv.last_activity_at_ms);
+    if conv.ownership != Ownership::Bot {
+        if let Some(ticket) = &conv.open_ticket_id {
+            batch.silent.push((ticket.clone(), message_id));
+        }
+        let handled = Handled::Silent { conversation_id: conv.conversation_id.clone() };
+        return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None });
+    }
+    let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
+    let action_ctx = ActionContext { contact_id: &contact.contact_id, location_id: &job.location.location_id };
+    let state = std::mem::take(&mut conv.state);
+    let (state, effects) = run_engine(tx, assets, state, inbound, idle_ms, &action_ctx).await?;
+    batch.conversations[conv_ix].state = state;
 
-    let data = render_data(&contact, &job.location, &conv.state, channel);
+    let data = render_data(&contact, &job.location, &batch.conversations[conv_ix].state, channel);
     let mut texts = Vec::new();
     let mut outcomes = Vec::new();
     let mut guards = Vec::new();
     let mut handoff_queue = None;
     for effect in &effects {
         match effect {
-            Effect::Say { template } => {
-                texts.push(render(assets, template, &contact.locale, inbound, &data))
-            }
+            Effect::Say { template } => texts.push(render(assets, template, &contact.locale, inbound, &data)),
             Effect::FlowEnded { flow, outcome } => outcomes.push((flow.clone(), outcome.as_str())),
             Effect::Guard { reason } => {
                 tracing::warn!(%reason, "flow guard stopped a runaway flow");
                 guards.push(reason.clone());
             }
-            Effect::Handoff {
-                queue,
-                priority,
-                tags,
-                reason,
-            } => {
-                let mut reason = reason.clone();
-                for g in &guards {
-                    reason.push_str(&format!(" (guard: {g})"));
-                }
-                let summary = summary(tx, &conv, &before, &reason).await?;
+            Effect::Handoff { queue, priority, tags, reason } => {
+                let reason = guards.iter().fold(reason.clone(), |r, g| format!("{r} (guard: {g})"));
+                batch.flush_replies(tx).await?; // the summary reads this batch's earlier replies too
+                let conv = &mut batch.conversations[conv_ix];
+                let summary = summary(tx, conv, &before, &reason).await?;
                 let ticket = tickets::NewTicket {
                     conversation_id: &conv.conversation_id,
                     queue,
@@ -335,8 +428,7 @@ async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, Pip
                 conv.ownership = Ownership::Queued;
                 conv.open_ticket_id = Some(ticket_id.clone());
                 let detail = json!({ "from": "bot", "to": "queued", "queue": queue, "ticket_id": ticket_id });
-                conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail)
-                    .await?;
+                conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail).await?;
                 handoff_queue = Some(queue.clone());
             }
             Effect::RunAction { .. } => {}
@@ -344,22 +436,20 @@ async fn turn(tx: &mut Tx, assets: &Assets, job: &Job) -> Result<TurnReport, Pip
     }
     texts.retain(|t| !t.is_empty());
     let texts = join_for_channel(texts);
-    messages::insert_replies(tx, &conv.conversation_id, channel, &message_id, &texts).await?;
-    conversations::save(tx, &mut conv).await?;
-    let handled = Handled::Replied {
-        conversation_id: conv.conversation_id.clone(),
-        texts,
-    };
-    Ok(TurnReport {
-        handled,
-        outcomes,
-        handoff_queue,
-    })
+    let conversation_id = batch.conversations[conv_ix].conversation_id.clone();
+    batch.replies.extend(texts.iter().map(|body| messages::NewReply {
+        conversation_id: conversation_id.clone(),
+        channel: inbound.channel.as_str(),
+        reply_to: message_id.clone(),
+        body: body.clone(),
+    }));
+    batch.given.insert(inbound.provider_id.clone(), texts.clone());
+    Ok(TurnReport { handled: Handled::Replied { conversation_id, texts }, outcomes, handoff_queue })
 }
 
 /// Runs the engine on the message, then on each action outcome, until the flow waits.
 async fn run_engine(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     assets: &Assets,
     state: State,
     inbound: &Inbound,
@@ -381,10 +471,7 @@ async fn run_engine(
         turn = engine::step(
             &assets.flows,
             turn.state,
-            Input::ActionDone {
-                outcome: &result.outcome,
-                slots: result.slots,
-            },
+            Input::ActionDone { outcome: &result.outcome, slots: result.slots },
             0,
         );
     }
@@ -393,12 +480,7 @@ async fn run_engine(
     Ok((turn.state, effects))
 }
 
-fn render_data(
-    contact: &contacts::Contact,
-    location: &Location,
-    state: &State,
-    channel: &str,
-) -> serde_json::Value {
+fn render_data(contact: &contacts::Contact, location: &Location, state: &State, channel: &str) -> serde_json::Value {
     let mut c = json!({ "locale": contact.locale, "customer_type": contact.customer_type });
     if let Some(name) = &contact.first_name {
         c["first_name"] = json!(name);
@@ -411,17 +493,8 @@ fn render_data(
     })
 }
 
-fn render(
-    assets: &Assets,
-    template: &str,
-    locale: &str,
-    inbound: &Inbound,
-    data: &serde_json::Value,
-) -> String {
-    match assets
-        .templates
-        .render(template, locale, inbound.channel, data)
-    {
+fn render(assets: &Assets, template: &str, locale: &str, inbound: &Inbound, data: &serde_json::Value) -> String {
+    match assets.templates.render(template, locale, inbound.channel, data) {
         Ok(text) => text,
         Err(err) => {
             tracing::error!(error = %err, "template failed to render; sending the technical-problem text");
@@ -444,16 +517,14 @@ fn join_for_channel(texts: Vec<String>) -> Vec<String> {
 
 /// What the CSR reads first: why, where the bot was, what it knew, and the last messages.
 async fn summary(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     conv: &Conversation,
     before: &(Option<String>, Option<String>),
     reason: &str,
 ) -> Result<String, StoreError> {
     let mut out = format!("Reason: {reason}\n");
     match before {
-        (Some(flow), Some(step)) => {
-            out.push_str(&format!("Bot was in: flow {flow}, step {step}\n"))
-        }
+        (Some(flow), Some(step)) => out.push_str(&format!("Bot was in: flow {flow}, step {step}\n")),
         _ => out.push_str("Bot was in: no flow (idle)\n"),
     }
     if !conv.state.slots.is_empty() {
@@ -461,22 +532,13 @@ async fn summary(
             .state
             .slots
             .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}",
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                )
-            })
+            .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
             .collect();
         out.push_str(&format!("Known: {}\n", slots.join(", ")));
     }
     out.push_str("Last messages:\n");
     for line in messages::recent(tx, &conv.conversation_id, SUMMARY_MESSAGES).await? {
-        let who = if line.direction == "inbound" {
-            "customer"
-        } else {
-            "bot"
-        };
+        let who = if line.direction == "inbound" { "customer" } else { "bot" };
         out.push_str(&format!("  {who}: {}\n", line.body));
     }
     Ok(out)

@@ -112,19 +112,11 @@ impl Settings {
     /// # Errors
     /// A [`SettingsError`] naming the first bad key.
     pub fn from_map(values: &HashMap<String, String>) -> Result<Self, SettingsError> {
-        let get = |key: &str| {
-            values
-                .get(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |key: &str| values.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let data_dir = PathBuf::from(get("LEAFDESK_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database_url = match get("DATABASE_URL") {
             Some(url) => parse_database_url(url)?,
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("leafdesk.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("leafdesk.db").display()),
         };
         let bind = get("LEAFDESK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind = bind.parse().map_err(|_| SettingsError {
@@ -132,11 +124,8 @@ impl Settings {
             problem: format!("{bind:?} is not an address"),
             fix: "Use host:port, for example 127.0.0.1:8080 or 0.0.0.0:8080.",
         })?;
-        let public_url = get("LEAFDESK_PUBLIC_URL")
-            .map(parse_public_url)
-            .transpose()?;
-        let twilio_api_base =
-            get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
+        let public_url = get("LEAFDESK_PUBLIC_URL").map(parse_public_url).transpose()?;
+        let twilio_api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
         if !twilio_api_base.starts_with("http://") && !twilio_api_base.starts_with("https://") {
             return Err(SettingsError {
                 key: "TWILIO_API_BASE",
@@ -157,9 +146,7 @@ impl Settings {
                 get("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE"),
             )?,
             flows_dir: PathBuf::from(get("LEAFDESK_FLOWS_DIR").unwrap_or_else(|| "flows".into())),
-            templates_dir: PathBuf::from(
-                get("LEAFDESK_TEMPLATES_DIR").unwrap_or_else(|| "templates".into()),
-            ),
+            templates_dir: PathBuf::from(get("LEAFDESK_TEMPLATES_DIR").unwrap_or_else(|| "templates".into())),
             reload_interval: parse_reload(get("LEAFDESK_RELOAD_INTERVAL_MS"))?,
             sqlite_sync: parse_sqlite_sync(get("LEAFDESK_SQLITE_SYNCHRONOUS"))?,
             demo_number: get("LEAFDESK_DEMO_NUMBER").unwrap_or_else(|| "+15005550006".into()),
@@ -193,8 +180,7 @@ fn read_file(path: &str) -> Result<HashMap<String, String>, SettingsError> {
         problem,
         fix: "Point it at a readable TOML file of string keys such as bind = \"127.0.0.1:8080\".",
     };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {path}: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {path}: {e}")))?;
     let table: toml::Table = text.parse().map_err(|e| bad(format!("{path}: {e}")))?;
     let mut values = HashMap::new();
     for key in KEYS {
@@ -203,38 +189,24 @@ fn read_file(path: &str) -> Result<HashMap<String, String>, SettingsError> {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Integer(n) => n.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
-                _ => {
-                    return Err(bad(format!(
-                        "{} must be a string, number or boolean",
-                        file_key(key)
-                    )))
-                }
+                _ => return Err(bad(format!("{} must be a string, number or boolean", file_key(key)))),
             };
             values.insert((*key).to_owned(), text);
         }
     }
-    if let Some(unknown) = table
-        .keys()
-        .find(|k| !KEYS.iter().any(|key| file_key(key) == **k))
-    {
+    if let Some(unknown) = table.keys().find(|k| !KEYS.iter().any(|key| file_key(key) == **k)) {
         return Err(bad(format!("unknown key {unknown:?} in {path}")));
     }
     Ok(values)
 }
 
 fn parse_database_url(url: String) -> Result<String, SettingsError> {
-    if url.starts_with("sqlite:")
-        || url.starts_with("postgres://")
-        || url.starts_with("postgresql://")
-    {
+    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(url)
     } else {
         Err(SettingsError {
             key: "DATABASE_URL",
-            problem: format!(
-                "unsupported database URL scheme in {:?}",
-                url.split(':').next().unwrap_or("")
-            ),
+            problem: format!("unsupported database URL scheme in {:?}", url.split(':').next().unwrap_or("")),
             fix: "Use sqlite://path/to/file.db?mode=rwc or postgres://user@host:5432/dbname.",
         })
     }
@@ -256,11 +228,9 @@ fn parse_bool(key: &'static str, value: Option<String>) -> Result<bool, Settings
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0" | "no") => Ok(false),
         Some("true" | "1" | "yes") => Ok(true),
-        Some(other) => Err(SettingsError {
-            key,
-            problem: format!("{other:?} is not true or false"),
-            fix: "Use true or false.",
-        }),
+        Some(other) => {
+            Err(SettingsError { key, problem: format!("{other:?} is not true or false"), fix: "Use true or false." })
+        }
     }
 }
 
@@ -293,12 +263,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        Settings::from_map(
-            &pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
+        Settings::from_map(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
     }
 
     #[test]
@@ -321,23 +286,14 @@ mod tests {
             ("LEAFDESK_SQLITE_SYNCHRONOUS", "off"),
         ] {
             let err = settings(&[(key, value)]).expect_err(key);
-            assert_eq!(
-                err.key, key,
-                "{key}={value:?} should be rejected naming {key}"
-            );
+            assert_eq!(err.key, key, "{key}={value:?} should be rejected naming {key}");
         }
     }
 
     #[test]
     fn serving_without_a_twilio_token_is_refused_unless_explicitly_skipped() {
-        assert_eq!(
-            settings(&[]).unwrap().check_serving().unwrap_err().key,
-            "TWILIO_AUTH_TOKEN"
-        );
-        assert!(settings(&[("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE", "true")])
-            .unwrap()
-            .check_serving()
-            .is_ok());
+        assert_eq!(settings(&[]).unwrap().check_serving().unwrap_err().key, "TWILIO_AUTH_TOKEN");
+        assert!(settings(&[("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE", "true")]).unwrap().check_serving().is_ok());
     }
 
     #[test]

@@ -52,57 +52,32 @@ pub struct App {
 /// Anything that must stop the process at start: database, broken flows, a taken port.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     if settings.skip_twilio_signature {
-        tracing::warn!("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE is on: Twilio webhooks are NOT verified. Never use this in production.");
+        tracing::warn!(
+            "LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE is on: Twilio webhooks are NOT verified. Never use this in production."
+        );
     }
     let store = Store::connect(&settings.database_url, settings.sqlite_sync)
         .await
         .context("connecting to the database (DATABASE_URL)")?;
-    let library = Library::open(
-        &settings.flows_dir,
-        &settings.templates_dir,
-        crate::actions::NAMES,
-    )
-    .map_err(|diags| {
-        let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!(
-            "flows or templates have errors; fix them and start again:\n{}",
-            list.join("\n")
-        )
-    })?;
+    let library =
+        Library::open(&settings.flows_dir, &settings.templates_dir, crate::actions::NAMES).map_err(|diags| {
+            let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("flows or templates have errors; fix them and start again:\n{}", list.join("\n"))
+        })?;
     let library = Arc::new(library);
     let metrics = Arc::new(Metrics::default());
-    let ctx = pipeline::Context {
-        store: store.clone(),
-        library: library.clone(),
-        metrics: metrics.clone(),
-    };
+    let ctx = pipeline::Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() };
     let pipeline = Pipeline::start(Arc::new(ctx));
-    let reloader = settings
-        .reload_interval
-        .map(|every| flows::spawn_reloader(library.clone(), every));
-    let listener = TcpListener::bind(settings.bind)
-        .await
-        .with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
-    let state = AppState {
-        store,
-        library,
-        pipeline,
-        metrics,
-        settings: Arc::new(settings),
-        locations: Arc::default(),
-    };
-    Ok(App {
-        listener,
-        state,
-        reloader,
-    })
+    let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
+    let listener =
+        TcpListener::bind(settings.bind).await.with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
+    let state = AppState { store, library, pipeline, metrics, settings: Arc::new(settings), locations: Arc::default() };
+    Ok(App { listener, state, reloader })
 }
 
 impl App {
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -113,15 +88,10 @@ impl App {
     ///
     /// # Errors
     /// When the server fails.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await?;
         if let Some(reloader) = self.reloader {
             reloader.abort();
         }
@@ -148,15 +118,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn track_latency(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let started = Instant::now();
     let response = next.run(req).await;
-    state
-        .metrics
-        .observe_latency(&route, started.elapsed().as_secs_f64());
+    state.metrics.observe_latency(&route, started.elapsed().as_secs_f64());
     response
 }
 
@@ -167,9 +132,7 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await;
     let flows = state.library.get().flows.flows.len();
-    let body = Json(
-        serde_json::json!({ "database": if database { "ok" } else { "unreachable" }, "flows": flows }),
-    );
+    let body = Json(serde_json::json!({ "database": if database { "ok" } else { "unreachable" }, "flows": flows }));
     if database && flows > 0 {
         (StatusCode::OK, body).into_response()
     } else {
@@ -178,11 +141,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 
 async fn not_found() -> Response {

@@ -24,9 +24,7 @@ pub struct Templates {
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Templates")
-            .field("count", &self.names.len())
-            .finish()
+        f.debug_struct("Templates").field("count", &self.names.len()).finish()
     }
 }
 
@@ -35,10 +33,7 @@ pub enum TemplateError {
     #[error("no template {0:?} in any locale")]
     Missing(String),
     #[error("rendering {name}: {source}")]
-    Render {
-        name: String,
-        source: Box<handlebars::RenderError>,
-    },
+    Render { name: String, source: Box<handlebars::RenderError> },
 }
 
 impl Templates {
@@ -68,24 +63,14 @@ impl Templates {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(e) => {
-                    diags.push(Diagnostic {
-                        file: path,
-                        line: 1,
-                        column: 1,
-                        message: format!("cannot read: {e}"),
-                    });
+                    diags.push(Diagnostic { file: path, line: 1, column: 1, message: format!("cannot read: {e}") });
                     continue;
                 }
             };
             if let Err(e) = registry.register_template_string(&name, text.trim_end()) {
                 let (line, column) = e.pos().unwrap_or((1, 1));
                 let message = e.reason().to_string();
-                diags.push(Diagnostic {
-                    file: path,
-                    line: line as u64,
-                    column: column as u64,
-                    message,
-                });
+                diags.push(Diagnostic { file: path, line: line as u64, column: column as u64, message });
                 continue;
             }
             names.insert(name);
@@ -108,16 +93,10 @@ impl Templates {
         channel: Channel,
         data: &serde_json::Value,
     ) -> Result<String, TemplateError> {
-        let name = self
-            .resolve(template, locale, channel)
-            .ok_or_else(|| TemplateError::Missing(template.to_owned()))?;
-        let text = self
-            .registry
-            .render(&name, data)
-            .map_err(|e| TemplateError::Render {
-                name,
-                source: Box::new(e),
-            })?;
+        let name =
+            self.resolve(template, locale, channel).ok_or_else(|| TemplateError::Missing(template.to_owned()))?;
+        let text =
+            self.registry.render(&name, data).map_err(|e| TemplateError::Render { name, source: Box::new(e) })?;
         Ok(text.trim().to_owned())
     }
 
@@ -149,10 +128,7 @@ impl TemplateCatalog for Templates {
         }
         let exists_elsewhere = self.names.iter().any(|n| {
             let logical = n.split_once('/').map_or("", |(_, rest)| rest);
-            logical == name
-                || logical
-                    .rsplit_once('.')
-                    .is_some_and(|(base, _)| base == name)
+            logical == name || logical.rsplit_once('.').is_some_and(|(base, _)| base == name)
         });
         if exists_elsewhere {
             TemplateStatus::MissingEnglish
@@ -176,8 +152,5 @@ fn collect_hbs(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn template_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }

@@ -31,10 +31,7 @@ pub struct TwilioForm {
 
 impl TwilioForm {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// # Errors
@@ -42,10 +39,7 @@ impl TwilioForm {
     pub fn require(&self, key: &'static str) -> Result<&str, AppError> {
         self.get(key)
             .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| AppError::Validation {
-                field: key,
-                message: "is required".into(),
-            })
+            .ok_or_else(|| AppError::Validation { field: key, message: "is required".into() })
     }
 }
 
@@ -75,9 +69,7 @@ impl FromRequest<AppState> for TwilioForm {
         .await;
         result.inspect_err(|err| {
             let reason = rejection_reason(err);
-            state
-                .metrics
-                .inc("leafdesk_webhook_rejections_total", &[("reason", reason)]);
+            state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", reason)]);
             tracing::warn!(path = parts.uri.path(), %reason, "webhook rejected");
         })
     }
@@ -96,10 +88,7 @@ pub fn rejection_reason(err: &AppError) -> &'static str {
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
-    let value = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = value.split(';').next().unwrap_or("").trim();
     if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         Ok(())
@@ -114,8 +103,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
 /// # Errors
 /// `BadRequest` saying what is wrong.
 pub fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, AppError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| AppError::BadRequest("form body is not UTF-8".into()))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| AppError::BadRequest("form body is not UTF-8".into()))?;
     let mut params = Vec::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -149,8 +137,7 @@ fn decode_component(raw: &str) -> Result<String, AppError> {
         }
         i += 1;
     }
-    String::from_utf8(out)
-        .map_err(|_| AppError::BadRequest("form value is not UTF-8 after decoding".into()))
+    String::from_utf8(out).map_err(|_| AppError::BadRequest("form value is not UTF-8 after decoding".into()))
 }
 
 /// The URL Twilio signed: the configured public URL plus the path and query, else what the
@@ -170,23 +157,12 @@ fn verify(state: &AppState, parts: &Parts, params: &[(String, String)]) -> Resul
     if state.settings.skip_twilio_signature {
         return Ok(());
     }
-    let token = state
-        .settings
-        .twilio_auth_token
-        .as_ref()
-        .ok_or(AppError::BadSignature("no_auth_token"))?;
-    let given = parts
-        .headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let token = state.settings.twilio_auth_token.as_ref().ok_or(AppError::BadSignature("no_auth_token"))?;
+    let given = parts.headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
     if given.is_empty() {
         return Err(AppError::BadSignature("missing_signature"));
     }
-    let settings_header = parts
-        .headers
-        .get("x-twilio-webhooks-signature-settings")
-        .and_then(|v| v.to_str().ok());
+    let settings_header = parts.headers.get("x-twilio-webhooks-signature-settings").and_then(|v| v.to_str().ok());
     let algorithm = Algorithm::from_settings_header(settings_header);
     let url = signed_url(state, parts);
     if signature::verify_form(token.expose(), &url, params, given, algorithm) {
@@ -214,33 +190,20 @@ impl LocationCache {
         number: &str,
         service_sid: Option<&str>,
     ) -> Result<Option<Location>, StoreError> {
-        if let Some(hit) = self
-            .lookup(number)
-            .or_else(|| service_sid.and_then(|s| self.lookup(s)))
-        {
+        if let Some(hit) = self.lookup(number).or_else(|| service_sid.and_then(|s| self.lookup(s))) {
             return Ok(Some(hit));
         }
         let found = locations::find_by_endpoint(store, number, service_sid).await?;
         if let Some(location) = &found {
-            let key = if location.phone_number.as_deref() == Some(number) {
-                number
-            } else {
-                service_sid.unwrap_or(number)
-            };
-            self.by_endpoint
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.to_owned(), location.clone());
+            let key =
+                if location.phone_number.as_deref() == Some(number) { number } else { service_sid.unwrap_or(number) };
+            self.by_endpoint.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned(), location.clone());
         }
         Ok(found)
     }
 
     fn lookup(&self, key: &str) -> Option<Location> {
-        self.by_endpoint
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
+        self.by_endpoint.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 }
 
@@ -265,10 +228,7 @@ mod tests {
             (b"Body=%FF%FE", "not UTF-8"),
             (b"\xff=1", "raw non-UTF-8"),
         ] {
-            assert!(
-                parse_form(raw).is_err(),
-                "{why}: {raw:?} should be rejected"
-            );
+            assert!(parse_form(raw).is_err(), "{why}: {raw:?} should be rejected");
         }
     }
 }

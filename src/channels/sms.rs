@@ -30,29 +30,15 @@ pub fn router() -> Router<AppState> {
 #[tracing::instrument(skip_all, fields(channel = "sms"))]
 async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<Response> {
     let inbound = parse_inbound(&form).inspect_err(|e| {
-        state.metrics.inc(
-            "leafdesk_webhook_rejections_total",
-            &[("reason", rejection_reason(e))],
-        );
+        state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", rejection_reason(e))]);
     })?;
     let service = inbound.messaging_service_sid.clone();
-    let Some(location) = state
-        .locations
-        .resolve(&state.store, inbound.to.as_ref(), service.as_deref())
-        .await?
-    else {
+    let Some(location) = state.locations.resolve(&state.store, inbound.to.as_ref(), service.as_deref()).await? else {
         return unrouted(&state, &inbound).await;
     };
-    let handled = state
-        .pipeline
-        .handle(inbound, location)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let handled = state.pipeline.handle(inbound, location).await.map_err(|e| AppError::Internal(e.into()))?;
     let texts = match &handled {
-        Handled::Replied {
-            conversation_id,
-            texts,
-        } => {
+        Handled::Replied { conversation_id, texts } => {
             tracing::Span::current().record("conversation_id", conversation_id.as_str());
             texts.as_slice()
         }
@@ -70,17 +56,8 @@ fn twiml_reply(xml: String) -> Response {
 async fn unrouted(state: &AppState, inbound: &Inbound) -> Result<Response> {
     tracing::warn!(to = %inbound.to, from = %inbound.from.masked(), "message to a number leafdesk does not serve");
     let detail = json!({ "to": inbound.to.as_ref(), "from": mask_phone(inbound.from.as_ref()), "messaging_service_sid": inbound.messaging_service_sid });
-    receipts::record(
-        &state.store,
-        &format!("unrouted:{}", inbound.provider_id),
-        "unrouted_message",
-        &detail,
-    )
-    .await?;
-    state.metrics.inc(
-        "leafdesk_webhook_rejections_total",
-        &[("reason", "unknown_number")],
-    );
+    receipts::record(&state.store, &format!("unrouted:{}", inbound.provider_id), "unrouted_message", &detail).await?;
+    state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", "unknown_number")]);
     Ok(twiml_reply(twiml::empty_response()))
 }
 
@@ -93,10 +70,7 @@ pub fn parse_inbound(form: &TwilioForm) -> Result<Inbound> {
     let phone = |field: &'static str| -> Result<PhoneNumber> {
         let raw = form.require(field)?;
         let raw = raw.strip_prefix("whatsapp:").unwrap_or(raw);
-        PhoneNumber::parse(raw).map_err(|e| AppError::Validation {
-            field,
-            message: e.to_string(),
-        })
+        PhoneNumber::parse(raw).map_err(|e| AppError::Validation { field, message: e.to_string() })
     };
     let from = phone("From")?;
     let to = phone("To")?;
@@ -112,47 +86,30 @@ pub fn parse_inbound(form: &TwilioForm) -> Result<Inbound> {
         provider_id,
         from,
         to,
-        messaging_service_sid: form
-            .get("MessagingServiceSid")
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned),
+        messaging_service_sid: form.get("MessagingServiceSid").filter(|s| !s.is_empty()).map(str::to_owned),
         body,
         media: parse_media(form)?,
     })
 }
 
 fn parse_media(form: &TwilioForm) -> Result<Vec<Media>> {
-    let count = match form
-        .get("NumMedia")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    let count = match form.get("NumMedia").map(str::trim).filter(|s| !s.is_empty()) {
         None => 0,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n <= MAX_MEDIA)
-            .ok_or_else(|| AppError::Validation {
-                field: "NumMedia",
-                message: format!("{raw:?} is not a number from 0 to {MAX_MEDIA}"),
-            })?,
+        Some(raw) => raw.parse::<usize>().ok().filter(|n| *n <= MAX_MEDIA).ok_or_else(|| AppError::Validation {
+            field: "NumMedia",
+            message: format!("{raw:?} is not a number from 0 to {MAX_MEDIA}"),
+        })?,
     };
     (0..count)
         .map(|i| {
-            let url = form
-                .get(&format!("MediaUrl{i}"))
-                .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+            let url =
+                form.get(&format!("MediaUrl{i}")).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
             let url = url.ok_or_else(|| AppError::Validation {
                 field: "MediaUrlN",
                 message: format!("MediaUrl{i} is missing or not a URL"),
             })?;
-            let content_type = form
-                .get(&format!("MediaContentType{i}"))
-                .unwrap_or("application/octet-stream");
-            Ok(Media {
-                url: url.to_owned(),
-                content_type: content_type.to_owned(),
-            })
+            let content_type = form.get(&format!("MediaContentType{i}")).unwrap_or("application/octet-stream");
+            Ok(Media { url: url.to_owned(), content_type: content_type.to_owned() })
         })
         .collect()
 }
@@ -162,20 +119,11 @@ mod tests {
     use super::*;
 
     fn form(pairs: &[(&str, &str)]) -> TwilioForm {
-        TwilioForm {
-            params: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
+        TwilioForm { params: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect() }
     }
 
-    const GOOD: &[(&str, &str)] = &[
-        ("MessageSid", "SM1"),
-        ("From", "+14155550100"),
-        ("To", "+15005550006"),
-        ("Body", "hi"),
-    ];
+    const GOOD: &[(&str, &str)] =
+        &[("MessageSid", "SM1"), ("From", "+14155550100"), ("To", "+15005550006"), ("Body", "hi")];
 
     #[test]
     fn a_complete_webhook_parses_with_its_media() {
@@ -196,37 +144,17 @@ mod tests {
     #[test]
     fn missing_or_bad_fields_are_named() {
         let cases: &[(&str, &[(&str, &str)])] = &[
-            (
-                "MessageSid",
-                &[("From", "+14155550100"), ("To", "+15005550006")],
-            ),
+            ("MessageSid", &[("From", "+14155550100"), ("To", "+15005550006")]),
             ("From", &[("MessageSid", "SM1"), ("To", "+15005550006")]),
             ("To", &[("MessageSid", "SM1"), ("From", "+14155550100")]),
-            (
-                "From",
-                &[
-                    ("MessageSid", "SM1"),
-                    ("From", "not-a-number"),
-                    ("To", "+15005550006"),
-                ],
-            ),
+            ("From", &[("MessageSid", "SM1"), ("From", "not-a-number"), ("To", "+15005550006")]),
             (
                 "NumMedia",
-                &[
-                    ("MessageSid", "SM1"),
-                    ("From", "+14155550100"),
-                    ("To", "+15005550006"),
-                    ("NumMedia", "99"),
-                ],
+                &[("MessageSid", "SM1"), ("From", "+14155550100"), ("To", "+15005550006"), ("NumMedia", "99")],
             ),
             (
                 "MediaUrlN",
-                &[
-                    ("MessageSid", "SM1"),
-                    ("From", "+14155550100"),
-                    ("To", "+15005550006"),
-                    ("NumMedia", "1"),
-                ],
+                &[("MessageSid", "SM1"), ("From", "+14155550100"), ("To", "+15005550006"), ("NumMedia", "1")],
             ),
         ];
         for (field, pairs) in cases {
@@ -238,9 +166,6 @@ mod tests {
         let long = "x".repeat(1601);
         let mut pairs = GOOD.to_vec();
         pairs[3] = ("Body", &long);
-        assert!(matches!(
-            parse_inbound(&form(&pairs)),
-            Err(AppError::Validation { field: "Body", .. })
-        ));
+        assert!(matches!(parse_inbound(&form(&pairs)), Err(AppError::Validation { field: "Body", .. })));
     }
 }

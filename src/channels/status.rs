@@ -25,24 +25,13 @@ pub fn router() -> Router<AppState> {
 
 #[tracing::instrument(skip_all, fields(channel = "sms"))]
 async fn receive_status(State(state): State<AppState>, form: TwilioForm) -> Result<StatusCode> {
-    let fields = form
-        .require("MessageSid")
-        .and_then(|sid| Ok((sid, form.require("MessageStatus")?)));
+    let fields = form.require("MessageSid").and_then(|sid| Ok((sid, form.require("MessageStatus")?)));
     let (sid, status) = fields.inspect_err(|e| {
-        state.metrics.inc(
-            "leafdesk_webhook_rejections_total",
-            &[("reason", rejection_reason(e))],
-        );
+        state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", rejection_reason(e))]);
     })?;
     let error_code = form.get("ErrorCode").filter(|c| !c.is_empty());
     let detail = json!({ "sid": sid, "status": status, "error_code": error_code });
-    let first = receipts::record(
-        &state.store,
-        &format!("status:{sid}:{status}"),
-        "status_callback",
-        &detail,
-    )
-    .await?;
+    let first = receipts::record(&state.store, &format!("status:{sid}:{status}"), "status_callback", &detail).await?;
     if !first {
         return Ok(StatusCode::NO_CONTENT); // a retried callback: already applied
     }

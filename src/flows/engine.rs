@@ -116,12 +116,7 @@ pub struct Turn {
 /// Runs one input through the flows. `idle_ms` is the time since the conversation's last
 /// message, for inactivity expiry.
 pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Turn {
-    let mut run = Run {
-        flows,
-        state,
-        effects: Vec::new(),
-        steps: 0,
-    };
+    let mut run = Run { flows, state, effects: Vec::new(), steps: 0 };
     match input {
         Input::Text(text) => run.text(text, idle_ms),
         Input::Event { name, data } => run.event(name, data),
@@ -130,10 +125,7 @@ pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Tu
     if run.state.stack.is_empty() {
         run.state.visits.clear();
     }
-    Turn {
-        state: run.state,
-        effects: run.effects,
-    }
+    Turn { state: run.state, effects: run.effects }
 }
 
 struct Run<'f> {
@@ -146,32 +138,20 @@ struct Run<'f> {
 impl<'f> Run<'f> {
     fn text(&mut self, text: &str, idle_ms: i64) {
         self.expire(idle_ms);
-        if let Some(flow) = self
-            .flows
-            .match_intent(text, true)
-            .and_then(|i| self.flows.flow_for_intent(&i.id))
-        {
+        if let Some(flow) = self.flows.match_intent(text, true).and_then(|i| self.flows.flow_for_intent(&i.id)) {
             self.end_all(Outcome::Abandoned);
             self.state.misses = 0;
             self.start(&flow.id);
             return self.run();
         }
-        let waiting = self
-            .state
-            .stack
-            .last()
-            .is_some_and(|f| f.wait == Wait::Answer);
+        let waiting = self.state.stack.last().is_some_and(|f| f.wait == Wait::Answer);
         if waiting {
             return self.answer(text);
         }
         if !self.state.stack.is_empty() {
             return; // waiting for an action or callee: nothing to do with text
         }
-        if let Some(flow) = self
-            .flows
-            .match_intent(text, false)
-            .and_then(|i| self.flows.flow_for_intent(&i.id))
-        {
+        if let Some(flow) = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)) {
             self.state.misses = 0;
             self.start(&flow.id);
             return self.run();
@@ -193,12 +173,7 @@ impl<'f> Run<'f> {
         let Some((flow, idx)) = self.current() else {
             return;
         };
-        let Some(frame) = self
-            .state
-            .stack
-            .last_mut()
-            .filter(|f| f.wait == Wait::Action)
-        else {
+        let Some(frame) = self.state.stack.last_mut().filter(|f| f.wait == Wait::Action) else {
             return;
         };
         frame.wait = Wait::Running;
@@ -230,23 +205,14 @@ impl<'f> Run<'f> {
         let Some((flow, idx)) = self.current() else {
             return;
         };
-        let StepKind::Ask {
-            template,
-            expect,
-            retries,
-            reprompt,
-            fallback,
-        } = &flow.steps[idx].kind
-        else {
+        let StepKind::Ask { template, expect, retries, reprompt, fallback } = &flow.steps[idx].kind else {
             return;
         };
         for e in expect {
             if let Some(value) = self.matches(&e.matcher, text) {
                 if let Some(slot) = &e.save_as {
                     let value = e.value.clone().unwrap_or(value);
-                    self.state
-                        .slots
-                        .insert(slot.clone(), serde_json::Value::String(value));
+                    self.state.slots.insert(slot.clone(), serde_json::Value::String(value));
                 }
                 self.state.misses = 0;
                 self.state.attempts = 0;
@@ -313,19 +279,12 @@ impl<'f> Run<'f> {
                 let answer = normalize_answer(text);
                 options.contains(&answer).then(|| trimmed.to_owned())
             }
-            Matcher::Intent(id) => self
-                .flows
-                .intents
-                .iter()
-                .find(|i| &i.id == id)
-                .filter(|i| i.matches(text))
-                .map(|_| trimmed.to_owned()),
-            Matcher::Pattern(re) => re.captures(trimmed).map(|c| {
-                c.get(1)
-                    .or_else(|| c.get(0))
-                    .map_or("", |m| m.as_str())
-                    .to_owned()
-            }),
+            Matcher::Intent(id) => {
+                self.flows.intents.iter().find(|i| &i.id == id).filter(|i| i.matches(text)).map(|_| trimmed.to_owned())
+            }
+            Matcher::Pattern(re) => {
+                re.captures(trimmed).map(|c| c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str()).to_owned())
+            }
             Matcher::Any => (!trimmed.is_empty()).then(|| trimmed.to_owned()),
         }
     }
@@ -343,9 +302,7 @@ impl<'f> Run<'f> {
     }
 
     fn say(&mut self, template: &str) {
-        self.effects.push(Effect::Say {
-            template: template.to_owned(),
-        });
+        self.effects.push(Effect::Say { template: template.to_owned() });
     }
 
     fn start(&mut self, flow: &str) {
@@ -353,19 +310,16 @@ impl<'f> Run<'f> {
             return;
         };
         self.state.attempts = 0;
-        self.state.stack.push(Frame {
-            flow: flow.to_owned(),
-            step: first.id.clone(),
-            wait: Wait::Running,
-        });
+        if self.state.stack.is_empty() {
+            // A new run: the repeat guard counts visits within one run, not across runs.
+            self.state.visits.clear();
+        }
+        self.state.stack.push(Frame { flow: flow.to_owned(), step: first.id.clone(), wait: Wait::Running });
     }
 
     fn end_top(&mut self, outcome: Outcome) {
         if let Some(frame) = self.state.stack.pop() {
-            self.effects.push(Effect::FlowEnded {
-                flow: frame.flow,
-                outcome,
-            });
+            self.effects.push(Effect::FlowEnded { flow: frame.flow, outcome });
         }
     }
 
@@ -406,12 +360,7 @@ impl<'f> Run<'f> {
         let Some((flow, idx)) = self.current() else {
             return;
         };
-        if self
-            .state
-            .stack
-            .last()
-            .is_some_and(|f| f.wait == Wait::Callee)
-        {
+        if self.state.stack.last().is_some_and(|f| f.wait == Wait::Callee) {
             self.set_wait(Wait::Running);
             self.follow(flow.steps[idx].next.clone());
         }
@@ -438,11 +387,7 @@ impl<'f> Run<'f> {
             };
             let step = &flow.steps[idx];
             self.steps += 1;
-            let visits = self
-                .state
-                .visits
-                .entry(format!("{}/{}", flow.id, step.id))
-                .or_default();
+            let visits = self.state.visits.entry(format!("{}/{}", flow.id, step.id)).or_default();
             *visits += 1;
             let runaway = if self.steps > MAX_STEPS_PER_TURN {
                 Some(format!(
@@ -484,22 +429,12 @@ impl<'f> Run<'f> {
                 self.set_wait(Wait::Answer);
             }
             StepKind::Action { name, args, .. } => {
-                let args = args
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.resolve(v)))
-                    .collect();
-                self.effects.push(Effect::RunAction {
-                    name: name.clone(),
-                    args,
-                });
+                let args = args.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect();
+                self.effects.push(Effect::RunAction { name: name.clone(), args });
                 self.set_wait(Wait::Action);
             }
             StepKind::Branch { cases, otherwise } => {
-                let target = cases
-                    .iter()
-                    .find(|(c, _)| self.holds(c))
-                    .map_or(otherwise, |(_, t)| t)
-                    .clone();
+                let target = cases.iter().find(|(c, _)| self.holds(c)).map_or(otherwise, |(_, t)| t).clone();
                 self.goto(&target);
             }
             StepKind::Set(values) => {
@@ -513,12 +448,7 @@ impl<'f> Run<'f> {
                 self.set_wait(Wait::Callee);
                 self.start(callee);
             }
-            StepKind::Handoff {
-                queue,
-                priority,
-                tags,
-                reason,
-            } => {
+            StepKind::Handoff { queue, priority, tags, reason } => {
                 let handoff = Effect::Handoff {
                     queue: queue.clone(),
                     priority: *priority,
@@ -560,10 +490,115 @@ impl<'f> Run<'f> {
             return value.is_some() == set;
         }
         if let Some(min) = c.at_least {
-            return value
-                .and_then(|v| v.parse::<f64>().ok())
-                .is_some_and(|v| v >= min as f64);
+            return value.and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= min as f64);
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::load::{load_sources, TemplateCatalog, TemplateStatus};
+    use std::path::PathBuf;
+
+    struct AnyTemplate;
+    impl TemplateCatalog for AnyTemplate {
+        fn status(&self, _: &str) -> TemplateStatus {
+            TemplateStatus::Found
+        }
+    }
+
+    const INTENTS: &str = "intents:\n  - id: human\n    global: true\n    patterns: ['agent']\n  - id: menu\n    patterns: ['^hi$']\n  - id: order\n    patterns: ['order']\n";
+
+    fn flows(extra: &[(&str, &str)]) -> FlowSet {
+        let mut sources = vec![(PathBuf::from("intents.yaml"), INTENTS.to_owned())];
+        sources.push((PathBuf::from("menu.yaml"), "id: menu\ntriggers: { intents: [menu] }\nsteps:\n  - id: offer\n    ask: menu/offer\n    expect:\n      - options: ['1']\n        flow: order\n".into()));
+        sources.push((PathBuf::from("order.yaml"), "id: order\ntriggers: { intents: [order] }\nsteps:\n  - id: ask\n    ask: order/ask\n    expect:\n      - pattern: '^([0-9]+)$'\n        save_as: number\n        next: done\n  - id: done\n    say: order/done\n    end: resolved\n".into()));
+        sources.push((PathBuf::from("human_handoff.yaml"), "id: human_handoff\ntriggers: { intents: [human] }\nsteps:\n  - id: go\n    handoff: { queue: general, reason: asked }\n".into()));
+        for (name, text) in extra {
+            sources.push((PathBuf::from(*name), (*text).to_owned()));
+        }
+        load_sources(&sources, &AnyTemplate, &[]).expect("test flows load")
+    }
+
+    fn says(turn: &Turn) -> Vec<&str> {
+        turn.effects
+            .iter()
+            .filter_map(|e| if let Effect::Say { template } = e { Some(template.as_str()) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn a_customer_who_restarts_many_times_is_never_taken_for_a_loop() {
+        let set = flows(&[]);
+        let mut state = State::default();
+        for _ in 0..20 {
+            for text in ["hi", "1"] {
+                let turn = step(&set, state, Input::Text(text), 0);
+                assert!(
+                    !turn.effects.iter().any(|e| matches!(e, Effect::Guard { .. } | Effect::Handoff { .. })),
+                    "{:?}",
+                    turn.effects
+                );
+                state = turn.state;
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_is_saved_and_the_flow_ends_resolved() {
+        let set = flows(&[]);
+        let turn = step(&set, State::default(), Input::Text("where is my order"), 0);
+        assert_eq!(says(&turn), ["order/ask"]);
+        let turn = step(&set, turn.state, Input::Text("1234"), 0);
+        assert_eq!(says(&turn), ["order/done"]);
+        assert_eq!(turn.state.slots["number"], "1234");
+        assert!(turn.effects.contains(&Effect::FlowEnded { flow: "order".into(), outcome: Outcome::Resolved }));
+        assert!(turn.state.stack.is_empty());
+    }
+
+    #[test]
+    fn a_global_intent_interrupts_a_question() {
+        let set = flows(&[]);
+        let turn = step(&set, State::default(), Input::Text("order"), 0);
+        let turn = step(&set, turn.state, Input::Text("agent please"), 0);
+        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Handoff { queue, .. } if queue == "general")));
+        assert!(turn.effects.contains(&Effect::FlowEnded { flow: "order".into(), outcome: Outcome::Abandoned }));
+    }
+
+    #[test]
+    fn an_unfinished_flow_expires_after_its_inactivity_limit() {
+        let set = flows(&[]);
+        let turn = step(&set, State::default(), Input::Text("order"), 0);
+        let hour = 60 * 60_000;
+        let turn = step(&set, turn.state, Input::Text("1234"), hour + 1);
+        assert!(turn.effects.contains(&Effect::FlowEnded { flow: "order".into(), outcome: Outcome::Abandoned }));
+        assert!(says(&turn).is_empty(), "1234 alone starts nothing: {:?}", turn.effects);
+    }
+
+    #[test]
+    fn a_runaway_loop_is_stopped_by_the_step_guard_and_handed_off() {
+        // Checked flows cannot loop without a wait; a flow swapped in by an older check could.
+        let mut set = flows(&[]);
+        let looping = Flow {
+            id: "spin".into(),
+            description: String::new(),
+            intents: vec!["menu".into()],
+            events: vec![],
+            expire_after_ms: 60_000,
+            steps: vec![Step {
+                id: "a".into(),
+                at: (1, 1),
+                say: None,
+                kind: StepKind::Set(Default::default()),
+                next: Some(Target::Step(0)),
+            }],
+        };
+        set.flows.remove("menu");
+        set.flows.insert("spin".into(), looping);
+        let turn = step(&set, State::default(), Input::Text("hi"), 0);
+        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Guard { .. })), "{:?}", turn.effects);
+        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Handoff { .. })));
     }
 }

@@ -24,14 +24,7 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
     }
 }
 
@@ -80,10 +73,8 @@ impl Ctx<'_> {
                 self.error(name, msg)
             }
             TemplateStatus::Unknown => {
-                let msg = format!(
-                    "unknown template {:?} (expected templates/messages/en/{}.hbs)",
-                    name.value, name.value
-                );
+                let msg =
+                    format!("unknown template {:?} (expected templates/messages/en/{}.hbs)", name.value, name.value);
                 self.error(name, msg)
             }
         }
@@ -91,32 +82,17 @@ impl Ctx<'_> {
 
     fn intent(&mut self, name: &Spanned<String>) {
         if !self.intent_ids.contains(&name.value) {
-            let msg = format!(
-                "unknown intent {:?} (intents are defined in flows/intents.yaml)",
-                name.value
-            );
+            let msg = format!("unknown intent {:?} (intents are defined in flows/intents.yaml)", name.value);
             self.error(name, msg);
         }
     }
 
     fn regex(&mut self, pattern: &Spanned<String>) -> Option<Regex> {
-        match RegexBuilder::new(&pattern.value)
-            .case_insensitive(true)
-            .build()
-        {
+        match RegexBuilder::new(&pattern.value).case_insensitive(true).build() {
             Ok(re) => Some(re),
             Err(e) => {
-                let first = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
-                self.error(
-                    pattern,
-                    format!("invalid regex {:?}: {first}", pattern.value),
-                );
+                let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                self.error(pattern, format!("invalid regex {:?}: {first}", pattern.value));
                 None
             }
         }
@@ -127,11 +103,7 @@ impl Ctx<'_> {
 ///
 /// # Errors
 /// Every problem found, each with file, line and column; nothing is half-loaded.
-pub fn load_dir(
-    dir: &Path,
-    templates: &dyn TemplateCatalog,
-    actions: &[&str],
-) -> Result<FlowSet, Vec<Diagnostic>> {
+pub fn load_dir(dir: &Path, templates: &dyn TemplateCatalog, actions: &[&str]) -> Result<FlowSet, Vec<Diagnostic>> {
     let mut sources = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| vec![io_diag(dir, &e)])?;
     for entry in entries.flatten() {
@@ -147,12 +119,7 @@ pub fn load_dir(
 }
 
 fn io_diag(path: &Path, err: &std::io::Error) -> Diagnostic {
-    Diagnostic {
-        file: path.to_owned(),
-        line: 1,
-        column: 1,
-        message: format!("cannot read: {err}"),
-    }
+    Diagnostic { file: path.to_owned(), line: 1, column: 1, message: format!("cannot read: {err}") }
 }
 
 fn yaml_diag(path: &Path, err: &serde_saphyr::Error) -> Diagnostic {
@@ -167,12 +134,7 @@ fn yaml_diag(path: &Path, err: &serde_saphyr::Error) -> Diagnostic {
         _ => first,
     };
     let message = format!("invalid YAML: {message}");
-    Diagnostic {
-        file: path.to_owned(),
-        line,
-        column,
-        message,
-    }
+    Diagnostic { file: path.to_owned(), line, column, message }
 }
 
 /// Checks already-read files: `(path, text)`, one of them named `intents.yaml`.
@@ -202,10 +164,7 @@ pub fn load_sources(
         }
     }
     let Some((intents_path, intents_file)) = intents_file else {
-        let dir = sources
-            .first()
-            .and_then(|(p, _)| p.parent())
-            .unwrap_or(Path::new("flows"));
+        let dir = sources.first().and_then(|(p, _)| p.parent()).unwrap_or(Path::new("flows"));
         diags.push(Diagnostic {
             file: dir.join("intents.yaml"),
             line: 1,
@@ -241,13 +200,9 @@ pub fn load_sources(
     }
     check_loops(&mut ctx, &flows);
     if ctx.diags.is_empty() {
-        Ok(FlowSet {
-            flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(),
-            intents,
-        })
+        Ok(FlowSet { flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(), intents })
     } else {
-        ctx.diags
-            .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        ctx.diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         Err(ctx.diags)
     }
 }
@@ -259,16 +214,8 @@ fn check_intents(ctx: &mut Ctx, file: IntentsFile) -> Vec<Intent> {
             let msg = format!("intent {:?} is defined twice", intent.id.value);
             ctx.error(&intent.id, msg);
         }
-        let patterns = intent
-            .patterns
-            .iter()
-            .filter_map(|p| ctx.regex(p))
-            .collect();
-        intents.push(Intent {
-            id: intent.id.value,
-            global: intent.global,
-            patterns,
-        });
+        let patterns = intent.patterns.iter().filter_map(|p| ctx.regex(p)).collect();
+        intents.push(Intent { id: intent.id.value, global: intent.global, patterns });
     }
     intents
 }
@@ -279,11 +226,7 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
     }
     for event in &file.triggers.events {
         if !KNOWN_EVENTS.contains(&event.value.as_str()) {
-            let msg = format!(
-                "unknown event {:?} (known: {})",
-                event.value,
-                KNOWN_EVENTS.join(", ")
-            );
+            let msg = format!("unknown event {:?} (known: {})", event.value, KNOWN_EVENTS.join(", "));
             ctx.error(event, msg);
         }
     }
@@ -311,8 +254,7 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
         description: file.description,
         intents: file.triggers.intents.into_iter().map(|s| s.value).collect(),
         events: file.triggers.events.into_iter().map(|s| s.value).collect(),
-        expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES))
-            * 60_000,
+        expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES)) * 60_000,
         steps,
     })
 }
@@ -326,10 +268,7 @@ fn target(
 ) -> Option<Target> {
     match (next, flow) {
         (Some(_), Some(f)) => {
-            ctx.error(
-                f,
-                "say either next (a step) or flow (another flow), not both",
-            );
+            ctx.error(f, "say either next (a step) or flow (another flow), not both");
             None
         }
         (Some(n), None) => match index.get(&n.value) {
@@ -351,20 +290,11 @@ fn target(
     }
 }
 
-fn step_target(
-    ctx: &mut Ctx,
-    index: &HashMap<String, usize>,
-    name: &Spanned<String>,
-) -> Option<Target> {
+fn step_target(ctx: &mut Ctx, index: &HashMap<String, usize>, name: &Spanned<String>) -> Option<Target> {
     target(ctx, index, Some(name), None)
 }
 
-fn check_step(
-    ctx: &mut Ctx,
-    s: &StepFile,
-    index: &HashMap<String, usize>,
-    fallthrough: Option<usize>,
-) -> Step {
+fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallthrough: Option<usize>) -> Step {
     let kinds: Vec<&str> = [
         ("ask", s.ask.is_some()),
         ("action", s.action.is_some()),
@@ -378,11 +308,7 @@ fn check_step(
     .filter_map(|(k, on)| on.then_some(k))
     .collect();
     if kinds.len() > 1 {
-        let msg = format!(
-            "step {:?} is both {}; a step does one thing",
-            s.id.value,
-            kinds.join(" and ")
-        );
+        let msg = format!("step {:?} is both {}; a step does one thing", s.id.value, kinds.join(" and "));
         ctx.error(&s.id, msg);
     }
     let kind = kinds.first().copied().unwrap_or("say");
@@ -417,9 +343,7 @@ fn check_step(
                 let msg = format!("unknown flow {:?}", flow.value);
                 ctx.error(flow, msg);
             }
-            StepKind::Call {
-                flow: flow.value.clone(),
-            }
+            StepKind::Call { flow: flow.value.clone() }
         }
         "handoff" => {
             let h = s.handoff.as_ref().expect("handoff step has handoff");
@@ -436,10 +360,8 @@ fn check_step(
         "end" => {
             let raw = s.end.as_ref().expect("end step has end");
             let outcome = Outcome::parse(&raw.value).unwrap_or_else(|| {
-                let msg = format!(
-                    "unknown outcome {:?} (use resolved, abandoned, handed_off or misunderstood)",
-                    raw.value
-                );
+                let msg =
+                    format!("unknown outcome {:?} (use resolved, abandoned, handed_off or misunderstood)", raw.value);
                 ctx.error(raw, msg);
                 Outcome::Resolved
             });
@@ -447,28 +369,18 @@ fn check_step(
         }
         _ => StepKind::Say,
     };
-    let needs_next = matches!(
-        kind,
-        StepKind::Say | StepKind::Set(_) | StepKind::Call { .. }
-    );
+    let needs_next = matches!(kind, StepKind::Say | StepKind::Set(_) | StepKind::Call { .. });
     if needs_next && next.is_none() {
-        let msg = format!(
-            "step {:?} is the last step and says nowhere to go: add next, flow or end",
-            s.id.value
-        );
+        let msg = format!("step {:?} is the last step and says nowhere to go: add next, flow or end", s.id.value);
         ctx.error(&s.id, msg);
     }
-    let next = if matches!(
-        kind,
-        StepKind::Ask { .. }
-            | StepKind::Branch { .. }
-            | StepKind::End(_)
-            | StepKind::Handoff { .. }
-    ) {
-        explicit
-    } else {
-        next
-    };
+    let next =
+        if matches!(kind, StepKind::Ask { .. } | StepKind::Branch { .. } | StepKind::End(_) | StepKind::Handoff { .. })
+        {
+            explicit
+        } else {
+            next
+        };
     Step {
         id: s.id.value.clone(),
         at: (s.id.referenced.line(), s.id.referenced.column()),
@@ -489,20 +401,10 @@ fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> Ste
     }
     let mut expect = Vec::new();
     for e in &s.expect {
-        let matchers = [
-            e.options.is_some(),
-            e.intent.is_some(),
-            e.pattern.is_some(),
-            e.any,
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
+        let matchers =
+            [e.options.is_some(), e.intent.is_some(), e.pattern.is_some(), e.any].iter().filter(|b| **b).count();
         if matchers != 1 {
-            ctx.error(
-                &s.id,
-                "each expect branch needs exactly one of options, intent, pattern or any",
-            );
+            ctx.error(&s.id, "each expect branch needs exactly one of options, intent, pattern or any");
             continue;
         }
         let matcher = if let Some(options) = &e.options {
@@ -524,12 +426,7 @@ fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> Ste
             }
             continue;
         };
-        expect.push(Expect {
-            matcher,
-            save_as: e.save_as.clone(),
-            value: e.value.clone(),
-            target,
-        });
+        expect.push(Expect { matcher, save_as: e.save_as.clone(), value: e.value.clone(), target });
     }
     let fallback = s.fallback.as_ref().and_then(|f| step_target(ctx, index, f));
     StepKind::Ask {
@@ -544,48 +441,24 @@ fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> Ste
 fn check_action(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
     let name = s.action.as_ref().expect("action step has action");
     if !ctx.actions.contains(&name.value.as_str()) {
-        let msg = format!(
-            "unknown action {:?} (known: {})",
-            name.value,
-            ctx.actions.join(", ")
-        );
+        let msg = format!("unknown action {:?} (known: {})", name.value, ctx.actions.join(", "));
         ctx.error(name, msg);
     }
-    let on = s
-        .on
-        .iter()
-        .filter_map(|(outcome, step)| step_target(ctx, index, step).map(|t| (outcome.clone(), t)))
-        .collect();
-    StepKind::Action {
-        name: name.value.clone(),
-        args: s.args.clone(),
-        on,
-    }
+    let on =
+        s.on.iter().filter_map(|(outcome, step)| step_target(ctx, index, step).map(|t| (outcome.clone(), t))).collect();
+    StepKind::Action { name: name.value.clone(), args: s.args.clone(), on }
 }
 
 fn check_branch(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
     let mut cases = Vec::new();
     for case in s.branch.as_ref().expect("branch step has branch") {
         let c = &case.condition;
-        if [c.equals.is_some(), c.is_set.is_some(), c.at_least.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count()
-            != 1
-        {
-            ctx.error(
-                &case.then,
-                "a condition needs exactly one of equals, is_set or at_least",
-            );
+        if [c.equals.is_some(), c.is_set.is_some(), c.at_least.is_some()].iter().filter(|b| **b).count() != 1 {
+            ctx.error(&case.then, "a condition needs exactly one of equals, is_set or at_least");
         }
         if let Some(t) = step_target(ctx, index, &case.then) {
             cases.push((
-                Condition {
-                    slot: c.slot.clone(),
-                    equals: c.equals.clone(),
-                    is_set: c.is_set,
-                    at_least: c.at_least,
-                },
+                Condition { slot: c.slot.clone(), equals: c.equals.clone(), is_set: c.is_set, at_least: c.at_least },
                 t,
             ));
         }
@@ -593,34 +466,23 @@ fn check_branch(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> 
     let otherwise = match &s.otherwise {
         Some(o) => step_target(ctx, index, o),
         None => {
-            ctx.error(
-                &s.id,
-                "a branch step needs else: the step to take when no condition holds",
-            );
+            ctx.error(&s.id, "a branch step needs else: the step to take when no condition holds");
             None
         }
     };
-    StepKind::Branch {
-        cases,
-        otherwise: otherwise.unwrap_or(Target::Step(0)),
-    }
+    StepKind::Branch { cases, otherwise: otherwise.unwrap_or(Target::Step(0)) }
 }
 
 /// Lower-cased, trimmed, without trailing punctuation: how answers are compared to options.
 pub fn normalize_answer(text: &str) -> String {
-    text.trim()
-        .trim_end_matches(['.', '!', '?', ','])
-        .trim()
-        .to_lowercase()
+    text.trim().trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase()
 }
 
 /// Steps a step can lead to within its flow.
 fn successors(step: &Step) -> Vec<&Target> {
     let mut out: Vec<&Target> = step.next.iter().collect();
     match &step.kind {
-        StepKind::Ask {
-            expect, fallback, ..
-        } => {
+        StepKind::Ask { expect, fallback, .. } => {
             out.extend(expect.iter().map(|e| &e.target));
             out.extend(fallback.iter());
         }
@@ -650,10 +512,7 @@ fn check_reachable(ctx: &mut Ctx, file: &FlowFile, steps: &[Step]) {
     for (i, reached) in seen.iter().enumerate() {
         if !reached {
             let at = &file.steps[i].id;
-            ctx.error(
-                at,
-                format!("step {:?} is unreachable: no step leads to it", at.value),
-            );
+            ctx.error(at, format!("step {:?} is unreachable: no step leads to it", at.value));
         }
     }
 }

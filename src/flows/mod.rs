@@ -17,8 +17,7 @@ use model::FlowSet;
 use crate::templates::Templates;
 
 /// Templates the engine and pipeline use by name, whatever the flows say.
-pub const REQUIRED_TEMPLATES: &[&str] =
-    &[engine::NOT_UNDERSTOOD_TEMPLATE, "common/technical_problem"];
+pub const REQUIRED_TEMPLATES: &[&str] = &[engine::NOT_UNDERSTOOD_TEMPLATE, "common/technical_problem"];
 
 #[derive(Debug)]
 pub struct Assets {
@@ -30,21 +29,12 @@ pub struct Assets {
 ///
 /// # Errors
 /// Every problem in either, as `file:line:col: reason`.
-pub fn load_assets(
-    flows_dir: &Path,
-    templates_dir: &Path,
-    actions: &[&str],
-) -> Result<Assets, Vec<Diagnostic>> {
+pub fn load_assets(flows_dir: &Path, templates_dir: &Path, actions: &[&str]) -> Result<Assets, Vec<Diagnostic>> {
     let templates = Templates::load(&templates_dir.join("messages"))?;
     let mut diags = Vec::new();
     for name in REQUIRED_TEMPLATES {
-        if templates
-            .resolve(name, "en", crate::domain::Channel::Sms)
-            .is_none()
-        {
-            let file = templates_dir
-                .join("messages/en")
-                .join(format!("{name}.hbs"));
+        if templates.resolve(name, "en", crate::domain::Channel::Sms).is_none() {
+            let file = templates_dir.join("messages/en").join(format!("{name}.hbs"));
             diags.push(Diagnostic {
                 file,
                 line: 1,
@@ -95,10 +85,7 @@ impl Library {
     pub fn get(&self) -> Arc<Assets> {
         // std RwLock, not tokio's: never held across .await. Poisoning means a panic while
         // swapping an Arc, which cannot leave it half-written, so the value is still good.
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Reloads when a file changed. `Some(Ok(()))`: swapped; `Some(Err)`: kept the old set.
@@ -111,11 +98,9 @@ impl Library {
             }
             *last = now;
         }
-        Some(
-            load_assets(&self.flows_dir, &self.templates_dir, self.actions).map(|assets| {
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(assets);
-            }),
-        )
+        Some(load_assets(&self.flows_dir, &self.templates_dir, self.actions).map(|assets| {
+            *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(assets);
+        }))
     }
 }
 
@@ -154,11 +139,7 @@ fn fingerprint(dirs: &[&Path]) -> Vec<(PathBuf, SystemTime, u64)> {
             if meta.is_dir() {
                 walk(&path, out);
             } else {
-                out.push((
-                    path,
-                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    meta.len(),
-                ));
+                out.push((path, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
             }
         }
     }

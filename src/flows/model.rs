@@ -139,12 +139,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
-        Self::Resolved,
-        Self::Abandoned,
-        Self::HandedOff,
-        Self::Misunderstood,
-    ];
+    pub const ALL: [Outcome; 4] = [Self::Resolved, Self::Abandoned, Self::HandedOff, Self::Misunderstood];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -209,32 +204,12 @@ pub struct Condition {
 #[derive(Debug)]
 pub enum StepKind {
     Say,
-    Ask {
-        template: String,
-        expect: Vec<Expect>,
-        retries: u32,
-        reprompt: Option<String>,
-        fallback: Option<Target>,
-    },
-    Action {
-        name: String,
-        args: BTreeMap<String, String>,
-        on: HashMap<String, Target>,
-    },
-    Branch {
-        cases: Vec<(Condition, Target)>,
-        otherwise: Target,
-    },
+    Ask { template: String, expect: Vec<Expect>, retries: u32, reprompt: Option<String>, fallback: Option<Target> },
+    Action { name: String, args: BTreeMap<String, String>, on: HashMap<String, Target> },
+    Branch { cases: Vec<(Condition, Target)>, otherwise: Target },
     Set(BTreeMap<String, String>),
-    Call {
-        flow: String,
-    },
-    Handoff {
-        queue: String,
-        priority: u8,
-        tags: Vec<String>,
-        reason: String,
-    },
+    Call { flow: String },
+    Handoff { queue: String, priority: u8, tags: Vec<String>, reason: String },
     End(Outcome),
 }
 
@@ -275,40 +250,24 @@ pub struct FlowSet {
 impl FlowSet {
     /// The first intent, in priority order, that matches `text`.
     pub fn match_intent(&self, text: &str, global_only: bool) -> Option<&Intent> {
-        self.intents
-            .iter()
-            .filter(|i| !global_only || i.global)
-            .find(|i| i.matches(text))
+        self.intents.iter().filter(|i| !global_only || i.global).find(|i| i.matches(text))
     }
 
     /// The flow an intent starts, if any.
     pub fn flow_for_intent(&self, intent: &str) -> Option<&Flow> {
-        let mut flows: Vec<&Flow> = self
-            .flows
-            .values()
-            .filter(|f| f.intents.iter().any(|i| i == intent))
-            .collect();
+        let mut flows: Vec<&Flow> = self.flows.values().filter(|f| f.intents.iter().any(|i| i == intent)).collect();
         flows.sort_by(|a, b| a.id.cmp(&b.id));
         flows.into_iter().next()
     }
 
     /// The flow an event starts, if any.
     pub fn flow_for_event(&self, event: &str) -> Option<&Flow> {
-        let mut flows: Vec<&Flow> = self
-            .flows
-            .values()
-            .filter(|f| f.events.iter().any(|e| e == event))
-            .collect();
+        let mut flows: Vec<&Flow> = self.flows.values().filter(|f| f.events.iter().any(|e| e == event)).collect();
         flows.sort_by(|a, b| a.id.cmp(&b.id));
         flows.into_iter().next()
     }
 }
 
 /// Events the platform may send (see the events API); a trigger naming another is a typo.
-pub const KNOWN_EVENTS: &[&str] = &[
-    "payment.declined",
-    "account.locked",
-    "limit.exceeded",
-    "inventory.sync_error",
-    "order.updated",
-];
+pub const KNOWN_EVENTS: &[&str] =
+    &["payment.declined", "account.locked", "limit.exceeded", "inventory.sync_error", "order.updated"];

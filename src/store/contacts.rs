@@ -13,35 +13,23 @@ pub struct Contact {
     pub first_name: Option<String>,
 }
 
-const FIND: &str =
-    "select contact_id, phone, locale, customer_type, first_name from contact where phone = $1";
+const FIND: &str = "select contact_id, phone, locale, customer_type, first_name from contact where phone = $1";
 const INSERT: &str = "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3)";
 const UPSERT: &str = "insert into contact (contact_id, phone, locale, customer_type, first_name, created_at_ms)
     values ($1, $2, $3, $4, $5, $6)
     on conflict (phone) do update set locale = excluded.locale, customer_type = excluded.customer_type,
         first_name = excluded.first_name";
-const CARRIER_OPT_OUT: &str = "update contact set carrier_opt_out_at_ms = $2 where phone = $1 and carrier_opt_out_at_ms is null";
+const CARRIER_OPT_OUT: &str =
+    "update contact set carrier_opt_out_at_ms = $2 where phone = $1 and carrier_opt_out_at_ms is null";
 
-/// The contact for `phone`, created with defaults on first contact.
+/// A new contact with defaults, on first contact.
 ///
 /// # Errors
-/// Database failures.
+/// Database failures; a unique violation if the phone is known already.
 #[tracing::instrument(skip_all)]
-pub async fn find_or_create(tx: &mut Tx, phone: &str) -> Result<Contact, StoreError> {
-    if let Some(found) = sqlx::query_as(FIND)
-        .bind(phone)
-        .fetch_optional(&mut **tx)
-        .await?
-    {
-        return Ok(found);
-    }
+pub async fn create(tx: &mut Tx<'_>, phone: &str) -> Result<Contact, StoreError> {
     let id = crate::new_id();
-    sqlx::query(INSERT)
-        .bind(&id)
-        .bind(phone)
-        .bind(crate::now_ms())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(INSERT).bind(&id).bind(phone).bind(crate::now_ms()).execute(&mut **tx).await?;
     Ok(Contact {
         contact_id: id,
         phone: phone.to_owned(),
@@ -54,10 +42,7 @@ pub async fn find_or_create(tx: &mut Tx, phone: &str) -> Result<Contact, StoreEr
 /// # Errors
 /// Database failures.
 pub async fn find(store: &Store, phone: &str) -> Result<Option<Contact>, StoreError> {
-    Ok(sqlx::query_as(FIND)
-        .bind(phone)
-        .fetch_optional(store.pool())
-        .await?)
+    Ok(sqlx::query_as(FIND).bind(phone).fetch_optional(store.pool()).await?)
 }
 
 /// Creates or updates a contact's profile (demo data, imports).
@@ -89,17 +74,15 @@ pub async fn upsert(
 /// # Errors
 /// Database failures.
 pub async fn record_carrier_opt_out(store: &Store, phone: &str) -> Result<bool, StoreError> {
-    sqlx::query("insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3) on conflict (phone) do nothing")
-        .bind(crate::new_id())
-        .bind(phone)
-        .bind(crate::now_ms())
-        .execute(store.pool())
-        .await?;
-    let done = sqlx::query(CARRIER_OPT_OUT)
-        .bind(phone)
-        .bind(crate::now_ms())
-        .execute(store.pool())
-        .await?;
+    sqlx::query(
+        "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3) on conflict (phone) do nothing",
+    )
+    .bind(crate::new_id())
+    .bind(phone)
+    .bind(crate::now_ms())
+    .execute(store.pool())
+    .await?;
+    let done = sqlx::query(CARRIER_OPT_OUT).bind(phone).bind(crate::now_ms()).execute(store.pool()).await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -108,10 +91,9 @@ pub async fn record_carrier_opt_out(store: &Store, phone: &str) -> Result<bool, 
 /// # Errors
 /// Database failures.
 pub async fn carrier_opt_out_at(store: &Store, phone: &str) -> Result<Option<i64>, StoreError> {
-    let at: Option<(Option<i64>,)> =
-        sqlx::query_as("select carrier_opt_out_at_ms from contact where phone = $1")
-            .bind(phone)
-            .fetch_optional(store.pool())
-            .await?;
+    let at: Option<(Option<i64>,)> = sqlx::query_as("select carrier_opt_out_at_ms from contact where phone = $1")
+        .bind(phone)
+        .fetch_optional(store.pool())
+        .await?;
     Ok(at.and_then(|(at,)| at))
 }

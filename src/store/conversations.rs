@@ -1,9 +1,14 @@
 //! Conversations: one open dialog per contact, location and channel, with its flow state,
 //! ownership (bot, queued, agent, resolved) and version for optimistic concurrency.
+//!
+//! The pipeline reads and writes conversations a batch at a time: one statement reads every
+//! sender's contact and open conversations, one inserts the new conversations, one saves them
+//! all with a version check.
 
 use sqlx::FromRow;
 
-use super::{corrupt, StoreError, Tx};
+use super::contacts::Contact;
+use super::{corrupt, list_placeholders, placeholders, StoreError, Tx};
 use crate::flows::engine::State;
 
 /// Who speaks for us in a conversation. The bot never speaks unless it is `Bot`.
@@ -45,6 +50,7 @@ pub struct Conversation {
     pub ownership: Ownership,
     pub open_ticket_id: Option<String>,
     pub state: State,
+    /// The version read; a save succeeds only if the stored row still has it.
     pub version: i64,
     pub last_activity_at_ms: i64,
 }
@@ -67,10 +73,9 @@ impl TryFrom<ConversationRow> for Conversation {
     type Error = StoreError;
 
     fn try_from(row: ConversationRow) -> Result<Self, StoreError> {
-        let mut state: State = serde_json::from_str(&row.engine)
-            .map_err(|e| corrupt("conversation engine state", e))?;
-        state.slots =
-            serde_json::from_str(&row.slots).map_err(|e| corrupt("conversation slots", e))?;
+        let mut state: State =
+            serde_json::from_str(&row.engine).map_err(|e| corrupt("conversation engine state", e))?;
+        state.slots = serde_json::from_str(&row.slots).map_err(|e| corrupt("conversation slots", e))?;
         Ok(Self {
             conversation_id: row.conversation_id,
             contact_id: row.contact_id,
@@ -85,34 +90,125 @@ impl TryFrom<ConversationRow> for Conversation {
     }
 }
 
-const FIND_OPEN: &str = "select conversation_id, contact_id, location_id, channel, ownership, open_ticket_id, slots, engine,
+const FIND_OPEN: &str =
+    "select conversation_id, contact_id, location_id, channel, ownership, open_ticket_id, slots, engine,
         version, last_activity_at_ms
     from conversation where contact_id = $1 and location_id = $2 and channel = $3 and closed_at_ms is null";
-const INSERT: &str = "insert into conversation (conversation_id, contact_id, location_id, channel, ownership, flow_id, step_id,
-        slots, engine, version, last_activity_at_ms, created_at_ms)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
-const UPDATE: &str = "update conversation set ownership = $2, open_ticket_id = $3, flow_id = $4, step_id = $5, slots = $6,
-        engine = $7, version = version + 1, last_activity_at_ms = $8
-    where conversation_id = $1 and version = $9";
-const INSERT_EVENT: &str =
-    "insert into conversation_event (event_id, conversation_id, kind, detail, created_at_ms)
+/// Senders and all their open conversations; the `in (…)` list is appended.
+const FIND_FOR_SENDERS: &str = "select c.contact_id, c.phone, c.locale, c.customer_type, c.first_name,
+        v.conversation_id, v.location_id, v.channel, v.ownership, v.open_ticket_id, v.slots, v.engine, v.version,
+        v.last_activity_at_ms
+    from contact c left join conversation v on v.contact_id = c.contact_id and v.closed_at_ms is null
+    where c.phone in ";
+const INSERT_PREFIX: &str = "insert into conversation (conversation_id, contact_id, location_id, channel, ownership,
+        slots, engine, version, last_activity_at_ms, created_at_ms) values ";
+/// Saves many conversations with a version check each. `cast` types the values for
+/// PostgreSQL and is plain SQL for SQLite.
+const SAVE_PREFIX: &str = "with v (conversation_id, ownership, open_ticket_id, flow_id, step_id, slots, engine,
+        last_activity_at_ms, version) as (values ";
+const SAVE_SUFFIX: &str = ")
+    update conversation set ownership = v.ownership, open_ticket_id = v.open_ticket_id, flow_id = v.flow_id,
+        step_id = v.step_id, slots = v.slots, engine = v.engine, last_activity_at_ms = v.last_activity_at_ms,
+        version = conversation.version + 1
+    from v where conversation.conversation_id = v.conversation_id and conversation.version = v.version";
+const INSERT_EVENT: &str = "insert into conversation_event (event_id, conversation_id, kind, detail, created_at_ms)
     values ($1, $2, $3, $4, $5)";
+
+#[derive(FromRow)]
+struct SenderRow {
+    contact_id: String,
+    phone: String,
+    locale: String,
+    customer_type: String,
+    first_name: Option<String>,
+    conversation_id: Option<String>,
+    location_id: Option<String>,
+    channel: Option<String>,
+    ownership: Option<String>,
+    open_ticket_id: Option<String>,
+    slots: Option<String>,
+    engine: Option<String>,
+    version: Option<i64>,
+    last_activity_at_ms: Option<i64>,
+}
+
+/// The contacts with these phone numbers, each with their open conversations (any location
+/// or channel). A phone with no contact yet is absent.
+///
+/// # Errors
+/// Database failures, or a stored state that no longer parses.
+#[tracing::instrument(skip_all, fields(count = phones.len()))]
+pub async fn find_for_senders(
+    tx: &mut Tx<'_>,
+    phones: &[&str],
+) -> Result<Vec<(Contact, Vec<Conversation>)>, StoreError> {
+    if phones.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{FIND_FOR_SENDERS}({}) order by c.contact_id", list_placeholders(phones.len()));
+    let mut query = sqlx::query_as::<_, SenderRow>(&sql);
+    for phone in phones {
+        query = query.bind(*phone);
+    }
+    let mut out: Vec<(Contact, Vec<Conversation>)> = Vec::new();
+    for r in query.fetch_all(&mut **tx).await? {
+        if out.last().is_none_or(|(c, _)| c.contact_id != r.contact_id) {
+            let contact = Contact {
+                contact_id: r.contact_id.clone(),
+                phone: r.phone.clone(),
+                locale: r.locale.clone(),
+                customer_type: r.customer_type.clone(),
+                first_name: r.first_name.clone(),
+            };
+            out.push((contact, Vec::new()));
+        }
+        if let Some(conversation) = conversation_of(r)? {
+            out.last_mut().expect("contact pushed above").1.push(conversation);
+        }
+    }
+    Ok(out)
+}
+
+fn conversation_of(r: SenderRow) -> Result<Option<Conversation>, StoreError> {
+    let (
+        Some(conversation_id),
+        Some(location_id),
+        Some(channel),
+        Some(ownership),
+        Some(slots),
+        Some(engine),
+        Some(version),
+        Some(last),
+    ) = (r.conversation_id, r.location_id, r.channel, r.ownership, r.slots, r.engine, r.version, r.last_activity_at_ms)
+    else {
+        return Ok(None);
+    };
+    let row = ConversationRow {
+        conversation_id,
+        contact_id: r.contact_id,
+        location_id,
+        channel,
+        ownership,
+        open_ticket_id: r.open_ticket_id,
+        slots,
+        engine,
+        version,
+        last_activity_at_ms: last,
+    };
+    Conversation::try_from(row).map(Some)
+}
 
 /// # Errors
 /// Database failures, or a stored state that no longer parses.
 #[tracing::instrument(skip_all)]
 pub async fn find_open(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     contact_id: &str,
     location_id: &str,
     channel: &str,
 ) -> Result<Option<Conversation>, StoreError> {
-    let row: Option<ConversationRow> = sqlx::query_as(FIND_OPEN)
-        .bind(contact_id)
-        .bind(location_id)
-        .bind(channel)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row: Option<ConversationRow> =
+        sqlx::query_as(FIND_OPEN).bind(contact_id).bind(location_id).bind(channel).fetch_optional(&mut **tx).await?;
     row.map(Conversation::try_from).transpose()
 }
 
@@ -122,65 +218,95 @@ fn state_json(state: &State) -> (String, String) {
     (engine, slots)
 }
 
-/// Stores a new conversation at version 0.
+/// Stores new conversations (at version 0, idle) in one statement.
 ///
 /// # Errors
 /// Database failures; a unique violation if one is already open for the same contact.
-#[tracing::instrument(skip_all)]
-pub async fn insert(tx: &mut Tx, c: &Conversation) -> Result<(), StoreError> {
-    let (engine, slots) = state_json(&c.state);
-    sqlx::query(INSERT)
-        .bind(&c.conversation_id)
-        .bind(&c.contact_id)
-        .bind(&c.location_id)
-        .bind(&c.channel)
-        .bind(c.ownership.as_str())
-        .bind(c.state.flow_id())
-        .bind(c.state.step_id())
-        .bind(slots)
-        .bind(engine)
-        .bind(c.version)
-        .bind(c.last_activity_at_ms)
-        .execute(&mut **tx)
-        .await?;
+#[tracing::instrument(skip_all, fields(count = conversations.len()))]
+pub async fn insert_many(tx: &mut Tx<'_>, conversations: &[&Conversation]) -> Result<(), StoreError> {
+    if conversations.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("{INSERT_PREFIX}{}", placeholders(conversations.len(), 10));
+    let mut query = sqlx::query(&sql);
+    for c in conversations {
+        let (engine, slots) = state_json(&c.state);
+        query = query
+            .bind(c.conversation_id.as_str())
+            .bind(c.contact_id.as_str())
+            .bind(c.location_id.as_str())
+            .bind(c.channel.as_str())
+            .bind(c.ownership.as_str())
+            .bind(slots)
+            .bind(engine)
+            .bind(c.version)
+            .bind(c.last_activity_at_ms)
+            .bind(c.last_activity_at_ms);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
-/// Saves `c` if nobody saved it since it was read (same version), and bumps the version.
+/// Saves conversations in one statement, each only if its stored version is still the one it
+/// was read at; bumps each version.
 ///
 /// # Errors
-/// `Conflict` when the version moved; database failures.
-#[tracing::instrument(skip_all)]
-pub async fn save(tx: &mut Tx, c: &mut Conversation) -> Result<(), StoreError> {
-    let (engine, slots) = state_json(&c.state);
-    let done = sqlx::query(UPDATE)
-        .bind(&c.conversation_id)
-        .bind(c.ownership.as_str())
-        .bind(c.open_ticket_id.as_deref())
-        .bind(c.state.flow_id())
-        .bind(c.state.step_id())
-        .bind(slots)
-        .bind(engine)
-        .bind(c.last_activity_at_ms)
-        .bind(c.version)
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::Conflict(c.conversation_id.clone()));
+/// `Conflict` when any version moved (someone else saved first); database failures.
+#[tracing::instrument(skip_all, fields(count = conversations.len()))]
+pub async fn save_many(tx: &mut Tx<'_>, conversations: &mut [&mut Conversation]) -> Result<(), StoreError> {
+    if conversations.is_empty() {
+        return Ok(());
     }
-    c.version += 1;
+    let rows: Vec<String> = (0..conversations.len())
+        .map(|r| {
+            let p = |c: usize| format!("${}", r * 9 + c);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {}, cast({} as bigint), cast({} as bigint))",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(9)
+            )
+        })
+        .collect();
+    let sql = format!("{SAVE_PREFIX}{}{SAVE_SUFFIX}", rows.join(", "));
+    let mut query = sqlx::query(&sql);
+    for c in conversations.iter() {
+        let (engine, slots) = state_json(&c.state);
+        query = query
+            .bind(c.conversation_id.as_str())
+            .bind(c.ownership.as_str())
+            .bind(c.open_ticket_id.as_deref())
+            .bind(c.state.flow_id())
+            .bind(c.state.step_id())
+            .bind(slots)
+            .bind(engine)
+            .bind(c.last_activity_at_ms)
+            .bind(c.version);
+    }
+    let done = query.execute(&mut **tx).await?;
+    if done.rows_affected() != conversations.len() as u64 {
+        let ids: Vec<&str> = conversations.iter().map(|c| c.conversation_id.as_str()).collect();
+        return Err(StoreError::Conflict(ids.join(", ")));
+    }
+    for c in conversations.iter_mut() {
+        c.version += 1;
+    }
     Ok(())
 }
 
-/// Deletes a conversation created in this transaction that turned out not to be needed.
+/// Deletes a conversation created in this transaction that no message ended up using (every
+/// message for it was a retry of one already handled).
 ///
 /// # Errors
 /// Database failures.
-pub async fn delete_new(tx: &mut Tx, conversation_id: &str) -> Result<(), StoreError> {
-    sqlx::query("delete from conversation where conversation_id = $1 and version = 0")
-        .bind(conversation_id)
-        .execute(&mut **tx)
-        .await?;
+pub async fn delete_unused(tx: &mut Tx<'_>, conversation_id: &str) -> Result<(), StoreError> {
+    sqlx::query("delete from conversation where conversation_id = $1").bind(conversation_id).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -189,7 +315,7 @@ pub async fn delete_new(tx: &mut Tx, conversation_id: &str) -> Result<(), StoreE
 /// # Errors
 /// Database failures.
 pub async fn record_event(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     conversation_id: &str,
     kind: &str,
     detail: &serde_json::Value,

@@ -22,13 +22,12 @@ pub struct NewLocation<'a> {
     pub messaging_service_sid: Option<&'a str>,
 }
 
-const INSERT: &str = "insert into location (location_id, name, state, timezone, phone_number, messaging_service_sid, created_at_ms)
+const INSERT: &str =
+    "insert into location (location_id, name, state, timezone, phone_number, messaging_service_sid, created_at_ms)
     values ($1, $2, $3, $4, $5, $6, $7)";
-const FIND_BY_NUMBER: &str =
-    "select location_id, name, state, timezone, phone_number, messaging_service_sid
+const FIND_BY_NUMBER: &str = "select location_id, name, state, timezone, phone_number, messaging_service_sid
     from location where phone_number = $1";
-const FIND_BY_SERVICE: &str =
-    "select location_id, name, state, timezone, phone_number, messaging_service_sid
+const FIND_BY_SERVICE: &str = "select location_id, name, state, timezone, phone_number, messaging_service_sid
     from location where messaging_service_sid = $1";
 const LIST: &str = "select location_id, name, state, timezone, phone_number, messaging_service_sid
     from location order by name";
@@ -69,18 +68,12 @@ pub async fn find_by_endpoint(
     number: &str,
     service_sid: Option<&str>,
 ) -> Result<Option<Location>, StoreError> {
-    let found: Option<Location> = sqlx::query_as(FIND_BY_NUMBER)
-        .bind(number)
-        .fetch_optional(store.pool())
-        .await?;
+    let found: Option<Location> = sqlx::query_as(FIND_BY_NUMBER).bind(number).fetch_optional(store.pool()).await?;
     if found.is_some() {
         return Ok(found);
     }
     match service_sid {
-        Some(sid) => Ok(sqlx::query_as(FIND_BY_SERVICE)
-            .bind(sid)
-            .fetch_optional(store.pool())
-            .await?),
+        Some(sid) => Ok(sqlx::query_as(FIND_BY_SERVICE).bind(sid).fetch_optional(store.pool()).await?),
         None => Ok(None),
     }
 }

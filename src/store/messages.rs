@@ -1,18 +1,29 @@
 //! Messages in and out. Inserting an inbound message's provider id is the webhook claim:
 //! the unique index, not a prior lookup, decides which copy of a retried webhook runs.
 
+use std::collections::HashSet;
+
 use sqlx::FromRow;
 
-use super::{Store, StoreError, Tx};
+use super::{placeholders, Store, StoreError, Tx};
 use crate::domain::Media;
 
 pub struct NewInbound<'a> {
+    /// Chosen by the caller, so it can tell which copy of a duplicated message won the claim.
+    pub message_id: &'a str,
     pub conversation_id: &'a str,
     pub channel: &'a str,
     pub provider_id: &'a str,
-    pub ticket_id: Option<&'a str>,
     pub body: &'a str,
     pub media: &'a [Media],
+}
+
+/// A reply sent inline (TwiML) to an inbound message.
+pub struct NewReply {
+    pub conversation_id: String,
+    pub channel: &'static str,
+    pub reply_to: String,
+    pub body: String,
 }
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -22,14 +33,13 @@ pub struct MessageLine {
     pub created_at_ms: i64,
 }
 
-const CLAIM: &str = "insert into message (message_id, conversation_id, direction, channel, provider_id, ticket_id, body, media,
-        status, created_at_ms, updated_at_ms)
-    values ($1, $2, 'inbound', $3, $4, $5, $6, $7, 'received', $8, $8)
-    on conflict (provider_id) do nothing";
-const INSERT_REPLY: &str =
-    "insert into message (message_id, conversation_id, direction, channel, reply_to, body, status,
-        created_at_ms, updated_at_ms)
-    values ($1, $2, 'outbound', $3, $4, $5, 'replied', $6, $6)";
+/// Claims, many rows at once: a row that conflicts on provider_id is a retry and is skipped.
+const CLAIM_PREFIX: &str = "insert into message (message_id, conversation_id, direction, channel, provider_id, body,
+        media, status, created_at_ms, updated_at_ms) values ";
+const CLAIM_SUFFIX: &str = " on conflict (provider_id) do nothing returning message_id";
+const REPLY_PREFIX: &str = "insert into message (message_id, conversation_id, direction, channel, reply_to, body,
+        status, created_at_ms, updated_at_ms) values ";
+const ASSIGN_TICKET_PREFIX: &str = "update message set ticket_id = $1 where message_id in ";
 const REPLIES: &str = "select o.body from message o join message i on o.reply_to = i.message_id
     where i.provider_id = $1 order by o.created_at_ms, o.message_id";
 const RECENT: &str = "select direction, body, created_at_ms from message where conversation_id = $1
@@ -37,52 +47,82 @@ const RECENT: &str = "select direction, body, created_at_ms from message where c
 const OF_TICKET: &str = "select direction, body, created_at_ms from message where ticket_id = $1
     order by created_at_ms, message_id";
 
-/// Claims an inbound message: `Some(message_id)` for the first copy, `None` for a retry.
+/// Claims inbound messages in one statement and returns the ids of the rows inserted. A
+/// message whose provider id is already stored, or appears earlier in `messages`, is a retry:
+/// its `message_id` is not in the result.
 ///
 /// # Errors
 /// Database failures.
-#[tracing::instrument(skip_all)]
-pub async fn claim_inbound(tx: &mut Tx, m: &NewInbound<'_>) -> Result<Option<String>, StoreError> {
-    let id = crate::new_id();
-    let media = serde_json::to_string(m.media).expect("media serializes");
-    let done = sqlx::query(CLAIM)
-        .bind(&id)
-        .bind(m.conversation_id)
-        .bind(m.channel)
-        .bind(m.provider_id)
-        .bind(m.ticket_id)
-        .bind(m.body)
-        .bind(media)
-        .bind(crate::now_ms())
-        .execute(&mut **tx)
-        .await?;
-    Ok((done.rows_affected() == 1).then_some(id))
+#[tracing::instrument(skip_all, fields(count = messages.len()))]
+pub async fn claim_many(tx: &mut Tx<'_>, messages: &[NewInbound<'_>]) -> Result<HashSet<String>, StoreError> {
+    if messages.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let now = crate::now_ms();
+    // Multi-row statements format placeholders (never values) into the SQL.
+    let sql = format!("{CLAIM_PREFIX}{}{CLAIM_SUFFIX}", placeholders(messages.len(), 10));
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for m in messages {
+        let media = serde_json::to_string(m.media).expect("media serializes");
+        query = query
+            .bind(m.message_id)
+            .bind(m.conversation_id)
+            .bind("inbound")
+            .bind(m.channel)
+            .bind(m.provider_id)
+            .bind(m.body)
+            .bind(media)
+            .bind("received")
+            .bind(now)
+            .bind(now);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// Stores the replies sent inline (TwiML) to inbound message `reply_to`, in order.
+/// Stores replies sent inline (TwiML), in order, in one statement.
 ///
 /// # Errors
 /// Database failures.
-#[tracing::instrument(skip_all)]
-pub async fn insert_replies(
-    tx: &mut Tx,
-    conversation_id: &str,
-    channel: &str,
-    reply_to: &str,
-    bodies: &[String],
-) -> Result<(), StoreError> {
-    let now = crate::now_ms();
-    for body in bodies {
-        sqlx::query(INSERT_REPLY)
-            .bind(crate::new_id())
-            .bind(conversation_id)
-            .bind(channel)
-            .bind(reply_to)
-            .bind(body)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+#[tracing::instrument(skip_all, fields(count = replies.len()))]
+pub async fn insert_replies(tx: &mut Tx<'_>, replies: &[NewReply]) -> Result<(), StoreError> {
+    if replies.is_empty() {
+        return Ok(());
     }
+    let now = crate::now_ms();
+    let sql = format!("{REPLY_PREFIX}{}", placeholders(replies.len(), 9));
+    let mut query = sqlx::query(&sql);
+    for r in replies {
+        query = query
+            .bind(crate::new_id())
+            .bind(r.conversation_id.as_str())
+            .bind("outbound")
+            .bind(r.channel)
+            .bind(r.reply_to.as_str())
+            .bind(r.body.as_str())
+            .bind("replied")
+            .bind(now)
+            .bind(now);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Files messages that arrived while a human owns the conversation under its ticket.
+///
+/// # Errors
+/// Database failures.
+pub async fn assign_ticket(tx: &mut Tx<'_>, ticket_id: &str, message_ids: &[String]) -> Result<(), StoreError> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = (2..message_ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!("{ASSIGN_TICKET_PREFIX}({})", list.join(", "));
+    let mut query = sqlx::query(&sql).bind(ticket_id);
+    for id in message_ids {
+        query = query.bind(id.as_str());
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -91,11 +131,8 @@ pub async fn insert_replies(
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all)]
-pub async fn replies_to(tx: &mut Tx, provider_id: &str) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = sqlx::query_as(REPLIES)
-        .bind(provider_id)
-        .fetch_all(&mut **tx)
-        .await?;
+pub async fn replies_to(tx: &mut Tx<'_>, provider_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(REPLIES).bind(provider_id).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(|(b,)| b).collect())
 }
 
@@ -103,16 +140,9 @@ pub async fn replies_to(tx: &mut Tx, provider_id: &str) -> Result<Vec<String>, S
 ///
 /// # Errors
 /// Database failures.
-pub async fn recent(
-    tx: &mut Tx,
-    conversation_id: &str,
-    limit: i64,
-) -> Result<Vec<MessageLine>, StoreError> {
-    let mut rows: Vec<MessageLine> = sqlx::query_as(RECENT)
-        .bind(conversation_id)
-        .bind(limit)
-        .fetch_all(&mut **tx)
-        .await?;
+pub async fn recent(tx: &mut Tx<'_>, conversation_id: &str, limit: i64) -> Result<Vec<MessageLine>, StoreError> {
+    let mut rows: Vec<MessageLine> =
+        sqlx::query_as(RECENT).bind(conversation_id).bind(limit).fetch_all(&mut **tx).await?;
     rows.reverse();
     Ok(rows)
 }
@@ -122,10 +152,7 @@ pub async fn recent(
 /// # Errors
 /// Database failures.
 pub async fn of_ticket(store: &Store, ticket_id: &str) -> Result<Vec<MessageLine>, StoreError> {
-    Ok(sqlx::query_as(OF_TICKET)
-        .bind(ticket_id)
-        .fetch_all(store.pool())
-        .await?)
+    Ok(sqlx::query_as(OF_TICKET).bind(ticket_id).fetch_all(store.pool()).await?)
 }
 
 /// Delivery statuses in the order they can happen; a callback never moves a message back.
@@ -210,14 +237,9 @@ pub async fn insert_sent(
 ///
 /// # Errors
 /// Database failures.
-pub async fn status_of(
-    store: &Store,
-    provider_id: &str,
-) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(
-        sqlx::query_as("select status, error_code from message where provider_id = $1")
-            .bind(provider_id)
-            .fetch_optional(store.pool())
-            .await?,
-    )
+pub async fn status_of(store: &Store, provider_id: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(sqlx::query_as("select status, error_code from message where provider_id = $1")
+        .bind(provider_id)
+        .fetch_optional(store.pool())
+        .await?)
 }

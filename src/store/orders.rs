@@ -24,7 +24,8 @@ pub struct NewOrder<'a> {
     pub pickup_at_ms: Option<i64>,
 }
 
-const COLUMNS: &str = "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms from customer_order";
+const COLUMNS: &str =
+    "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms from customer_order";
 
 /// The contact's order with this number, or their latest when `number` is `None`.
 ///
@@ -32,27 +33,18 @@ const COLUMNS: &str = "select order_id, order_number, status, total_cents, payme
 /// Database failures.
 #[tracing::instrument(skip_all)]
 pub async fn find_for_contact(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     contact_id: &str,
     number: Option<&str>,
 ) -> Result<Option<Order>, StoreError> {
     let found = match number {
         Some(number) => {
-            let sql =
-                format!("{COLUMNS} where contact_id = $1 and upper(order_number) = upper($2)");
-            sqlx::query_as(&sql)
-                .bind(contact_id)
-                .bind(number)
-                .fetch_optional(&mut **tx)
-                .await?
+            let sql = format!("{COLUMNS} where contact_id = $1 and upper(order_number) = upper($2)");
+            sqlx::query_as(&sql).bind(contact_id).bind(number).fetch_optional(&mut **tx).await?
         }
         None => {
-            let sql =
-                format!("{COLUMNS} where contact_id = $1 order by created_at_ms desc limit 1");
-            sqlx::query_as(&sql)
-                .bind(contact_id)
-                .fetch_optional(&mut **tx)
-                .await?
+            let sql = format!("{COLUMNS} where contact_id = $1 order by created_at_ms desc limit 1");
+            sqlx::query_as(&sql).bind(contact_id).fetch_optional(&mut **tx).await?
         }
     };
     Ok(found)

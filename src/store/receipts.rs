@@ -10,12 +10,7 @@ const RECORD: &str = "insert into webhook_receipt (receipt_key, kind, detail, re
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(%kind))]
-pub async fn record(
-    store: &Store,
-    key: &str,
-    kind: &str,
-    detail: &serde_json::Value,
-) -> Result<bool, StoreError> {
+pub async fn record(store: &Store, key: &str, kind: &str, detail: &serde_json::Value) -> Result<bool, StoreError> {
     let done = sqlx::query(RECORD)
         .bind(key)
         .bind(kind)

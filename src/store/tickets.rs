@@ -28,21 +28,22 @@ pub struct Ticket {
     pub phone: String,
 }
 
-const INSERT: &str = "insert into ticket (ticket_id, conversation_id, queue, priority, tags, reason, summary, status, created_at_ms)
+const INSERT: &str =
+    "insert into ticket (ticket_id, conversation_id, queue, priority, tags, reason, summary, status, created_at_ms)
     values ($1, $2, $3, $4, $5, $6, $7, 'open', $8)";
 const SELECT: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason, t.summary, t.status,
         t.created_at_ms, c.phone
     from ticket t join conversation v on v.conversation_id = t.conversation_id join contact c on c.contact_id = v.contact_id";
-const RESOLVE: &str = "update ticket set status = 'resolved', resolved_at_ms = $2 where ticket_id = $1 and status = 'open'";
-const HAND_BACK: &str =
-    "update conversation set ownership = 'resolved', open_ticket_id = null, closed_at_ms = $2,
+const RESOLVE: &str =
+    "update ticket set status = 'resolved', resolved_at_ms = $2 where ticket_id = $1 and status = 'open'";
+const HAND_BACK: &str = "update conversation set ownership = 'resolved', open_ticket_id = null, closed_at_ms = $2,
         version = version + 1
     where open_ticket_id = $1";
 
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(queue = %t.queue))]
-pub async fn insert(tx: &mut Tx, t: &NewTicket<'_>) -> Result<String, StoreError> {
+pub async fn insert(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<String, StoreError> {
     let id = crate::new_id();
     sqlx::query(INSERT)
         .bind(&id)
@@ -71,10 +72,7 @@ pub async fn list_open(store: &Store) -> Result<Vec<Ticket>, StoreError> {
 /// Database failures.
 pub async fn find(store: &Store, ticket_id: &str) -> Result<Option<Ticket>, StoreError> {
     let sql = format!("{SELECT} where t.ticket_id = $1");
-    Ok(sqlx::query_as(&sql)
-        .bind(ticket_id)
-        .fetch_optional(store.pool())
-        .await?)
+    Ok(sqlx::query_as(&sql).bind(ticket_id).fetch_optional(store.pool()).await?)
 }
 
 /// Resolves an open ticket and closes its conversation, so the customer's next message
@@ -86,24 +84,15 @@ pub async fn find(store: &Store, ticket_id: &str) -> Result<Option<Ticket>, Stor
 pub async fn resolve(store: &Store, ticket_id: &str, note: &str) -> Result<bool, StoreError> {
     let mut tx = store.begin().await?;
     let now = crate::now_ms();
-    let done = sqlx::query(RESOLVE)
-        .bind(ticket_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(RESOLVE).bind(ticket_id).bind(now).execute(&mut *tx).await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    let conversation: (String,) =
-        sqlx::query_as("select conversation_id from ticket where ticket_id = $1")
-            .bind(ticket_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    sqlx::query(HAND_BACK)
+    let conversation: (String,) = sqlx::query_as("select conversation_id from ticket where ticket_id = $1")
         .bind(ticket_id)
-        .bind(now)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+    sqlx::query(HAND_BACK).bind(ticket_id).bind(now).execute(&mut *tx).await?;
     let detail = serde_json::json!({ "ticket_id": ticket_id, "note": note, "to": "bot" });
     super::conversations::record_event(&mut tx, &conversation.0, "handed_back", &detail).await?;
     tx.commit().await?;

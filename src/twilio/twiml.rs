@@ -10,12 +10,8 @@ pub const MAX_BODY_CHARS: usize = 1600;
 /// `<Response>` with one `<Message>` per part of `texts`, joined and split to fit the limit.
 pub fn messaging_response(texts: &[String]) -> String {
     let parts = split_for_sms(&texts.join("\n\n"));
-    let response = parts
-        .iter()
-        .fold(Response::new(), |r, part| r.msg(Msg::new(part)));
-    response
-        .build()
-        .expect("TwiML of plain text always serializes")
+    let response = parts.iter().fold(Response::new(), |r, part| r.msg(Msg::new(part)));
+    response.build().expect("TwiML of plain text always serializes")
 }
 
 /// An empty `<Response>`: acknowledge, say nothing.
@@ -34,14 +30,8 @@ pub fn split_for_sms(text: &str) -> Vec<String> {
             parts.push(rest.to_owned());
             break;
         }
-        let hard = rest
-            .char_indices()
-            .nth(MAX_BODY_CHARS)
-            .map_or(rest.len(), |(i, _)| i);
-        let cut = rest[..hard]
-            .rfind(char::is_whitespace)
-            .filter(|i| *i > 0)
-            .unwrap_or(hard);
+        let hard = rest.char_indices().nth(MAX_BODY_CHARS).map_or(rest.len(), |(i, _)| i);
+        let cut = rest[..hard].rfind(char::is_whitespace).filter(|i| *i > 0).unwrap_or(hard);
         parts.push(rest[..cut].trim_end().to_owned());
         rest = rest[cut..].trim_start();
     }
@@ -55,18 +45,12 @@ mod tests {
     #[test]
     fn replies_are_escaped_xml_messages() {
         let xml = messaging_response(&["Fish & chips <3".to_owned()]);
-        assert_eq!(
-            xml,
-            "<Response><Message><Body>Fish &amp; chips &lt;3</Body></Message></Response>"
-        );
+        assert_eq!(xml, "<Response><Message><Body>Fish &amp; chips &lt;3</Body></Message></Response>");
     }
 
     #[test]
     fn an_empty_reply_is_an_empty_response() {
-        assert!(matches!(
-            empty_response().as_str(),
-            "<Response/>" | "<Response></Response>" | "<Response />"
-        ));
+        assert!(matches!(empty_response().as_str(), "<Response/>" | "<Response></Response>" | "<Response />"));
         assert_eq!(messaging_response(&[]), empty_response());
     }
 
@@ -75,17 +59,9 @@ mod tests {
         let long = "word ".repeat(1000);
         let parts = split_for_sms(&long);
         assert!(parts.len() >= 3);
-        assert!(parts
-            .iter()
-            .all(|p| p.chars().count() <= MAX_BODY_CHARS && !p.is_empty()));
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_BODY_CHARS && !p.is_empty()));
         assert_eq!(parts.join(" ").split_whitespace().count(), 1000);
         let unbroken = "x".repeat(3300);
-        assert_eq!(
-            split_for_sms(&unbroken)
-                .iter()
-                .map(String::len)
-                .collect::<Vec<_>>(),
-            vec![1600, 1600, 100]
-        );
+        assert_eq!(split_for_sms(&unbroken).iter().map(String::len).collect::<Vec<_>>(), vec![1600, 1600, 100]);
     }
 }

@@ -13,16 +13,9 @@ fn fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let flows = dir.path().join("flows");
     std::fs::create_dir_all(&flows).unwrap();
-    std::fs::copy(
-        root().join("flows/intents.yaml"),
-        flows.join("intents.yaml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        root().join(format!("tests/fixtures/broken_flows/{name}.yaml")),
-        flows.join(format!("{name}.yaml")),
-    )
-    .unwrap();
+    std::fs::copy(root().join("flows/intents.yaml"), flows.join("intents.yaml")).unwrap();
+    std::fs::copy(root().join(format!("tests/fixtures/broken_flows/{name}.yaml")), flows.join(format!("{name}.yaml")))
+        .unwrap();
     let templates = dir.path().join("templates");
     crate::ops::copy_dir(&root().join("templates"), &templates);
     let spanish = templates.join("messages/es/only_spanish");
@@ -36,33 +29,22 @@ fn each_broken_fixture_is_reported_with_its_place_and_reason() {
     let cases = [
         ("yaml_error", "5:11", "invalid YAML: expected string scalar"),
         ("unknown_step", "5:11", "unknown step \"second\""),
-        (
-            "unknown_template",
-            "4:10",
-            "unknown template \"menu/no_such_template\"",
-        ),
+        ("unknown_template", "4:10", "unknown template \"menu/no_such_template\""),
         ("unknown_action", "4:13", "unknown action \"launch_rocket\""),
         ("unknown_intent", "3:13", "unknown intent \"teleport\""),
         ("unreachable_step", "6:9", "step \"orphan\" is unreachable"),
         ("invalid_regex", "6:18", "invalid regex"),
-        (
-            "missing_en_template",
-            "4:10",
-            "template \"only_spanish/hello\" has no en version",
-        ),
+        ("missing_en_template", "4:10", "template \"only_spanish/hello\" has no en version"),
         ("loop_without_wait", "6:9", "loop with no wait"),
         ("unknown_field", "4:5", "sya"),
     ];
     for (name, place, reason) in cases {
         let (_dir, flows, templates) = fixture(name);
-        let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES)
-            .expect_err(name);
+        let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES).expect_err(name);
         let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
         let want = format!("{name}.yaml:{place}: ");
         assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(&want) && l.contains(reason)),
+            lines.iter().any(|l| l.contains(&want) && l.contains(reason)),
             "{name}: expected {want}{reason}, got {lines:#?}"
         );
     }
@@ -70,22 +52,16 @@ fn each_broken_fixture_is_reported_with_its_place_and_reason() {
 
 #[test]
 fn the_shipped_flows_pass_the_check() {
-    let assets = leafdesk::flows::load_assets(
-        &root().join("flows"),
-        &root().join("templates"),
-        leafdesk::actions::NAMES,
-    );
+    let assets =
+        leafdesk::flows::load_assets(&root().join("flows"), &root().join("templates"), leafdesk::actions::NAMES);
     assert!(assets.is_ok(), "{:#?}", assets.err());
 }
 
 #[test]
 fn every_shipped_template_renders_for_every_locale_and_channel() {
-    let assets = leafdesk::flows::load_assets(
-        &root().join("flows"),
-        &root().join("templates"),
-        leafdesk::actions::NAMES,
-    )
-    .unwrap();
+    let assets =
+        leafdesk::flows::load_assets(&root().join("flows"), &root().join("templates"), leafdesk::actions::NAMES)
+            .unwrap();
     let data = serde_json::json!({
         "contact": { "first_name": "Alex", "locale": "en", "customer_type": "adult_use" },
         "location": { "name": "Demo Dispensary", "state": "CA" },
@@ -95,15 +71,11 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
     for name in assets.templates.names() {
         let (locale, logical) = name.split_once('/').unwrap();
         let logical = logical.split('.').next().unwrap();
-        for channel in [
-            leafdesk::domain::Channel::Sms,
-            leafdesk::domain::Channel::Voice,
-            leafdesk::domain::Channel::Web,
-        ] {
-            let text = assets
-                .templates
-                .render(logical, locale, channel, &data)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for channel in
+            [leafdesk::domain::Channel::Sms, leafdesk::domain::Channel::Voice, leafdesk::domain::Channel::Web]
+        {
+            let text =
+                assets.templates.render(logical, locale, channel, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!text.trim().is_empty(), "{name} renders empty");
         }
     }
@@ -119,40 +91,22 @@ fn the_cli_prints_problems_and_exits_non_zero() {
         .unwrap();
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("unknown_step.yaml:5:11: unknown step \"second\""),
-        "{stdout}"
-    );
-    let ok = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
-        .args(["flows", "check"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
+    assert!(stdout.contains("unknown_step.yaml:5:11: unknown step \"second\""), "{stdout}");
+    let ok =
+        Command::new(env!("CARGO_BIN_EXE_leafdesk")).args(["flows", "check"]).current_dir(root()).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
 }
 
 /// The README's reference flow (every step kind) must stay a valid flow.
 #[test]
 fn the_readme_reference_flow_passes_the_check() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let section = readme
-        .split("### A flow, with every step kind")
-        .nth(1)
-        .expect("README has the reference flow");
-    let yaml = section
-        .split("```yaml\n")
-        .nth(1)
-        .and_then(|s| s.split("```").next())
-        .expect("a yaml block");
+    let section = readme.split("### A flow, with every step kind").nth(1).expect("README has the reference flow");
+    let yaml = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("a yaml block");
     let dir = tempfile::tempdir().unwrap();
     let flows = dir.path().join("flows");
     crate::ops::copy_dir(&root().join("flows"), &flows);
     std::fs::write(flows.join("order_lookup.yaml"), yaml).unwrap();
-    let loaded =
-        leafdesk::flows::load_assets(&flows, &root().join("templates"), leafdesk::actions::NAMES);
+    let loaded = leafdesk::flows::load_assets(&flows, &root().join("templates"), leafdesk::actions::NAMES);
     assert!(loaded.is_ok(), "{:#?}", loaded.err());
 }

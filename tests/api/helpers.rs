@@ -34,12 +34,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        Self {
-            flows_dir: root.join("flows"),
-            templates_dir: root.join("templates"),
-            reload_ms: 0,
-            database_url: None,
-        }
+        Self { flows_dir: root.join("flows"), templates_dir: root.join("templates"), reload_ms: 0, database_url: None }
     }
 }
 
@@ -53,18 +48,11 @@ pub async fn spawn_with(options: Options) -> TestApp {
         Some(url) => url,
         None => test_database_url(dir.path()).await,
     };
-    let settings = test_settings(
-        &database_url,
-        &options.flows_dir,
-        &options.templates_dir,
-        options.reload_ms,
-    );
+    let settings = test_settings(&database_url, &options.flows_dir, &options.templates_dir, options.reload_ms);
     let app = startup::build(settings).await.expect("app builds");
     let addr = app.local_addr();
     let state = app.state().clone();
-    leafdesk::demo::seed(&state.store, OUR_NUMBER)
-        .await
-        .expect("demo seed");
+    leafdesk::demo::seed(&state.store, OUR_NUMBER).await.expect("demo seed");
     let (tx, rx) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(app.run(async move {
         let _ = rx.await;
@@ -80,12 +68,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     }
 }
 
-pub fn test_settings(
-    database_url: &str,
-    flows: &Path,
-    templates: &Path,
-    reload_ms: u64,
-) -> Settings {
+pub fn test_settings(database_url: &str, flows: &Path, templates: &Path, reload_ms: u64) -> Settings {
     let pairs = [
         ("DATABASE_URL", database_url.to_owned()),
         ("LEAFDESK_BIND", "127.0.0.1:0".to_owned()),
@@ -105,16 +88,9 @@ pub async fn test_database_url(dir: &Path) -> String {
         Ok(admin_url) if !admin_url.is_empty() => {
             use sqlx::Connection;
             let name = format!("leafdesk_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .expect("TEST_DATABASE_URL reachable");
-            sqlx::query(&format!("create database {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let base = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(b, _)| b);
+            let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("TEST_DATABASE_URL reachable");
+            sqlx::query(&format!("create database {name}")).execute(&mut conn).await.expect("create test database");
+            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
             format!("{base}/{name}")
         }
         _ => format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
@@ -141,19 +117,13 @@ pub fn sms_params(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
 }
 
 pub fn encode(params: &[(String, String)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    params.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&")
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             b' ' => "+".to_owned(),
             _ => format!("%{b:02X}"),
         })
@@ -161,12 +131,7 @@ fn urlencode(s: &str) -> String {
 }
 
 pub fn sign(path: &str, params: &[(String, String)]) -> String {
-    signature::sign(
-        TOKEN,
-        &format!("{PUBLIC_URL}{path}"),
-        params,
-        Algorithm::Sha1,
-    )
+    signature::sign(TOKEN, &format!("{PUBLIC_URL}{path}"), params, Algorithm::Sha1)
 }
 
 pub struct Reply {
@@ -204,48 +169,25 @@ impl TestApp {
     /// POSTs a correctly signed form to `path`.
     pub async fn post_signed(&self, path: &str, params: &[(String, String)]) -> Reply {
         let signature = sign(path, params);
-        self.post_raw(
-            path,
-            encode(params).into_bytes(),
-            "application/x-www-form-urlencoded",
-            Some(&signature),
-        )
-        .await
+        self.post_raw(path, encode(params).into_bytes(), "application/x-www-form-urlencoded", Some(&signature)).await
     }
 
-    pub async fn post_raw(
-        &self,
-        path: &str,
-        body: Vec<u8>,
-        content_type: &str,
-        signature: Option<&str>,
-    ) -> Reply {
-        let mut req = self
-            .client
-            .post(self.url(path))
-            .header("content-type", content_type)
-            .body(body);
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>, content_type: &str, signature: Option<&str>) -> Reply {
+        let mut req = self.client.post(self.url(path)).header("content-type", content_type).body(body);
         if let Some(sig) = signature {
             req = req.header("x-twilio-signature", sig);
         }
         let resp = req.send().await.expect("request sent");
-        Reply {
-            status: resp.status().as_u16(),
-            body: resp.text().await.expect("body"),
-        }
+        Reply { status: resp.status().as_u16(), body: resp.text().await.expect("body") }
     }
 
     /// A signed inbound SMS from `from`.
     pub async fn sms(&self, sid: &str, from: &str, body: &str) -> Reply {
-        self.post_signed("/webhooks/twilio/sms", &sms_params(sid, from, body))
-            .await
+        self.post_signed("/webhooks/twilio/sms", &sms_params(sid, from, body)).await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(sql)
-            .fetch_one(self.state.store.pool())
-            .await
-            .expect("count query");
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(self.state.store.pool()).await.expect("count query");
         n
     }
 

@@ -12,26 +12,10 @@ async fn health_readiness_and_metrics_answer() {
     app.sms(&sid(), "+15555550100", "hi").await;
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    let ready: serde_json::Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: serde_json::Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["database"], "ok");
     assert_eq!(ready["flows"], 4);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for line in [
         "leafdesk_messages_total{channel=\"sms\",direction=\"inbound\"} 1",
         "leafdesk_messages_total{channel=\"sms\",direction=\"outbound\"} 1",
@@ -47,18 +31,9 @@ async fn health_readiness_and_metrics_answer() {
 async fn a_flow_outcome_is_counted() {
     let app = spawn_app().await;
     app.sms(&sid(), "+15555550100", "where is my order").await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(
-        metrics
-            .contains("leafdesk_flow_outcomes_total{flow=\"order_status\",outcome=\"resolved\"} 1"),
+        metrics.contains("leafdesk_flow_outcomes_total{flow=\"order_status\",outcome=\"resolved\"} 1"),
         "{metrics}"
     );
 }
@@ -66,9 +41,7 @@ async fn a_flow_outcome_is_counted() {
 #[tokio::test]
 async fn every_conversation_test_in_flows_tests_passes() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let report = leafdesk::flowtest::run_dir(&root.join("flows"), &root.join("templates"))
-        .await
-        .expect("flows load");
+    let report = leafdesk::flowtest::run_dir(&root.join("flows"), &root.join("templates")).await.expect("flows load");
     assert!(report.failed.is_empty(), "{:#?}", report.failed);
     assert!(report.passed.len() >= 12, "{}", report.summary());
 }
@@ -86,20 +59,22 @@ async fn graceful_shutdown_lets_the_server_finish() {
 async fn the_binary_serves_demo_data_keeps_pii_out_of_logs_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
-        .current_dir(root)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LEAFDESK_DATA_DIR", dir.path())
-        .env("TWILIO_AUTH_TOKEN", TOKEN)
-        .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
-        .env("LEAFDESK_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let stderr = child.stderr.take().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+            .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LEAFDESK_DATA_DIR", dir.path())
+            .env("TWILIO_AUTH_TOKEN", TOKEN)
+            .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
+            .env("LEAFDESK_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("binary starts"),
+    );
+    let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -108,9 +83,7 @@ async fn the_binary_serves_demo_data_keeps_pii_out_of_logs_and_stops_on_sigterm(
     });
     let mut logs = Vec::new();
     let addr = loop {
-        let line = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("server logs that it listens");
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("server logs that it listens");
         logs.push(line.clone());
         if let Some(rest) = line.split("addr=").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
@@ -127,27 +100,16 @@ async fn the_binary_serves_demo_data_keeps_pii_out_of_logs_and_stops_on_sigterm(
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("<Message>"));
-    assert!(
-        dir.path().join("leafdesk.db").exists(),
-        "SQLite file created under LEAFDESK_DATA_DIR"
-    );
+    assert!(dir.path().join("leafdesk.db").exists(), "SQLite file created under LEAFDESK_DATA_DIR");
     // SIGTERM: graceful shutdown, exit 0.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
+    let _ = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
     logs.extend(rx.try_iter());
     let all = logs.join("\n");
     assert!(all.contains("leafdesk stopped"), "{all}");
-    assert!(
-        !all.contains("my secret dosage question"),
-        "message body leaked into logs:\n{all}"
-    );
-    assert!(
-        !all.contains("5555550100"),
-        "full phone number leaked into logs:\n{all}"
-    );
+    assert!(!all.contains("my secret dosage question"), "message body leaked into logs:\n{all}");
+    assert!(!all.contains("5555550100"), "full phone number leaked into logs:\n{all}");
     assert!(!all.contains(TOKEN), "token leaked into logs");
 }
 
@@ -155,27 +117,23 @@ async fn the_binary_serves_demo_data_keeps_pii_out_of_logs_and_stops_on_sigterm(
 async fn the_server_refuses_to_start_on_a_broken_flow_and_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let flows = dir.path().join("flows");
-    copy_dir(
-        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/flows")),
-        &flows,
-    );
+    copy_dir(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/flows")), &flows);
     std::fs::write(flows.join("menu.yaml"), "id: menu\nsteps:\n  - id: offer\n    ask: menu/offer\n    expect:\n      - options: [\"1\"]\n        next: nowhere\n").unwrap();
     let url = test_database_url(dir.path()).await;
-    let settings = test_settings(
-        &url,
-        &flows,
-        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")),
-        0,
-    );
-    let err = leafdesk::startup::build(settings)
-        .await
-        .err()
-        .expect("build fails on a broken flow")
-        .to_string();
-    assert!(
-        err.contains("menu.yaml:7:15: unknown step \"nowhere\""),
-        "{err}"
-    );
+    let settings =
+        test_settings(&url, &flows, std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")), 0);
+    let err = leafdesk::startup::build(settings).await.err().expect("build fails on a broken flow").to_string();
+    assert!(err.contains("menu.yaml:7:15: unknown step \"nowhere\""), "{err}");
+}
+
+/// Kills the child process if the test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

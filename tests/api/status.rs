@@ -23,10 +23,8 @@ fn callback(sid: &str, status: &str, error_code: Option<&str>) -> Vec<(String, S
 
 async fn sent_message(app: &TestApp, provider_id: &str) {
     app.sms(&sid(), "+15555550100", "hi").await;
-    let (conversation,): (String,) = sqlx::query_as("select conversation_id from conversation")
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let (conversation,): (String,) =
+        sqlx::query_as("select conversation_id from conversation").fetch_one(app.state.store.pool()).await.unwrap();
     leafdesk::store::messages::insert_sent(
         &app.state.store,
         &conversation,
@@ -40,32 +38,19 @@ async fn sent_message(app: &TestApp, provider_id: &str) {
 }
 
 async fn status(app: &TestApp, provider_id: &str) -> (String, Option<String>) {
-    leafdesk::store::messages::status_of(&app.state.store, provider_id)
-        .await
-        .unwrap()
-        .expect("message exists")
+    leafdesk::store::messages::status_of(&app.state.store, provider_id).await.unwrap().expect("message exists")
 }
 
 #[tokio::test]
 async fn statuses_move_forward_and_a_late_callback_never_moves_them_back() {
     let app = spawn_app().await;
     sent_message(&app, "SMout1").await;
-    for (given, expected) in [
-        ("sent", "sent"),
-        ("delivered", "delivered"),
-        ("sent", "delivered"),
-        ("failed", "delivered"),
-        ("read", "read"),
-    ] {
-        let reply = app
-            .post_signed(PATH, &callback("SMout1", given, None))
-            .await;
+    for (given, expected) in
+        [("sent", "sent"), ("delivered", "delivered"), ("sent", "delivered"), ("failed", "delivered"), ("read", "read")]
+    {
+        let reply = app.post_signed(PATH, &callback("SMout1", given, None)).await;
         assert_eq!(reply.status, 204, "{given}: {}", reply.body);
-        assert_eq!(
-            status(&app, "SMout1").await.0,
-            expected,
-            "after a {given:?} callback"
-        );
+        assert_eq!(status(&app, "SMout1").await.0, expected, "after a {given:?} callback");
     }
 }
 
@@ -74,18 +59,9 @@ async fn a_repeated_callback_is_acknowledged_and_recorded_once() {
     let app = spawn_app().await;
     sent_message(&app, "SMout2").await;
     for _ in 0..3 {
-        assert_eq!(
-            app.post_signed(PATH, &callback("SMout2", "delivered", None))
-                .await
-                .status,
-            204
-        );
+        assert_eq!(app.post_signed(PATH, &callback("SMout2", "delivered", None)).await.status, 204);
     }
-    assert_eq!(
-        app.count("select count(*) from webhook_receipt where kind = 'status_callback'")
-            .await,
-        1
-    );
+    assert_eq!(app.count("select count(*) from webhook_receipt where kind = 'status_callback'").await, 1);
     assert_eq!(status(&app, "SMout2").await.0, "delivered");
 }
 
@@ -93,45 +69,20 @@ async fn a_repeated_callback_is_acknowledged_and_recorded_once() {
 async fn error_21610_records_that_the_carrier_has_the_number_opted_out() {
     let app = spawn_app().await;
     sent_message(&app, "SMout3").await;
-    assert_eq!(
-        leafdesk::store::contacts::carrier_opt_out_at(&app.state.store, "+15555550100")
-            .await
-            .unwrap(),
-        None
-    );
-    let reply = app
-        .post_signed(PATH, &callback("SMout3", "failed", Some("21610")))
-        .await;
+    assert_eq!(leafdesk::store::contacts::carrier_opt_out_at(&app.state.store, "+15555550100").await.unwrap(), None);
+    let reply = app.post_signed(PATH, &callback("SMout3", "failed", Some("21610"))).await;
     assert_eq!(reply.status, 204);
-    assert_eq!(
-        status(&app, "SMout3").await,
-        ("failed".to_owned(), Some("21610".to_owned()))
-    );
-    assert!(
-        leafdesk::store::contacts::carrier_opt_out_at(&app.state.store, "+15555550100")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert_eq!(status(&app, "SMout3").await, ("failed".to_owned(), Some("21610".to_owned())));
+    assert!(leafdesk::store::contacts::carrier_opt_out_at(&app.state.store, "+15555550100").await.unwrap().is_some());
 }
 
 #[tokio::test]
 async fn status_callbacks_are_verified_and_validated() {
     let app = spawn_app().await;
     let params = callback("SMout4", "delivered", None);
-    let unsigned = app
-        .post_raw(
-            PATH,
-            encode(&params).into_bytes(),
-            "application/x-www-form-urlencoded",
-            None,
-        )
-        .await;
+    let unsigned = app.post_raw(PATH, encode(&params).into_bytes(), "application/x-www-form-urlencoded", None).await;
     assert_eq!(unsigned.status, 403);
-    let missing_status: Vec<(String, String)> = params
-        .into_iter()
-        .filter(|(k, _)| k != "MessageStatus")
-        .collect();
+    let missing_status: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "MessageStatus").collect();
     let reply = app.post_signed(PATH, &missing_status).await;
     assert_eq!(reply.status, 400);
     assert!(reply.body.contains("MessageStatus"), "{}", reply.body);

@@ -1,0 +1,266 @@
+//! Load benchmark for the SMS path: signed inbound SMS through the whole server (verify, claim,
+//! flow step, one committed transaction, TwiML), against the real release binary in its own
+//! process. 64 concurrent keep-alive connections, 1,000 distinct phone numbers each doing a
+//! two-step dialog ("hi" → menu, "1" → order status). Also measures the ceiling: an axum
+//! handler returning fixed TwiML, in its own process the same way.
+//!
+//! Run: `cargo bench --bench sms_load` (PostgreSQL is measured too when
+//! `BENCH_DATABASE_URL` or 127.0.0.1:5432 answers). Figures go in BENCHMARKS.md.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leafdesk::twilio::signature::{self, Algorithm};
+
+const CONNECTIONS: usize = 64;
+const NUMBERS: usize = 1_000;
+const WARMUP: Duration = Duration::from_secs(3);
+const MEASURE: Duration = Duration::from_secs(15);
+const TOKEN: &str = "bench-token";
+const PUBLIC_URL: &str = "http://bench.local";
+const OUR_NUMBER: &str = "+15005550006";
+
+fn main() {
+    if std::env::args().any(|a| a == "--ceiling-server") {
+        return ceiling_server();
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` compatibility
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    // BENCH_PORT: load a server that is already running (for profiling it), then stop.
+    if let Some(port) = std::env::var("BENCH_PORT").ok().and_then(|p| p.parse().ok()) {
+        let result = rt.block_on(load(port, true));
+        return print_result(&format!("server on port {port}"), &result, None);
+    }
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    println!("machine: {} cores; load generator: {CONNECTIONS} connections, {NUMBERS} numbers, {}s measured after {}s warm-up", std::thread::available_parallelism().map_or(0, |n| n.get()), MEASURE.as_secs(), WARMUP.as_secs());
+    let ceiling = {
+        let (child, port) = spawn_ceiling();
+        let result = rt.block_on(load(port, false));
+        stop(child);
+        result
+    };
+    print_result("ceiling (axum, fixed TwiML)", &ceiling, None);
+    let dir = std::env::temp_dir().join(format!("leafdesk-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite_url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    if only.is_empty() || only == "sqlite" {
+        let sqlite = run_leafdesk(&rt, &sqlite_url);
+        print_result("leafdesk on SQLite (WAL, synchronous=normal)", &sqlite, Some(&ceiling));
+    }
+    if !(only.is_empty() || only == "postgres") {
+    } else if let Some(pg) = rt.block_on(postgres_database()) {
+        let result = run_leafdesk(&rt, &pg.1);
+        print_result("leafdesk on PostgreSQL (synchronous_commit=on)", &result, Some(&ceiling));
+        rt.block_on(drop_database(&pg.0, &pg.1));
+    } else {
+        println!("PostgreSQL: not reachable, skipped");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+struct LoadResult {
+    requests: u64,
+    errors: u64,
+    seconds: f64,
+    latencies_us: Vec<u32>,
+}
+
+impl LoadResult {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+fn print_result(name: &str, r: &LoadResult, ceiling: Option<&LoadResult>) {
+    let ratio = ceiling.map(|c| format!(", {:.0}% of the ceiling", 100.0 * r.rate() / c.rate())).unwrap_or_default();
+    println!(
+        "{name}: {:.0} msg/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors{ratio}",
+        r.rate(),
+        r.percentile(0.50),
+        r.percentile(0.99),
+        r.percentile(1.0),
+        r.errors
+    );
+}
+
+fn run_leafdesk(rt: &tokio::runtime::Runtime, database_url: &str) -> LoadResult {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", database_url)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
+        .env("LEAFDESK_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("leafdesk binary starts");
+    let result = rt.block_on(async {
+        wait_ready(port).await;
+        load(port, true).await
+    });
+    stop(child);
+    result
+}
+
+async fn load(port: u16, signed: bool) -> LoadResult {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).http1_only().build().unwrap();
+    let url = format!("http://127.0.0.1:{port}/webhooks/twilio/sms");
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let seq = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for conn in 0..CONNECTIONS {
+        let (client, url, measuring, stop, errors, seq) =
+            (client.clone(), url.clone(), measuring.clone(), stop.clone(), errors.clone(), seq.clone());
+        tasks.push(tokio::spawn(async move {
+            let numbers: Vec<String> = (0..NUMBERS)
+                .filter(|n| n % CONNECTIONS == conn)
+                .map(|n| format!("+1555{:07}", 1_000_000 + n))
+                .collect();
+            let mut latencies = Vec::with_capacity(1 << 16);
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let from = &numbers[(i / 2) % numbers.len()];
+                let body = if i % 2 == 0 { "hi" } else { "1" };
+                i += 1;
+                let sid = format!("SM{:032x}", seq.fetch_add(1, Ordering::Relaxed));
+                let params: Vec<(String, String)> = [
+                    ("MessageSid", sid.as_str()),
+                    ("From", from.as_str()),
+                    ("To", OUR_NUMBER),
+                    ("Body", body),
+                    ("NumMedia", "0"),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+                let form =
+                    params.iter().map(|(k, v)| format!("{k}={}", v.replace('+', "%2B"))).collect::<Vec<_>>().join("&");
+                let sig = if signed {
+                    signature::sign(TOKEN, &format!("{PUBLIC_URL}/webhooks/twilio/sms"), &params, Algorithm::Sha1)
+                } else {
+                    String::new()
+                };
+                let started = Instant::now();
+                let resp = client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-twilio-signature", sig)
+                    .body(form)
+                    .send()
+                    .await;
+                let ok = match resp {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok_and(|b| b.starts_with(b"<Response>")),
+                    Err(_) => false,
+                };
+                if measuring.load(Ordering::Relaxed) {
+                    if ok {
+                        latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(WARMUP).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(MEASURE).await;
+    measuring.store(false, Ordering::Relaxed);
+    let seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies_us = Vec::new();
+    for t in tasks {
+        latencies_us.extend(t.await.unwrap());
+    }
+    latencies_us.sort_unstable();
+    LoadResult { requests: latencies_us.len() as u64, errors: errors.load(Ordering::Relaxed), seconds, latencies_us }
+}
+
+async fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server on port {port} did not become ready");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn_ceiling() -> (Child, u16) {
+    let port = free_port();
+    let child =
+        Command::new(std::env::current_exe().unwrap()).args(["--ceiling-server", &port.to_string()]).spawn().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "ceiling server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    (child, port)
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// The ceiling: the cheapest axum handler that answers a webhook with TwiML.
+fn ceiling_server() {
+    let port: u16 =
+        std::env::args().skip_while(|a| a != "--ceiling-server").nth(1).and_then(|p| p.parse().ok()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let app = axum::Router::new().route(
+            "/webhooks/twilio/sms",
+            axum::routing::post(|| async {
+                ([("content-type", "text/xml")], "<Response><Message><Body>Hi!</Body></Message></Response>")
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        axum::serve(listener, app).with_graceful_shutdown(leafdesk::startup::shutdown_signal()).await.unwrap();
+    });
+}
+
+async fn postgres_database() -> Option<(String, String)> {
+    use sqlx::Connection;
+    let admin =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+    let name = format!("leafdesk_bench_{}", std::process::id());
+    sqlx::query(&format!("drop database if exists {name}")).execute(&mut conn).await.ok()?;
+    sqlx::query(&format!("create database {name}")).execute(&mut conn).await.ok()?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+    Some((admin, format!("{base}/{name}")))
+}
+
+async fn drop_database(admin: &str, url: &str) {
+    use sqlx::Connection;
+    let name = url.rsplit('/').next().unwrap_or_default();
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        let _ = sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await;
+    }
+}
