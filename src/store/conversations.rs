@@ -8,7 +8,7 @@
 use sqlx::FromRow;
 
 use super::contacts::Contact;
-use super::{corrupt, list_placeholders, placeholders, StoreError, Tx};
+use super::{corrupt, Placeholders, StoreError, Tx};
 use crate::flows::engine::State;
 
 /// Who speaks for us in a conversation. The bot never speaks unless it is `Bot`.
@@ -145,7 +145,7 @@ pub async fn find_for_senders(
     if phones.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!("{FIND_FOR_SENDERS}({}) order by c.contact_id", list_placeholders(phones.len()));
+    let sql = format!("{FIND_FOR_SENDERS}({}) order by c.contact_id", Placeholders::for_tx(tx).list(phones.len()));
     let mut query = sqlx::query_as::<_, SenderRow>(&sql);
     for phone in phones {
         query = query.bind(*phone);
@@ -227,7 +227,7 @@ pub async fn insert_many(tx: &mut Tx<'_>, conversations: &[&Conversation]) -> Re
     if conversations.is_empty() {
         return Ok(());
     }
-    let sql = format!("{INSERT_PREFIX}{}", placeholders(conversations.len(), 10));
+    let sql = format!("{INSERT_PREFIX}{}", Placeholders::for_tx(tx).rows(conversations.len(), 10));
     let mut query = sqlx::query(&sql);
     for c in conversations {
         let (engine, slots) = state_json(&c.state);
@@ -257,22 +257,9 @@ pub async fn save_many(tx: &mut Tx<'_>, conversations: &mut [&mut Conversation])
     if conversations.is_empty() {
         return Ok(());
     }
+    let mut p = Placeholders::for_tx(tx);
     let rows: Vec<String> = (0..conversations.len())
-        .map(|r| {
-            let p = |c: usize| format!("${}", r * 9 + c);
-            format!(
-                "({}, {}, {}, {}, {}, {}, {}, cast({} as bigint), cast({} as bigint))",
-                p(1),
-                p(2),
-                p(3),
-                p(4),
-                p(5),
-                p(6),
-                p(7),
-                p(8),
-                p(9)
-            )
-        })
+        .map(|_| format!("({}, cast({} as bigint), cast({} as bigint))", p.list(7), p.next(), p.next()))
         .collect();
     let sql = format!("{SAVE_PREFIX}{}{SAVE_SUFFIX}", rows.join(", "));
     let mut query = sqlx::query(&sql);

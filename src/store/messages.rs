@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use sqlx::FromRow;
 
-use super::{placeholders, Store, StoreError, Tx};
+use super::{Placeholders, Store, StoreError, Tx};
 use crate::domain::Media;
 
 pub struct NewInbound<'a> {
@@ -34,12 +34,12 @@ pub struct MessageLine {
 }
 
 /// Claims, many rows at once: a row that conflicts on provider_id is a retry and is skipped.
-const CLAIM_PREFIX: &str = "insert into message (message_id, conversation_id, direction, channel, provider_id, body,
-        media, status, created_at_ms, updated_at_ms) values ";
+const CLAIM_PREFIX: &str = "insert into message (message_id, conversation_id, channel, provider_id, body, media,
+        created_at_ms, updated_at_ms, direction, status) values ";
 const CLAIM_SUFFIX: &str = " on conflict (provider_id) do nothing returning message_id";
-const REPLY_PREFIX: &str = "insert into message (message_id, conversation_id, direction, channel, reply_to, body,
-        status, created_at_ms, updated_at_ms) values ";
-const ASSIGN_TICKET_PREFIX: &str = "update message set ticket_id = $1 where message_id in ";
+const REPLY_PREFIX: &str = "insert into message (message_id, conversation_id, channel, reply_to, body,
+        created_at_ms, updated_at_ms, direction, status) values ";
+const ASSIGN_TICKET_PREFIX: &str = "update message set ticket_id = ";
 const REPLIES: &str = "select o.body from message o join message i on o.reply_to = i.message_id
     where i.provider_id = $1 order by o.created_at_ms, o.message_id";
 const RECENT: &str = "select direction, body, created_at_ms from message where conversation_id = $1
@@ -60,19 +60,19 @@ pub async fn claim_many(tx: &mut Tx<'_>, messages: &[NewInbound<'_>]) -> Result<
     }
     let now = crate::now_ms();
     // Multi-row statements format placeholders (never values) into the SQL.
-    let sql = format!("{CLAIM_PREFIX}{}{CLAIM_SUFFIX}", placeholders(messages.len(), 10));
+    let mut p = Placeholders::for_tx(tx);
+    let rows: Vec<String> = (0..messages.len()).map(|_| format!("({}, 'inbound', 'received')", p.list(8))).collect();
+    let sql = format!("{CLAIM_PREFIX}{}{CLAIM_SUFFIX}", rows.join(", "));
     let mut query = sqlx::query_as::<_, (String,)>(&sql);
     for m in messages {
         let media = serde_json::to_string(m.media).expect("media serializes");
         query = query
             .bind(m.message_id)
             .bind(m.conversation_id)
-            .bind("inbound")
             .bind(m.channel)
             .bind(m.provider_id)
             .bind(m.body)
             .bind(media)
-            .bind("received")
             .bind(now)
             .bind(now);
     }
@@ -90,17 +90,17 @@ pub async fn insert_replies(tx: &mut Tx<'_>, replies: &[NewReply]) -> Result<(),
         return Ok(());
     }
     let now = crate::now_ms();
-    let sql = format!("{REPLY_PREFIX}{}", placeholders(replies.len(), 9));
+    let mut p = Placeholders::for_tx(tx);
+    let rows: Vec<String> = (0..replies.len()).map(|_| format!("({}, 'outbound', 'replied')", p.list(7))).collect();
+    let sql = format!("{REPLY_PREFIX}{}", rows.join(", "));
     let mut query = sqlx::query(&sql);
     for r in replies {
         query = query
             .bind(crate::new_id())
             .bind(r.conversation_id.as_str())
-            .bind("outbound")
             .bind(r.channel)
             .bind(r.reply_to.as_str())
             .bind(r.body.as_str())
-            .bind("replied")
             .bind(now)
             .bind(now);
     }
@@ -116,8 +116,9 @@ pub async fn assign_ticket(tx: &mut Tx<'_>, ticket_id: &str, message_ids: &[Stri
     if message_ids.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = (2..message_ids.len() + 2).map(|i| format!("${i}")).collect();
-    let sql = format!("{ASSIGN_TICKET_PREFIX}({})", list.join(", "));
+    let mut p = Placeholders::for_tx(tx);
+    let ticket = p.next();
+    let sql = format!("{ASSIGN_TICKET_PREFIX}{ticket} where message_id in ({})", p.list(message_ids.len()));
     let mut query = sqlx::query(&sql).bind(ticket_id);
     for id in message_ids {
         query = query.bind(id.as_str());

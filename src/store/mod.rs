@@ -77,9 +77,9 @@ impl Store {
                         conn.execute(sync_pragma).await?;
                         conn.execute("pragma foreign_keys = on").await?;
                         conn.execute("pragma busy_timeout = 5000").await?;
-                        // 64 MiB of page cache and memory-mapped reads: the hot path then reads
-                        // pages without copying them out of the OS cache.
-                        conn.execute("pragma cache_size = -65536").await?;
+                        // Memory-mapped reads: pages are read without copying them out of the OS
+                        // cache. (A large page cache instead makes every commit slower: SQLite
+                        // scans the whole cache when a write transaction ends.)
                         conn.execute("pragma mmap_size = 268435456").await?;
                     }
                     Ok(())
@@ -151,32 +151,41 @@ fn create_sqlite_dir(url: &str) {
     }
 }
 
-/// `($1, $2, $3), ($4, $5, $6)` for `rows` rows of `columns` values: the placeholder list of a
-/// multi-row statement. Only placeholders are formatted into SQL, never values.
-pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Placeholders for statements whose length depends on the data (multi-row inserts, `in`
+/// lists). Only placeholders are ever formatted into SQL, never values.
+///
+/// SQLite gets anonymous `?` (bound in order); PostgreSQL gets `$1, $2, …`. SQLite resolves
+/// a named `$N` by walking a list, which makes a 600-parameter statement quadratic.
+pub(crate) struct Placeholders {
+    numbered: bool,
+    next: usize,
 }
 
-/// `$1, $2, …, $n`: the placeholders of an `in (…)` list.
-pub(crate) fn list_placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+impl Placeholders {
+    pub(crate) fn for_tx(tx: &Tx<'_>) -> Self {
+        Self { numbered: tx.backend_name() != "SQLite", next: 0 }
+    }
+
+    pub(crate) fn next(&mut self) -> String {
+        if self.numbered {
+            self.next += 1;
+            format!("${}", self.next)
+        } else {
+            "?".to_owned()
+        }
+    }
+
+    /// `a, b, c` for `n` values.
+    pub(crate) fn list(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `(a, b), (c, d)` for `rows` rows of `columns` values.
+    pub(crate) fn rows(&mut self, rows: usize, columns: usize) -> String {
+        (0..rows).map(|_| format!("({})", self.list(columns))).collect::<Vec<_>>().join(", ")
+    }
 }
 
 pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt { what, detail: detail.to_string() }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_rows_and_columns_in_order() {
-        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(super::list_placeholders(3), "$1, $2, $3");
-    }
 }
