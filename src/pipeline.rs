@@ -84,7 +84,7 @@ impl Pipeline {
     pub fn start(ctx: Arc<Context>) -> Self {
         let count = match ctx.store.backend() {
             Backend::Sqlite => 1,
-            Backend::Postgres => 4,
+            Backend::Postgres => 2,
         };
         let lanes = (0..count)
             .map(|_| {

@@ -27,6 +27,8 @@ use crate::pipeline::{self, Pipeline};
 use crate::settings::Settings;
 use crate::store::Store;
 
+/// 1 s: keeps the SQLite write-ahead log small without checkpointing inside commits.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// 15 s: Twilio gives up on a webhook after 15 seconds, so working longer helps nobody.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -69,6 +71,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let ctx = pipeline::Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() };
     let pipeline = Pipeline::start(Arc::new(ctx));
     let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
+    store.spawn_checkpointer(CHECKPOINT_INTERVAL);
     let listener =
         TcpListener::bind(settings.bind).await.with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
     let state = AppState { store, library, pipeline, metrics, settings: Arc::new(settings), locations: Arc::default() };

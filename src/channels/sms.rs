@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/webhooks/twilio/sms", post(receive_sms))
 }
 
-#[tracing::instrument(skip_all, fields(channel = "sms"))]
+#[tracing::instrument(skip_all, fields(channel = "sms", conversation_id = tracing::field::Empty))]
 async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<Response> {
     let inbound = parse_inbound(&form).inspect_err(|e| {
         state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", rejection_reason(e))]);

@@ -81,6 +81,9 @@ impl Store {
                         // cache. (A large page cache instead makes every commit slower: SQLite
                         // scans the whole cache when a write transaction ends.)
                         conn.execute("pragma mmap_size = 268435456").await?;
+                        // Checkpoints run in the background (`spawn_checkpointer`), not inside
+                        // whichever commit crosses the threshold: the hot path never fsyncs.
+                        conn.execute("pragma wal_autocheckpoint = 0").await?;
                     }
                     Ok(())
                 })
@@ -119,7 +122,32 @@ impl Store {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
     }
 
+    /// SQLite only: copies the write-ahead log into the database file every `every`, without
+    /// blocking writers (PASSIVE), so commits never pay for a checkpoint. Ends with the pool.
+    pub fn spawn_checkpointer(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let pool = self.pool.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !pool.is_closed() {
+                tick.tick().await;
+                if let Err(e) = sqlx::query("pragma wal_checkpoint(passive)").execute(&pool).await {
+                    if !pool.is_closed() {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Closes the pool; on SQLite, first folds the write-ahead log into the database file.
     pub async fn close(&self) {
+        if self.backend == Backend::Sqlite {
+            let _ = sqlx::query("pragma wal_checkpoint(truncate)").execute(&self.pool).await;
+        }
         self.pool.close().await;
     }
 }

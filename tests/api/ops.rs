@@ -148,3 +148,60 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// kill -9 right after answers: every answered message is in the database afterwards
+/// (SQLite WAL, synchronous=normal: a commit is in the log before the reply is sent).
+#[tokio::test]
+async fn a_crash_never_loses_an_answered_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_database_url(dir.path()).await;
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+            .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATABASE_URL", &url)
+            .env("TWILIO_AUTH_TOKEN", TOKEN)
+            .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
+            .env("LEAFDESK_LOG", "info")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("binary starts"),
+    );
+    let stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let addr = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("addr=").nth(1).map(|a| a.split_whitespace().next().unwrap().to_owned()))
+        .expect("server logs its address");
+    let client = reqwest::Client::new();
+    let mut answered = 0;
+    for i in 0..40 {
+        let params = sms_params(&sid(), &format!("+1555555{:04}", 3000 + i % 7), "hi");
+        let resp = client
+            .post(format!("http://{addr}/webhooks/twilio/sms"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", sign("/webhooks/twilio/sms", &params))
+            .body(encode(&params))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 200 && resp.text().await.unwrap().contains("<Message>") {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 40);
+    child.0.kill().unwrap(); // SIGKILL: no shutdown, no checkpoint
+    child.0.wait().unwrap();
+    let store = leafdesk::store::Store::connect(&url, leafdesk::settings::SqliteSync::Normal).await.unwrap();
+    let (inbound,): (i64,) = sqlx::query_as("select count(*) from message where direction = 'inbound'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let (replies,): (i64,) = sqlx::query_as("select count(*) from message where direction = 'outbound'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!((inbound, replies), (40, 40));
+}
