@@ -109,6 +109,9 @@ pub struct Inbound {
     pub messaging_service_sid: Option<String>,
     pub body: String,
     pub media: Vec<Media>,
+    /// Twilio's verdict when Advanced Opt-Out is on (`STOP`, `START`, `HELP`); Twilio has then
+    /// already answered the customer.
+    pub opt_out_type: Option<String>,
 }
 
 impl Inbound {

@@ -139,6 +139,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
             messaging_service_sid: None,
             body: turn.user.clone(),
             media: Vec::new(),
+            opt_out_type: None,
         };
         let handled = pipeline.handle(inbound, location.clone()).await?;
         let at = format!("turn {} (user: {:?})", i + 1, turn.user);

@@ -15,6 +15,7 @@
 
 pub mod actions;
 pub mod channels;
+pub mod compliance;
 pub mod demo;
 pub mod domain;
 pub mod error;

@@ -40,6 +40,22 @@ enum Command {
     /// Work the hand-off queue until the console exists.
     #[command(subcommand)]
     Ticket(TicketCommand),
+    /// TCPA consent: classify messages, show a number's ledger.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+}
+
+#[derive(Subcommand)]
+enum ConsentCommand {
+    /// Print how leafdesk reads a message: opt_out, opt_in, help or none.
+    Classify {
+        text: String,
+        /// Also print the rule that decided.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// A number's full consent history with evidence, oldest first.
+    Show { phone: String },
 }
 
 #[derive(Subcommand)]
@@ -167,6 +183,24 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             return Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Ticket(cmd) => ticket(cmd, &settings).await?,
+        Command::Consent(ConsentCommand::Classify { text, explain }) => {
+            let verdict = leafdesk::compliance::keywords::classify(&text);
+            println!("{}", verdict.keyword.as_str());
+            if explain {
+                println!("because {}", verdict.reason);
+            }
+        }
+        Command::Consent(ConsentCommand::Show { phone }) => {
+            let phone = PhoneNumber::parse(&phone)?;
+            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            let history = leafdesk::store::consent::history(&store, phone.as_ref()).await?;
+            if history.is_empty() {
+                println!("no consent events for {phone}");
+            }
+            for e in history {
+                println!("{}	{}	{}	{}	{}", e.created_at_ms, e.purpose, e.action, e.source, e.evidence);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@
 //! advisory lock on its conversation key, taken in ascending order. SQLite runs one lane: it has
 //! one writer anyway.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -18,13 +18,14 @@ use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::actions::{self, ActionContext};
+use crate::compliance::{self, consent::Decision};
 use crate::domain::Inbound;
 use crate::flows::engine::{self, Effect, Input, State};
 use crate::flows::{Assets, Library};
 use crate::metrics::Metrics;
 use crate::store::conversations::{self, Conversation, Ownership};
 use crate::store::locations::Location;
-use crate::store::{self, contacts, messages, tickets, Backend, Store, StoreError, Tx};
+use crate::store::{self, consent, contacts, messages, tickets, Backend, Store, StoreError, Tx};
 
 /// 64: enough to amortise a commit over a full load of 64 concurrent webhooks.
 pub const MAX_BATCH: usize = 64;
@@ -77,6 +78,8 @@ struct TurnReport {
     handled: Handled,
     outcomes: Vec<(String, &'static str)>,
     handoff_queue: Option<String>,
+    /// A consent change recorded: action and source.
+    consent: Option<(&'static str, &'static str)>,
 }
 
 impl Pipeline {
@@ -183,6 +186,9 @@ fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
         if let Some(queue) = &report.handoff_queue {
             m.inc("leafdesk_handoffs_total", &[("queue", queue)]);
         }
+        if let Some((action, source)) = report.consent {
+            m.inc("leafdesk_consent_changes_total", &[("action", action), ("source", source)]);
+        }
         report.handled
     });
     if let Err(err) = &result {
@@ -229,6 +235,8 @@ struct Batch {
     given: HashMap<String, Vec<String>>,
     /// Messages that arrived while a human owns the conversation, by ticket.
     silent: Vec<(String, String)>,
+    /// Senders who opted out of everything we send (read once per batch, kept current).
+    opted_out: HashSet<String>,
 }
 
 struct Prepared {
@@ -243,6 +251,7 @@ impl Batch {
         let mut phones: Vec<&str> = jobs.iter().map(|j| j.inbound.from.as_ref()).collect();
         phones.sort_unstable();
         phones.dedup();
+        let opted_out: HashSet<String> = consent::opted_out_among(tx, &phones).await?.into_iter().collect();
         let mut contacts = Vec::new();
         let mut open = Vec::new();
         for (contact, conversations) in conversations::find_for_senders(tx, &phones).await? {
@@ -263,7 +272,9 @@ impl Batch {
             replies: Vec::new(),
             given: HashMap::new(),
             silent: Vec::new(),
+            opted_out: HashSet::new(),
         };
+        batch.opted_out = opted_out;
         let now = crate::now_ms();
         for job in jobs {
             let contact =
@@ -329,6 +340,17 @@ impl Batch {
         self.conversations.len() - 1
     }
 
+    /// Queues a turn's replies for the batch's one insert, and remembers them for a retry.
+    fn record_replies(&mut self, inbound: &Inbound, conversation_id: &str, message_id: &str, texts: &[String]) {
+        self.replies.extend(texts.iter().map(|body| messages::NewReply {
+            conversation_id: conversation_id.to_owned(),
+            channel: inbound.channel.as_str(),
+            reply_to: message_id.to_owned(),
+            body: body.clone(),
+        }));
+        self.given.insert(inbound.provider_id.clone(), texts.to_vec());
+    }
+
     async fn flush_replies(&mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
         messages::insert_replies(tx, &self.replies).await?;
         self.replies.clear();
@@ -378,19 +400,51 @@ async fn turn(
             None => messages::replies_to(tx, &inbound.provider_id).await?,
         };
         tracing::debug!("duplicate webhook answered with the stored reply");
-        return Ok(TurnReport { handled: Handled::Duplicate { texts }, outcomes: Vec::new(), handoff_queue: None });
+        return Ok(TurnReport {
+            handled: Handled::Duplicate { texts },
+            outcomes: Vec::new(),
+            handoff_queue: None,
+            consent: None,
+        });
     }
     let contact = batch.contacts[contact_ix].clone();
     let conv = &mut batch.conversations[conv_ix];
     // Idle time before this message; a conversation new in this batch starts now, so it is 0.
     let idle_ms = (now - conv.last_activity_at_ms).max(0);
     conv.last_activity_at_ms = now.max(conv.last_activity_at_ms);
+    let phone = inbound.from.as_ref();
+    let consent = compliance::consent::apply(tx, inbound, &message_id, batch.opted_out.contains(phone), now).await?;
+    if consent.opted_out {
+        batch.opted_out.insert(phone.to_owned());
+    } else {
+        batch.opted_out.remove(phone);
+    }
+    let conv = &mut batch.conversations[conv_ix];
+    match consent.decision {
+        Decision::Continue => {}
+        Decision::Silent | Decision::Reply(_) => {
+            let texts = match consent.decision {
+                Decision::Reply(template) => {
+                    let data = render_data(&contact, &job.location, &conv.state, channel);
+                    vec![render(assets, template, &contact.locale, inbound, &data)]
+                }
+                _ => Vec::new(),
+            };
+            if let (Some(ticket), true) = (&conv.open_ticket_id, texts.is_empty()) {
+                batch.silent.push((ticket.clone(), message_id.clone()));
+            }
+            let conversation_id = conv.conversation_id.clone();
+            batch.record_replies(inbound, &conversation_id, &message_id, &texts);
+            let handled = Handled::Replied { conversation_id, texts };
+            return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None, consent: consent.recorded });
+        }
+    }
     if conv.ownership != Ownership::Bot {
         if let Some(ticket) = &conv.open_ticket_id {
             batch.silent.push((ticket.clone(), message_id));
         }
         let handled = Handled::Silent { conversation_id: conv.conversation_id.clone() };
-        return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None });
+        return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None, consent: None });
     }
     let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
     let action_ctx = ActionContext { contact_id: &contact.contact_id, location_id: &job.location.location_id };
@@ -437,14 +491,8 @@ async fn turn(
     texts.retain(|t| !t.is_empty());
     let texts = join_for_channel(texts);
     let conversation_id = batch.conversations[conv_ix].conversation_id.clone();
-    batch.replies.extend(texts.iter().map(|body| messages::NewReply {
-        conversation_id: conversation_id.clone(),
-        channel: inbound.channel.as_str(),
-        reply_to: message_id.clone(),
-        body: body.clone(),
-    }));
-    batch.given.insert(inbound.provider_id.clone(), texts.clone());
-    Ok(TurnReport { handled: Handled::Replied { conversation_id, texts }, outcomes, handoff_queue })
+    batch.record_replies(inbound, &conversation_id, &message_id, &texts);
+    Ok(TurnReport { handled: Handled::Replied { conversation_id, texts }, outcomes, handoff_queue, consent: None })
 }
 
 /// Runs the engine on the message, then on each action outcome, until the flow waits.

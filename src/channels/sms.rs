@@ -89,6 +89,7 @@ pub fn parse_inbound(form: &TwilioForm) -> Result<Inbound> {
         messaging_service_sid: form.get("MessagingServiceSid").filter(|s| !s.is_empty()).map(str::to_owned),
         body,
         media: parse_media(form)?,
+        opt_out_type: form.get("OptOutType").filter(|t| !t.is_empty()).map(str::to_ascii_uppercase),
     })
 }
 

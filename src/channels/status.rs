@@ -14,7 +14,8 @@ use super::{rejection_reason, TwilioForm};
 use crate::domain::mask_phone;
 use crate::error::Result;
 use crate::startup::AppState;
-use crate::store::{contacts, messages, receipts};
+use crate::store::consent::{self, NewConsent, TRANSACTIONAL};
+use crate::store::{contacts, messages, receipts, StoreError};
 
 /// Twilio's error for a message to a number that has opted out at the carrier.
 pub const CARRIER_OPTED_OUT: &str = "21610";
@@ -39,6 +40,12 @@ async fn receive_status(State(state): State<AppState>, form: TwilioForm) -> Resu
     if error_code == Some(CARRIER_OPTED_OUT) {
         if let Some(to) = form.get("To") {
             contacts::record_carrier_opt_out(&state.store, to).await?;
+            let mut tx = state.store.begin().await?;
+            let evidence = json!({ "message_sid": sid, "error_code": CARRIER_OPTED_OUT });
+            let consent =
+                NewConsent { phone: to, purpose: TRANSACTIONAL, action: "opt_out", source: "carrier_21610", evidence };
+            consent::record_all_purposes(&mut tx, consent).await?;
+            tx.commit().await.map_err(StoreError::from)?;
             tracing::info!(to = %mask_phone(to), "carrier reports the number opted out (21610)");
         }
     }

@@ -17,7 +17,13 @@ use model::FlowSet;
 use crate::templates::Templates;
 
 /// Templates the engine and pipeline use by name, whatever the flows say.
-pub const REQUIRED_TEMPLATES: &[&str] = &[engine::NOT_UNDERSTOOD_TEMPLATE, "common/technical_problem"];
+pub const REQUIRED_TEMPLATES: &[&str] = &[
+    engine::NOT_UNDERSTOOD_TEMPLATE,
+    "common/technical_problem",
+    "consent/opted_out",
+    "consent/opted_in",
+    "consent/help",
+];
 
 #[derive(Debug)]
 pub struct Assets {

@@ -1,5 +1,6 @@
 //! Integration tests: one binary; each module tests one capability end to end.
 
+mod consent;
 mod flows_check;
 mod helpers;
 mod ops;

@@ -1,0 +1,93 @@
+//! Consent on every inbound message, before ownership and flows: a revocation is recorded and
+//! confirmed once; START (or YES from an opted-out number) re-subscribes; HELP is answered;
+//! and after an opt-out the bot stays silent. A flow can never override this step.
+//!
+//! Owns the decision and the ledger entry; the pipeline renders the reply it names.
+
+use serde_json::json;
+
+use super::keywords::{classify, Keyword};
+use crate::domain::Inbound;
+use crate::store::consent::{self, NewConsent, TRANSACTIONAL};
+use crate::store::{StoreError, Tx};
+
+/// 5 minutes: a confirmation sent within this time of the request is presumed compliant
+/// (47 CFR 64.1200(a)(12)); a second STOP inside it gets no second confirmation.
+pub const CONFIRMATION_WINDOW_MS: i64 = 5 * 60_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Not a consent matter: on to the conversation.
+    Continue,
+    /// Stored, no reply (opted out, or Twilio already answered, or already confirmed).
+    Silent,
+    /// Reply with this template, and nothing else.
+    Reply(&'static str),
+}
+
+pub struct Outcome {
+    pub decision: Decision,
+    /// The number's transactional consent after this message.
+    pub opted_out: bool,
+    /// The ledger action recorded, if any (`opt_in` / `opt_out`) and its source.
+    pub recorded: Option<(&'static str, &'static str)>,
+}
+
+/// Applies consent keywords to one claimed inbound message inside the turn's transaction.
+///
+/// # Errors
+/// Database failures.
+pub async fn apply(
+    tx: &mut Tx<'_>,
+    inbound: &Inbound,
+    message_id: &str,
+    opted_out: bool,
+    now_ms: i64,
+) -> Result<Outcome, StoreError> {
+    let verdict = classify(&inbound.body);
+    let (keyword, source) = match inbound.opt_out_type.as_deref() {
+        Some("STOP") => (Keyword::OptOut, "twilio_opt_out"),
+        Some("START") => (Keyword::OptIn, "twilio_opt_out"),
+        Some("HELP") => (Keyword::Help, "twilio_opt_out"),
+        _ => (verdict.keyword, "sms_keyword"),
+    };
+    let twilio_answered = inbound.opt_out_type.is_some();
+    let evidence = json!({
+        "message_id": message_id,
+        "provider_id": inbound.provider_id,
+        "channel": inbound.channel.as_str(),
+        "text": inbound.body,
+        "rule": verdict.reason,
+        "opt_out_type": inbound.opt_out_type,
+    });
+    let phone = inbound.from.as_ref();
+    match keyword {
+        Keyword::OptOut => {
+            let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_out", source, evidence };
+            consent::record_all_purposes(tx, consent).await?;
+            let recently =
+                consent::confirmation_sent_at(tx, phone).await?.is_some_and(|at| now_ms - at < CONFIRMATION_WINDOW_MS);
+            let decision = if twilio_answered || recently {
+                Decision::Silent
+            } else {
+                consent::mark_confirmation_sent(tx, phone, now_ms).await?;
+                Decision::Reply("consent/opted_out")
+            };
+            Ok(Outcome { decision, opted_out: true, recorded: Some(("opt_out", source)) })
+        }
+        Keyword::OptIn if !verdict.soft || opted_out || inbound.opt_out_type.is_some() => {
+            let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_in", source, evidence };
+            consent::record(tx, &consent).await?;
+            let decision = if twilio_answered { Decision::Silent } else { Decision::Reply("consent/opted_in") };
+            Ok(Outcome { decision, opted_out: false, recorded: Some(("opt_in", source)) })
+        }
+        Keyword::Help => {
+            let decision = if twilio_answered { Decision::Silent } else { Decision::Reply("consent/help") };
+            Ok(Outcome { decision, opted_out, recorded: None })
+        }
+        Keyword::OptIn | Keyword::None if opted_out => {
+            Ok(Outcome { decision: Decision::Silent, opted_out, recorded: None })
+        }
+        Keyword::OptIn | Keyword::None => Ok(Outcome { decision: Decision::Continue, opted_out, recorded: None }),
+    }
+}

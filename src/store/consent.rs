@@ -1,0 +1,127 @@
+//! The TCPA consent ledger: append-only events with evidence (the database refuses updates and
+//! deletes), and the current consent per number and purpose, updated in the same transaction.
+
+use sqlx::FromRow;
+
+use super::{Placeholders, Store, StoreError, Tx};
+
+pub const TRANSACTIONAL: &str = "transactional";
+pub const MARKETING: &str = "marketing";
+
+pub struct NewConsent<'a> {
+    pub phone: &'a str,
+    pub purpose: &'a str,
+    /// `opt_in` or `opt_out`.
+    pub action: &'a str,
+    pub source: &'a str,
+    pub evidence: serde_json::Value,
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct ConsentEvent {
+    pub consent_event_id: String,
+    pub phone: String,
+    pub purpose: String,
+    pub action: String,
+    pub source: String,
+    pub evidence: String,
+    pub created_at_ms: i64,
+}
+
+const INSERT_EVENT: &str = "insert into consent_event (consent_event_id, phone, purpose, action, source, evidence,
+        created_at_ms) values ($1, $2, $3, $4, $5, $6, $7)";
+const UPSERT_CURRENT: &str = "insert into consent_current (phone, purpose, status, consent_event_id, updated_at_ms)
+    values ($1, $2, $3, $4, $5)
+    on conflict (phone, purpose) do update set status = excluded.status, consent_event_id = excluded.consent_event_id,
+        updated_at_ms = excluded.updated_at_ms";
+const OPTED_OUT_PREFIX: &str =
+    "select phone from consent_current where purpose = 'transactional' and status = 'opted_out'
+    and phone in ";
+const CONFIRMATION_SENT: &str = "select confirmation_sent_at_ms from consent_current where phone = $1 and purpose = $2";
+const MARK_CONFIRMATION: &str =
+    "update consent_current set confirmation_sent_at_ms = $3 where phone = $1 and purpose = $2";
+const HISTORY: &str =
+    "select consent_event_id, phone, purpose, action, source, evidence, created_at_ms from consent_event
+    where phone = $1 order by created_at_ms, consent_event_id";
+
+/// Appends an event and moves the current consent to match, in the caller's transaction.
+///
+/// # Errors
+/// Database failures.
+#[tracing::instrument(skip_all, fields(purpose = c.purpose, action = c.action, source = c.source))]
+pub async fn record(tx: &mut Tx<'_>, c: &NewConsent<'_>) -> Result<(), StoreError> {
+    let id = crate::new_id();
+    let now = crate::now_ms();
+    sqlx::query(INSERT_EVENT)
+        .bind(&id)
+        .bind(c.phone)
+        .bind(c.purpose)
+        .bind(c.action)
+        .bind(c.source)
+        .bind(c.evidence.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let status = if c.action == "opt_out" { "opted_out" } else { "opted_in" };
+    sqlx::query(UPSERT_CURRENT)
+        .bind(c.phone)
+        .bind(c.purpose)
+        .bind(status)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Records the same action for both purposes (a revocation covers everything we send).
+///
+/// # Errors
+/// Database failures.
+pub async fn record_all_purposes(tx: &mut Tx<'_>, c: NewConsent<'_>) -> Result<(), StoreError> {
+    for purpose in [TRANSACTIONAL, MARKETING] {
+        record(tx, &NewConsent { purpose, evidence: c.evidence.clone(), ..c }).await?;
+    }
+    Ok(())
+}
+
+/// Which of these numbers have opted out of everything we send.
+///
+/// # Errors
+/// Database failures.
+pub async fn opted_out_among(tx: &mut Tx<'_>, phones: &[&str]) -> Result<Vec<String>, StoreError> {
+    if phones.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{OPTED_OUT_PREFIX}({})", Placeholders::for_tx(tx).list(phones.len()));
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for phone in phones {
+        query = query.bind(*phone);
+    }
+    Ok(query.fetch_all(&mut **tx).await?.into_iter().map(|(p,)| p).collect())
+}
+
+/// When the opt-out confirmation was last sent to `phone`, if ever.
+///
+/// # Errors
+/// Database failures.
+pub async fn confirmation_sent_at(tx: &mut Tx<'_>, phone: &str) -> Result<Option<i64>, StoreError> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as(CONFIRMATION_SENT).bind(phone).bind(TRANSACTIONAL).fetch_optional(&mut **tx).await?;
+    Ok(row.and_then(|(at,)| at))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn mark_confirmation_sent(tx: &mut Tx<'_>, phone: &str, at_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(MARK_CONFIRMATION).bind(phone).bind(TRANSACTIONAL).bind(at_ms).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Every consent event of a number, oldest first, with its evidence.
+///
+/// # Errors
+/// Database failures.
+pub async fn history(store: &Store, phone: &str) -> Result<Vec<ConsentEvent>, StoreError> {
+    Ok(sqlx::query_as(HISTORY).bind(phone).fetch_all(store.pool()).await?)
+}

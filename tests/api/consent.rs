@@ -1,0 +1,96 @@
+//! Consent end to end: the ledger and its evidence, Twilio's Advanced Opt-Out, immutability,
+//! and carrier opt-outs (21610).
+
+use crate::helpers::*;
+
+async fn events(app: &TestApp, phone: &str) -> Vec<leafdesk::store::consent::ConsentEvent> {
+    leafdesk::store::consent::history(&app.state.store, phone).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_revocation_is_recorded_for_every_purpose_with_its_evidence() {
+    let app = spawn_app().await;
+    let id = sid();
+    let reply = app.sms(&id, "+15555550170", "Please stop texting me.").await;
+    assert!(reply.text().contains("unsubscribed"), "{}", reply.text());
+    let history = events(&app, "+15555550170").await;
+    assert_eq!(history.len(), 2);
+    for (event, purpose) in history.iter().zip(["transactional", "marketing"]) {
+        assert_eq!(
+            (event.purpose.as_str(), event.action.as_str(), event.source.as_str()),
+            (purpose, "opt_out", "sms_keyword")
+        );
+        let evidence: serde_json::Value = serde_json::from_str(&event.evidence).unwrap();
+        assert_eq!(evidence["provider_id"], id.as_str());
+        assert_eq!(evidence["text"], "Please stop texting me.");
+        assert!(evidence["rule"].as_str().unwrap().contains("stop messaging"));
+    }
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("leafdesk_consent_changes_total{action=\"opt_out\",source=\"sms_keyword\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn when_twilio_already_answered_stop_we_record_it_and_send_nothing() {
+    let app = spawn_app().await;
+    let mut params = sms_params(&sid(), "+15555550171", "STOP");
+    params.push(("OptOutType".into(), "STOP".into()));
+    let reply = app.post_signed("/webhooks/twilio/sms", &params).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.messages().is_empty(), "{}", reply.body);
+    let history = events(&app, "+15555550171").await;
+    assert!(history.iter().all(|e| e.action == "opt_out" && e.source == "twilio_opt_out"), "{history:?}");
+    assert!(app.sms(&sid(), "+15555550171", "hi").await.messages().is_empty(), "silent after opt-out");
+}
+
+#[tokio::test]
+async fn the_consent_ledger_refuses_updates_and_deletes() {
+    let app = spawn_app().await;
+    app.sms(&sid(), "+15555550172", "STOP").await;
+    let pool = app.state.store.pool();
+    let update = sqlx::query("update consent_event set action = 'opt_in'").execute(pool).await;
+    let delete = sqlx::query("delete from consent_event").execute(pool).await;
+    for (what, result) in [("update", update), ("delete", delete)] {
+        let err = result.expect_err(what).to_string();
+        assert!(err.contains("append-only"), "{what}: {err}");
+    }
+    assert_eq!(app.count("select count(*) from consent_event").await, 2);
+}
+
+#[tokio::test]
+async fn a_carrier_opt_out_21610_lands_in_the_ledger_and_silences_the_bot() {
+    let app = spawn_app().await;
+    let params: Vec<(String, String)> = [
+        ("MessageSid", "SMx21610"),
+        ("MessageStatus", "failed"),
+        ("ErrorCode", "21610"),
+        ("From", OUR_NUMBER),
+        ("To", "+15555550173"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(app.post_signed("/webhooks/twilio/status", &params).await.status, 204);
+    let history = events(&app, "+15555550173").await;
+    assert_eq!(history.len(), 2);
+    assert!(history.iter().all(|e| e.source == "carrier_21610" && e.action == "opt_out"));
+    assert!(app.sms(&sid(), "+15555550173", "hi").await.messages().is_empty());
+}
+
+#[test]
+fn the_classify_command_prints_the_verdict_and_why() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["consent", "classify", "--explain", "unsubscribe me"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.starts_with("opt_out\nbecause"), "{stdout}");
+    let none = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["consent", "classify", "I'll stop by after work"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&none.stdout), "none\n");
+}
