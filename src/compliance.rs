@@ -2,4 +2,5 @@
 //! consent ledger's send gate, quiet hours and state purchase limits.
 
 pub mod consent;
+pub mod gate;
 pub mod keywords;

@@ -22,6 +22,7 @@ pub mod error;
 pub mod flows;
 pub mod flowtest;
 pub mod metrics;
+pub mod outbox;
 pub mod pipeline;
 pub mod settings;
 pub mod startup;

@@ -43,6 +43,11 @@ enum Command {
     /// TCPA consent: classify messages, show a number's ledger.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Outbound messages: waiting, sent, held, blocked or failed (newest first).
+    Outbox {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +106,14 @@ enum TicketCommand {
     List,
     /// A ticket's summary and the messages the customer sent since.
     Show { id: String },
+    /// Reply to the customer (queued; the running server's outbox sends it).
+    Reply {
+        id: String,
+        text: String,
+        /// Who is replying, for the record.
+        #[arg(long, default_value = "cli")]
+        staff: String,
+    },
     /// Resolve a ticket and hand the conversation back to the bot.
     Resolve {
         id: String,
@@ -190,6 +203,14 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 println!("because {}", verdict.reason);
             }
         }
+        Command::Outbox { limit } => {
+            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            for r in leafdesk::store::outbox::list(&store, limit).await? {
+                let to = PhoneNumber::parse(&r.to_phone).map_or(r.to_phone.clone(), |p| p.masked());
+                let reason = r.reason.unwrap_or_default();
+                println!("{}\t{}\t{}\t{}\tattempts {}\t{}", r.outbox_id, r.status, r.purpose, to, r.attempts, reason);
+            }
+        }
         Command::Consent(ConsentCommand::Show { phone }) => {
             let phone = PhoneNumber::parse(&phone)?;
             let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
@@ -276,6 +297,13 @@ async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
                     println!("  customer: {}", m.body);
                 }
             }
+        }
+        TicketCommand::Reply { id, text, staff } => {
+            anyhow::ensure!(!text.trim().is_empty(), "the reply is empty");
+            anyhow::ensure!(text.chars().count() <= 1600, "the reply is longer than 1600 characters");
+            let queued = tickets::queue_reply(&store, &id, &text, &staff).await?;
+            let outbox_id = queued.with_context(|| format!("ticket {id} is not open"))?;
+            println!("queued {outbox_id}; the server's outbox sends it");
         }
         TicketCommand::Resolve { id, note } => {
             anyhow::ensure!(tickets::resolve(&store, &id, &note).await?, "ticket {id} is not open");

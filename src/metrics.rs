@@ -33,6 +33,7 @@ const HELP: &[(&str, &str)] = &[
     ("leafdesk_flow_outcomes_total", "Flow runs ended, by flow and outcome."),
     ("leafdesk_handoffs_total", "Conversations handed to a human, by queue."),
     ("leafdesk_consent_changes_total", "Consent ledger entries from messages, by action and source."),
+    ("leafdesk_outbox_total", "Outbox deliveries, by result (sent, retry, held, blocked, failed)."),
     ("leafdesk_commits_total", "Pipeline transactions committed (each holds a batch of turns)."),
     ("leafdesk_committed_turns_total", "Turns committed; divided by commits, the mean batch size."),
 ];

@@ -56,6 +56,8 @@ pub struct Settings {
     pub sqlite_sync: SqliteSync,
     pub demo_number: String,
     pub log_filter: String,
+    /// Outbox retry backoff base: attempt n waits base × 2^(n−1).
+    pub outbox_retry_base_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,7 @@ const KEYS: &[&str] = &[
     "LEAFDESK_SQLITE_SYNCHRONOUS",
     "LEAFDESK_DEMO_NUMBER",
     "LEAFDESK_LOG",
+    "LEAFDESK_OUTBOX_RETRY_BASE_MS",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -151,6 +154,11 @@ impl Settings {
             sqlite_sync: parse_sqlite_sync(get("LEAFDESK_SQLITE_SYNCHRONOUS"))?,
             demo_number: get("LEAFDESK_DEMO_NUMBER").unwrap_or_else(|| "+15005550006".into()),
             log_filter: get("LEAFDESK_LOG").unwrap_or_else(|| "info".into()),
+            outbox_retry_base_ms: parse_millis(
+                "LEAFDESK_OUTBOX_RETRY_BASE_MS",
+                get("LEAFDESK_OUTBOX_RETRY_BASE_MS"),
+                2000,
+            )?,
         })
     }
 
@@ -246,6 +254,15 @@ fn parse_reload(value: Option<String>) -> Result<Option<Duration>, SettingsError
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
+fn parse_millis(key: &'static str, value: Option<String>, default: i64) -> Result<i64, SettingsError> {
+    let Some(value) = value else { return Ok(default) };
+    value.parse::<i64>().ok().filter(|ms| *ms > 0).ok_or_else(|| SettingsError {
+        key,
+        problem: format!("{value:?} is not a positive whole number of milliseconds"),
+        fix: "Use a number such as 2000.",
+    })
+}
+
 fn parse_sqlite_sync(value: Option<String>) -> Result<SqliteSync, SettingsError> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("normal") => Ok(SqliteSync::Normal),
@@ -284,6 +301,7 @@ mod tests {
             ("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE", "maybe"),
             ("LEAFDESK_RELOAD_INTERVAL_MS", "soon"),
             ("LEAFDESK_SQLITE_SYNCHRONOUS", "off"),
+            ("LEAFDESK_OUTBOX_RETRY_BASE_MS", "-5"),
         ] {
             let err = settings(&[(key, value)]).expect_err(key);
             assert_eq!(err.key, key, "{key}={value:?} should be rejected naming {key}");

@@ -23,10 +23,14 @@ use tower_http::trace::TraceLayer;
 use crate::channels::{self, LocationCache};
 use crate::flows::{self, Library};
 use crate::metrics::Metrics;
+use crate::outbox;
 use crate::pipeline::{self, Pipeline};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::twilio::rest::TwilioRest;
 
+/// 250 ms: how soon a message queued by another process (the CLI) goes out.
+const OUTBOX_POLL: Duration = Duration::from_millis(250);
 /// 1 s: keeps the SQLite write-ahead log small without checkpointing inside commits.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// 15 s: Twilio gives up on a webhook after 15 seconds, so working longer helps nobody.
@@ -46,6 +50,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     reloader: Option<tokio::task::JoinHandle<()>>,
+    outbox: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects and migrates the store, loads and checks flows and templates, binds the listener.
@@ -72,10 +77,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let pipeline = Pipeline::start(Arc::new(ctx));
     let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
     store.spawn_checkpointer(CHECKPOINT_INTERVAL);
+    let outbox = start_outbox(&settings, &store, &metrics)?;
     let listener =
         TcpListener::bind(settings.bind).await.with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
     let state = AppState { store, library, pipeline, metrics, settings: Arc::new(settings), locations: Arc::default() };
-    Ok(App { listener, state, reloader })
+    Ok(App { listener, state, reloader, outbox })
 }
 
 impl App {
@@ -95,8 +101,8 @@ impl App {
         let store = self.state.store.clone();
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
         axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await?;
-        if let Some(reloader) = self.reloader {
-            reloader.abort();
+        for task in [self.reloader, self.outbox].into_iter().flatten() {
+            task.abort();
         }
         store.close().await;
         tracing::info!("leafdesk stopped");
@@ -118,6 +124,30 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), conversation_id = tracing::field::Empty)
         }))
         .with_state(state)
+}
+
+/// The outbox worker, when the provider's credentials are configured.
+fn start_outbox(
+    settings: &Settings,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let (Some(sid), Some(token)) = (&settings.twilio_account_sid, &settings.twilio_auth_token) else {
+        tracing::warn!("TWILIO_ACCOUNT_SID or TWILIO_AUTH_TOKEN is not set: queued outbound messages wait until it is");
+        return Ok(None);
+    };
+    let callback = settings.public_url.as_ref().map(|base| format!("{base}/webhooks/twilio/status"));
+    if callback.is_none() {
+        tracing::warn!("LEAFDESK_PUBLIC_URL is not set: sent messages get no delivery status callbacks");
+    }
+    let rest = TwilioRest::new(sid, token.expose(), &settings.twilio_api_base, callback)?;
+    let worker = outbox::Worker {
+        store: store.clone(),
+        rest,
+        metrics: metrics.clone(),
+        retry_base_ms: settings.outbox_retry_base_ms,
+    };
+    Ok(Some(outbox::spawn(worker, OUTBOX_POLL).1))
 }
 
 async fn track_latency(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -125,3 +125,19 @@ pub async fn mark_confirmation_sent(tx: &mut Tx<'_>, phone: &str, at_ms: i64) ->
 pub async fn history(store: &Store, phone: &str) -> Result<Vec<ConsentEvent>, StoreError> {
     Ok(sqlx::query_as(HISTORY).bind(phone).fetch_all(store.pool()).await?)
 }
+
+/// The number's current consent, as the send gate needs it.
+///
+/// # Errors
+/// Database failures.
+pub async fn current(store: &Store, phone: &str) -> Result<crate::compliance::gate::Consent, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as("select purpose, status from consent_current where phone = $1")
+        .bind(phone)
+        .fetch_all(store.pool())
+        .await?;
+    let status = |purpose: &str| rows.iter().find(|(p, _)| p == purpose).map(|(_, s)| s.as_str());
+    Ok(crate::compliance::gate::Consent {
+        opted_out: status(TRANSACTIONAL) == Some("opted_out"),
+        marketing_opted_in: status(MARKETING) == Some("opted_in"),
+    })
+}

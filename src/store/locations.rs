@@ -83,3 +83,14 @@ pub async fn find_by_endpoint(
 pub async fn list(store: &Store) -> Result<Vec<Location>, StoreError> {
     Ok(sqlx::query_as(LIST).fetch_all(store.pool()).await?)
 }
+
+/// # Errors
+/// Database failures.
+pub async fn get(store: &Store, location_id: &str) -> Result<Option<Location>, StoreError> {
+    Ok(sqlx::query_as(
+        "select location_id, name, state, timezone, phone_number, messaging_service_sid from location where location_id = $1",
+    )
+    .bind(location_id)
+    .fetch_optional(store.pool())
+    .await?)
+}

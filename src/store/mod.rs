@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod locations;
 pub mod messages;
 pub mod orders;
+pub mod outbox;
 pub mod receipts;
 pub mod tickets;
 

@@ -1,4 +1,5 @@
 //! Twilio's wire-level rules that are not one channel's: request signatures and TwiML.
 
+pub mod rest;
 pub mod signature;
 pub mod twiml;

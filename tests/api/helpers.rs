@@ -12,6 +12,7 @@ use leafdesk::twilio::signature::{self, Algorithm};
 pub const TOKEN: &str = "test-auth-token";
 pub const PUBLIC_URL: &str = "https://bot.example.test";
 pub const OUR_NUMBER: &str = "+15005550006";
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -29,12 +30,20 @@ pub struct Options {
     pub reload_ms: u64,
     /// Reuse this database instead of making a fresh one (two servers, one database).
     pub database_url: Option<String>,
+    /// A local stand-in for Twilio's REST API; turns the outbox worker on.
+    pub twilio_api_base: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        Self { flows_dir: root.join("flows"), templates_dir: root.join("templates"), reload_ms: 0, database_url: None }
+        Self {
+            flows_dir: root.join("flows"),
+            templates_dir: root.join("templates"),
+            reload_ms: 0,
+            database_url: None,
+            twilio_api_base: None,
+        }
     }
 }
 
@@ -48,7 +57,12 @@ pub async fn spawn_with(options: Options) -> TestApp {
         Some(url) => url,
         None => test_database_url(dir.path()).await,
     };
-    let settings = test_settings(&database_url, &options.flows_dir, &options.templates_dir, options.reload_ms);
+    let mut settings = test_settings(&database_url, &options.flows_dir, &options.templates_dir, options.reload_ms);
+    if let Some(base) = options.twilio_api_base {
+        settings.twilio_api_base = base;
+        settings.twilio_account_sid = Some(ACCOUNT_SID.to_owned());
+        settings.outbox_retry_base_ms = 20;
+    }
     let app = startup::build(settings).await.expect("app builds");
     let addr = app.local_addr();
     let state = app.state().clone();

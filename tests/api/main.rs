@@ -4,6 +4,7 @@ mod consent;
 mod flows_check;
 mod helpers;
 mod ops;
+mod outbox;
 mod reload;
 mod sms;
 mod status;

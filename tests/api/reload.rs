@@ -16,7 +16,7 @@ async fn app_on_copies(reload_ms: u64) -> (TestApp, tempfile::TempDir) {
         flows_dir: dir.path().join("flows"),
         templates_dir: dir.path().join("templates"),
         reload_ms,
-        database_url: None,
+        ..Options::default()
     };
     (spawn_with(options).await, dir)
 }

@@ -1,0 +1,232 @@
+//! The durable outbox against a local stand-in for Twilio's Messages API, which checks every
+//! request against `../shared/cases/twilio_messages_api.json`: path, Basic auth, form fields.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+
+use crate::helpers::*;
+
+/// What the stand-in saw and what it will answer next.
+#[derive(Clone, Default)]
+struct FakeTwilio {
+    requests: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    /// Statuses to answer with, in order; then 201.
+    script: Arc<Mutex<Vec<(u16, i64)>>>,
+    violations: Arc<Mutex<Vec<String>>>,
+}
+
+async fn create_message(
+    State(fake): State<FakeTwilio>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let form: HashMap<String, String> = leafdesk::channels::parse_form(body.as_bytes()).unwrap().into_iter().collect();
+    let mut problems = Vec::new();
+    let expected_auth =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{TOKEN}")));
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected_auth.as_str()) {
+        problems.push("Basic auth must be AccountSid:AuthToken".to_owned());
+    }
+    if account != ACCOUNT_SID {
+        problems.push(format!("path account {account}"));
+    }
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-www-form-urlencoded") {
+        problems.push("content type must be a form".to_owned());
+    }
+    if form.get("To").is_none_or(|t| leafdesk::domain::PhoneNumber::parse(t).is_err()) {
+        problems.push("To is required, in E.164".to_owned());
+    }
+    if !form.contains_key("From") && !form.contains_key("MessagingServiceSid") {
+        problems.push("one of From / MessagingServiceSid is required".to_owned());
+    }
+    if !form.contains_key("Body") && !form.contains_key("MediaUrl") && !form.contains_key("ContentSid") {
+        problems.push("one of Body / MediaUrl / ContentSid is required".to_owned());
+    }
+    if form.get("StatusCallback").map(String::as_str) != Some(&format!("{PUBLIC_URL}/webhooks/twilio/status")) {
+        problems.push("StatusCallback should point at our status webhook".to_owned());
+    }
+    if !problems.is_empty() {
+        fake.violations.lock().unwrap().extend(problems);
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "code": 21601, "message": "bad request", "status": 400 })),
+        )
+            .into_response();
+    }
+    let n = {
+        let mut requests = fake.requests.lock().unwrap();
+        requests.push(form.clone());
+        requests.len()
+    };
+    let next = {
+        let mut script = fake.script.lock().unwrap();
+        if script.is_empty() {
+            None
+        } else {
+            Some(script.remove(0))
+        }
+    };
+    match next {
+        Some((status, code)) => {
+            let body = serde_json::json!({ "code": code, "message": "scripted failure", "status": status });
+            (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+        }
+        None => {
+            let sid = format!("SM{n:032x}");
+            let body = serde_json::json!({ "sid": sid, "status": "queued", "to": form["To"], "body": form["Body"], "account_sid": ACCOUNT_SID });
+            (StatusCode::CREATED, axum::Json(body)).into_response()
+        }
+    }
+}
+
+async fn fake_twilio(script: Vec<(u16, i64)>) -> (FakeTwilio, String) {
+    let fake = FakeTwilio { script: Arc::new(Mutex::new(script)), ..FakeTwilio::default() };
+    let app = axum::Router::new()
+        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(create_message))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (fake, base)
+}
+
+async fn app_with(script: Vec<(u16, i64)>) -> (TestApp, FakeTwilio) {
+    let (fake, base) = fake_twilio(script).await;
+    let app = spawn_with(Options { twilio_api_base: Some(base), ..Options::default() }).await;
+    (app, fake)
+}
+
+/// A customer who asked for a person, and the open ticket.
+async fn open_ticket(app: &TestApp, phone: &str) -> String {
+    app.sms(&sid(), phone, "agent").await;
+    let open = leafdesk::store::tickets::list_open(&app.state.store).await.unwrap();
+    open.into_iter().find(|t| t.phone == phone).expect("ticket opened").ticket_id
+}
+
+async fn wait_for_status(app: &TestApp, outbox_id: &str, status: &str) -> leafdesk::store::outbox::OutboxRow {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = leafdesk::store::outbox::find(&app.state.store, outbox_id).await.unwrap().expect("row exists");
+        if row.status == status {
+            return row;
+        }
+        assert!(Instant::now() < deadline, "row never became {status}: {row:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_csr_reply_is_delivered_with_a_status_callback_and_its_status_tracked() {
+    let (app, fake) = app_with(vec![]).await;
+    let ticket = open_ticket(&app, "+15555550180").await;
+    let outbox_id =
+        leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "Your order is ready at 3 pm.", "sam")
+            .await
+            .unwrap()
+            .unwrap();
+    let row = wait_for_status(&app, &outbox_id, "sent").await;
+    assert!(fake.violations.lock().unwrap().is_empty(), "{:?}", fake.violations.lock().unwrap());
+    let requests = fake.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["To"], "+15555550180");
+    assert_eq!(requests[0]["From"], OUR_NUMBER);
+    assert_eq!(requests[0]["Body"], "Your order is ready at 3 pm.");
+    // The delivery status callback for that sid moves the transcript's message forward.
+    let provider_id = row.provider_id.unwrap();
+    let params: Vec<(String, String)> = [
+        ("MessageSid", provider_id.as_str()),
+        ("MessageStatus", "delivered"),
+        ("To", "+15555550180"),
+        ("From", OUR_NUMBER),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(app.post_signed("/webhooks/twilio/status", &params).await.status, 204);
+    let status = leafdesk::store::messages::status_of(&app.state.store, &provider_id).await.unwrap().unwrap();
+    assert_eq!(status.0, "delivered");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff_and_client_errors_are_not() {
+    let (app, fake) = app_with(vec![(500, 20500), (503, 20503)]).await;
+    let ticket = open_ticket(&app, "+15555550181").await;
+    let retried =
+        leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "first", "sam").await.unwrap().unwrap();
+    let row = wait_for_status(&app, &retried, "sent").await;
+    assert_eq!(row.attempts, 3, "two failures, then success");
+    assert_eq!(fake.requests.lock().unwrap().len(), 3);
+
+    fake.script.lock().unwrap().push((400, 21211)); // invalid To: final
+    let refused =
+        leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "second", "sam").await.unwrap().unwrap();
+    let row = wait_for_status(&app, &refused, "failed").await;
+    assert_eq!(row.attempts, 1);
+    assert!(row.reason.unwrap().contains("21211"));
+    assert_eq!(fake.requests.lock().unwrap().len(), 4, "no retry after a 4xx");
+}
+
+#[tokio::test]
+async fn error_21610_blocks_the_row_and_records_the_carrier_opt_out() {
+    let (app, _fake) = app_with(vec![(400, 21610)]).await;
+    let ticket = open_ticket(&app, "+15555550182").await;
+    let id = leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "hello", "sam").await.unwrap().unwrap();
+    let row = wait_for_status(&app, &id, "blocked").await;
+    assert!(row.reason.unwrap().contains("21610"));
+    let history = leafdesk::store::consent::history(&app.state.store, "+15555550182").await.unwrap();
+    assert!(history.iter().any(|e| e.source == "carrier_21610"), "{history:?}");
+}
+
+#[tokio::test]
+async fn nothing_is_sent_to_a_number_that_opted_out_and_the_row_keeps_its_reason() {
+    let (app, fake) = app_with(vec![]).await;
+    let ticket = open_ticket(&app, "+15555550183").await;
+    app.sms(&sid(), "+15555550183", "STOP").await;
+    let id = leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "are you there?", "sam")
+        .await
+        .unwrap()
+        .unwrap();
+    let row = wait_for_status(&app, &id, "blocked").await;
+    assert!(row.reason.unwrap().contains("opted out"));
+    assert!(fake.requests.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn two_outbox_workers_on_one_postgres_never_send_a_row_twice() {
+    if !is_postgres() {
+        return; // one SQLite file has one server process
+    }
+    let (fake, base) = fake_twilio(vec![]).await;
+    let first = spawn_with(Options { twilio_api_base: Some(base.clone()), ..Options::default() }).await;
+    let second = spawn_with(Options {
+        twilio_api_base: Some(base),
+        database_url: Some(first.database_url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let ticket = open_ticket(&first, "+15555550184").await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        ids.push(
+            leafdesk::store::tickets::queue_reply(&first.state.store, &ticket, &format!("update {i}"), "sam")
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    for id in &ids {
+        wait_for_status(&second, id, "sent").await;
+    }
+    let bodies: Vec<String> = fake.requests.lock().unwrap().iter().map(|r| r["Body"].clone()).collect();
+    let mut unique = bodies.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((bodies.len(), unique.len()), (60, 60), "each row sent exactly once");
+}
