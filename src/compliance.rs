@@ -3,4 +3,5 @@
 
 pub mod consent;
 pub mod gate;
+pub mod import;
 pub mod keywords;

@@ -61,6 +61,22 @@ enum ConsentCommand {
     },
     /// A number's full consent history with evidence, oldest first.
     Show { phone: String },
+    /// Current consent as CSV on standard output (streamed: flat memory at any size).
+    Export {
+        /// transactional or marketing
+        #[arg(long)]
+        purpose: String,
+        /// Only this status: opted_in or opted_out.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Import opt-ins and opt-outs from a CSV with evidence per row; all or nothing.
+    Import {
+        file: PathBuf,
+        /// Check the file and report, import nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +219,37 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 println!("because {}", verdict.reason);
             }
         }
+        Command::Consent(ConsentCommand::Export { purpose, status }) => {
+            anyhow::ensure!(
+                matches!(purpose.as_str(), "transactional" | "marketing"),
+                "--purpose must be transactional or marketing"
+            );
+            if let Some(s) = &status {
+                anyhow::ensure!(
+                    matches!(s.as_str(), "opted_in" | "opted_out"),
+                    "--status must be opted_in or opted_out"
+                );
+            }
+            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            export_consent(&store, &purpose, status.as_deref()).await?;
+        }
+        Command::Consent(ConsentCommand::Import { file, dry_run }) => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let rows = match leafdesk::compliance::import::parse(&text) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("{}: nothing imported:\n{e}", file.display());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            if dry_run {
+                println!("{} rows are valid; nothing imported (dry run)", rows.len());
+            } else {
+                let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+                let n = leafdesk::compliance::import::import(&store, &file.display().to_string(), &rows).await?;
+                println!("imported {n} consent records");
+            }
+        }
         Command::Outbox { limit } => {
             let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
             for r in leafdesk::store::outbox::list(&store, limit).await? {
@@ -224,6 +271,21 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn export_consent(store: &Store, purpose: &str, status: Option<&str>) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let stdout = std::io::stdout().lock();
+    let mut out = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 16, stdout));
+    out.write_record(["phone", "purpose", "status", "since", "source", "evidence"])?;
+    let mut rows = leafdesk::store::consent::export(store, purpose, status);
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        let since = jiff::Timestamp::from_millisecond(row.updated_at_ms).map(|t| t.to_string()).unwrap_or_default();
+        out.write_record([&row.phone, &row.purpose, &row.status, &since, &row.source, &row.evidence])?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()> {

@@ -63,7 +63,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             "LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE is on: Twilio webhooks are NOT verified. Never use this in production."
         );
     }
-    let store = Store::connect(&settings.database_url, settings.sqlite_sync)
+    let store = Store::connect_server(&settings.database_url, settings.sqlite_sync)
         .await
         .context("connecting to the database (DATABASE_URL)")?;
     let library =

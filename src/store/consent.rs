@@ -141,3 +141,34 @@ pub async fn current(store: &Store, phone: &str) -> Result<crate::compliance::ga
         marketing_opted_in: status(MARKETING) == Some("opted_in"),
     })
 }
+
+/// One line of a consent export: a number's current consent for a purpose and how it was given.
+#[derive(Debug, Clone, FromRow)]
+pub struct ExportRow {
+    pub phone: String,
+    pub purpose: String,
+    pub status: String,
+    pub updated_at_ms: i64,
+    pub source: String,
+    pub evidence: String,
+}
+
+const EXPORT: &str = "select c.phone, c.purpose, c.status, c.updated_at_ms, e.source, e.evidence
+    from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
+    where c.purpose = $1 order by c.phone";
+const EXPORT_STATUS: &str = "select c.phone, c.purpose, c.status, c.updated_at_ms, e.source, e.evidence
+    from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
+    where c.purpose = $1 and c.status = $2 order by c.phone";
+
+/// Streams current consent for a purpose (optionally one status) row by row: memory stays flat
+/// however many numbers there are.
+pub fn export<'a>(
+    store: &'a Store,
+    purpose: &'a str,
+    status: Option<&'a str>,
+) -> futures_util::stream::BoxStream<'a, Result<ExportRow, sqlx::Error>> {
+    match status {
+        Some(status) => sqlx::query_as(EXPORT_STATUS).bind(purpose).bind(status).fetch(store.pool()),
+        None => sqlx::query_as(EXPORT).bind(purpose).fetch(store.pool()),
+    }
+}

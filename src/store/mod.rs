@@ -55,6 +55,19 @@ impl Store {
     /// # Errors
     /// When the database cannot be reached or a migration fails.
     pub async fn connect(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
+        Self::connect_with(url, sync, false).await
+    }
+
+    /// As [`Store::connect`], tuned for the server's hot path: on SQLite, reads go through a
+    /// memory map. (Command-line tools stay without it: the map counts in their memory.)
+    ///
+    /// # Errors
+    /// When the database cannot be reached or a migration fails.
+    pub async fn connect_server(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
+        Self::connect_with(url, sync, true).await
+    }
+
+    async fn connect_with(url: &str, sync: SqliteSync, mmap: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         if backend == Backend::Sqlite {
@@ -82,7 +95,9 @@ impl Store {
                         // Memory-mapped reads: pages are read without copying them out of the OS
                         // cache. (A large page cache instead makes every commit slower: SQLite
                         // scans the whole cache when a write transaction ends.)
-                        conn.execute("pragma mmap_size = 268435456").await?;
+                        if mmap {
+                            conn.execute("pragma mmap_size = 268435456").await?;
+                        }
                         // Checkpoints run in the background (`spawn_checkpointer`), not inside
                         // whichever commit crosses the threshold: the hot path never fsyncs.
                         conn.execute("pragma wal_autocheckpoint = 0").await?;

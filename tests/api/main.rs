@@ -1,6 +1,7 @@
 //! Integration tests: one binary; each module tests one capability end to end.
 
 mod consent;
+mod consent_files;
 mod flows_check;
 mod helpers;
 mod ops;
