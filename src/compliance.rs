@@ -2,6 +2,7 @@
 //! consent ledger's send gate, quiet hours and state purchase limits.
 
 pub mod consent;
+pub mod content;
 pub mod gate;
 pub mod import;
 pub mod keywords;

@@ -188,6 +188,10 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                         assets.flows.intents.len(),
                         assets.templates.names().len()
                     );
+                    // Warnings do not fail the check: a reviewed wording may stay.
+                    for w in leafdesk::compliance::content::check_dir(&settings.templates_dir.join("messages")) {
+                        println!("{w}");
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(diags) => {

@@ -72,6 +72,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             anyhow::anyhow!("flows or templates have errors; fix them and start again:\n{}", list.join("\n"))
         })?;
     let library = Arc::new(library);
+    for w in crate::compliance::content::check_dir(&settings.templates_dir.join("messages")) {
+        tracing::warn!(problem = %w, "SMS template may be filtered by carriers");
+    }
     let metrics = Arc::new(Metrics::default());
     let ctx = pipeline::Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() };
     let pipeline = Pipeline::start(Arc::new(ctx));

@@ -110,3 +110,24 @@ fn the_readme_reference_flow_passes_the_check() {
     let loaded = leafdesk::flows::load_assets(&flows, &root().join("templates"), leafdesk::actions::NAMES);
     assert!(loaded.is_ok(), "{:#?}", loaded.err());
 }
+
+#[test]
+fn flows_check_warns_about_sms_text_carriers_filter_without_failing() {
+    let (_dir, flows, templates) = fixture("unknown_step");
+    std::fs::remove_file(flows.join("unknown_step.yaml")).unwrap();
+    crate::ops::copy_dir(&root().join("flows"), &flows);
+    std::fs::write(templates.join("messages/en/menu/promo.hbs"), "Fresh edibles today! See bit.ly/deal").unwrap();
+    std::fs::write(templates.join("messages/en/menu/promo.voice.hbs"), "Fresh edibles today!").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["flows", "check", flows.to_str().unwrap()])
+        .env("LEAFDESK_TEMPLATES_DIR", &templates)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "warnings do not fail the check: {stdout}");
+    assert!(stdout.contains("promo.hbs:1:7: warning: \"edibles\""), "{stdout}");
+    assert!(stdout.contains("bit.ly"), "{stdout}");
+    assert!(!stdout.contains("promo.voice.hbs"), "voice templates are not SMS: {stdout}");
+    let shipped = leafdesk::compliance::content::check_dir(&root().join("templates/messages"));
+    assert!(shipped.is_empty(), "shipped templates are clean: {shipped:?}");
+}
