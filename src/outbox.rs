@@ -7,9 +7,10 @@
 //!
 //! The window that remains: if the process dies after the provider accepted a message and before
 //! the row is marked sent, the row's lease lapses and it is sent again. Twilio's Messages API
-//! takes no idempotency key, so this cannot be closed from our side; the lease (60 s) and a
-//! mark-sent right after the answer keep it to that instant.
+//! takes no idempotency key, so this cannot be closed from our side; the lease (60 s) and
+//! settling each round as soon as its sends return keep it to that moment.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +19,10 @@ use tokio::task::JoinSet;
 
 use crate::compliance::gate::{self, Verdict};
 use crate::metrics::Metrics;
-use crate::store::consent::{self, NewConsent, TRANSACTIONAL};
-use crate::store::outbox::{self, OutboxRow};
-use crate::store::{locations, Store, StoreError};
+use crate::store::consent;
+use crate::store::locations::{self, Location};
+use crate::store::outbox::{self, OutboxRow, Settled};
+use crate::store::{Store, StoreError};
 use crate::twilio::rest::{SendError, Sender, TwilioRest};
 
 /// 64 rows a round: enough to keep a provider busy, small enough to share among workers.
@@ -63,84 +65,95 @@ pub fn spawn(worker: Worker, poll: Duration) -> (Arc<Notify>, tokio::task::JoinH
     (wake, handle)
 }
 
-/// Claims and delivers one round of due rows; returns how many it handled.
+/// Claims one round of due rows, sends them concurrently, and settles them all in one
+/// transaction; returns how many it handled.
 ///
 /// # Errors
-/// When the rows cannot be claimed.
+/// When the rows cannot be claimed or settled (unsettled rows are retried when their lease
+/// lapses).
 pub async fn deliver_due(worker: &Arc<Worker>, now_ms: i64) -> Result<usize, StoreError> {
     let rows = outbox::claim_due(&worker.store, now_ms, LEASE_MS, BATCH).await?;
-    let count = rows.len();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut places: HashMap<String, Option<Arc<Location>>> = HashMap::new();
+    for row in &rows {
+        if !places.contains_key(&row.location_id) {
+            let found = locations::get(&worker.store, &row.location_id).await?.map(Arc::new);
+            places.insert(row.location_id.clone(), found);
+        }
+    }
     let mut sends = JoinSet::new();
     for row in rows {
-        let worker = worker.clone();
+        let (worker, location) = (worker.clone(), places[&row.location_id].clone());
         sends.spawn(async move {
-            if let Err(e) = deliver(&worker, &row, now_ms).await {
-                tracing::error!(error = %e, outbox_id = %row.outbox_id, "outbox row not settled; its lease will lapse and it is retried");
-            }
+            let outcome = deliver(&worker, &row, location.as_deref(), now_ms).await;
+            (row, outcome)
         });
     }
-    while sends.join_next().await.is_some() {}
-    Ok(count)
+    let mut outcomes = Vec::new();
+    while let Some(done) = sends.join_next().await {
+        match done {
+            Ok((row, Ok(outcome))) => {
+                count(worker, &outcome);
+                outcomes.push((row, outcome));
+            }
+            Ok((row, Err(e))) => {
+                tracing::error!(error = %e, outbox_id = %row.outbox_id, "outbox row not settled; its lease will lapse")
+            }
+            Err(e) => tracing::error!(error = %e, "outbox send task failed"),
+        }
+    }
+    outbox::settle(&worker.store, &outcomes).await?;
+    Ok(outcomes.len())
 }
 
-async fn deliver(worker: &Worker, row: &OutboxRow, now_ms: i64) -> Result<(), StoreError> {
-    let store = &worker.store;
-    let Some(location) = locations::get(store, &row.location_id).await? else {
-        return settle(worker, row, "failed", now_ms, "the location no longer exists").await;
+fn count(worker: &Worker, outcome: &Settled) {
+    let result = match outcome {
+        Settled::Sent(_) => {
+            worker.metrics.inc("leafdesk_messages_total", &[("channel", "sms"), ("direction", "outbound")]);
+            "sent"
+        }
+        Settled::Release { status: "pending", .. } => "retry",
+        Settled::Release { status, reason, .. } => {
+            tracing::info!(%status, %reason, "outbox row settled");
+            status
+        }
+        Settled::CarrierOptOut => "blocked",
     };
-    let consent = consent::current(store, &row.to_phone).await?;
+    worker.metrics.inc("leafdesk_outbox_total", &[("result", result)]);
+}
+
+/// Gate, then send: what became of one row.
+async fn deliver(
+    worker: &Worker,
+    row: &OutboxRow,
+    location: Option<&Location>,
+    now_ms: i64,
+) -> Result<Settled, StoreError> {
+    let release = |status, next_ms, reason: &str| Ok(Settled::Release { status, next_ms, reason: reason.to_owned() });
+    let Some(location) = location else { return release("failed", now_ms, "the location no longer exists") };
+    let consent = consent::current(&worker.store, &row.to_phone).await?;
     match gate::decide(&row.purpose, consent, now_ms, &location.timezone, &location.state) {
-        Verdict::Block { reason } => return settle(worker, row, "blocked", now_ms, &reason).await,
-        Verdict::Hold { until_ms, reason } => return settle(worker, row, "held", until_ms, &reason).await,
+        Verdict::Block { reason } => return release("blocked", now_ms, &reason),
+        Verdict::Hold { until_ms, reason } => return release("held", until_ms, &reason),
         Verdict::Send => {}
     }
     let sender = match (&location.phone_number, &location.messaging_service_sid) {
         (_, Some(service)) => Sender::MessagingService(service),
         (Some(number), None) => Sender::Number(number),
-        (None, None) => return settle(worker, row, "failed", now_ms, "the location has no number to send from").await,
+        (None, None) => return release("failed", now_ms, "the location has no number to send from"),
     };
     match worker.rest.send(sender, &row.to_phone, &row.body).await {
-        Ok(provider_id) => {
-            outbox::mark_sent(store, row, &provider_id).await?;
-            worker.metrics.inc("leafdesk_outbox_total", &[("result", "sent")]);
-            worker.metrics.inc("leafdesk_messages_total", &[("channel", "sms"), ("direction", "outbound")]);
-            Ok(())
-        }
-        Err(SendError::Rejected { code: Some(21610), .. }) => {
-            let mut tx = store.begin().await?;
-            let evidence = serde_json::json!({ "outbox_id": row.outbox_id, "error_code": 21610 });
-            let consent = NewConsent {
-                phone: &row.to_phone,
-                purpose: TRANSACTIONAL,
-                action: "opt_out",
-                source: "carrier_21610",
-                evidence,
-            };
-            consent::record_all_purposes(&mut tx, consent).await?;
-            tx.commit().await?;
-            settle(worker, row, "blocked", now_ms, "the carrier reports the number opted out (21610)").await
-        }
-        Err(e @ SendError::Rejected { .. }) => settle(worker, row, "failed", now_ms, &e.to_string()).await,
+        Ok(provider_id) => Ok(Settled::Sent(provider_id)),
+        Err(SendError::Rejected { code: Some(21610), .. }) => Ok(Settled::CarrierOptOut),
+        Err(e @ SendError::Rejected { .. }) => release("failed", now_ms, &e.to_string()),
         Err(e @ SendError::Temporary(_)) if row.attempts >= MAX_ATTEMPTS => {
-            settle(worker, row, "failed", now_ms, &format!("gave up after {} attempts: {e}", row.attempts)).await
+            release("failed", now_ms, &format!("gave up after {} attempts: {e}", row.attempts))
         }
         Err(e @ SendError::Temporary(_)) => {
             let wait = worker.retry_base_ms.saturating_mul(1 << (row.attempts - 1).clamp(0, 20));
-            settle(worker, row, "pending", now_ms + wait, &e.to_string()).await
+            release("pending", now_ms + wait, &e.to_string())
         }
     }
-}
-
-async fn settle(
-    worker: &Worker,
-    row: &OutboxRow,
-    status: &'static str,
-    next_ms: i64,
-    reason: &str,
-) -> Result<(), StoreError> {
-    if status != "pending" {
-        tracing::info!(outbox_id = %row.outbox_id, %status, %reason, "outbox row settled");
-    }
-    worker.metrics.inc("leafdesk_outbox_total", &[("result", if status == "pending" { "retry" } else { status })]);
-    outbox::release(&worker.store, &row.outbox_id, status, next_ms, reason).await
 }

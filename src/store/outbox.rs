@@ -46,6 +46,9 @@ const SENT: &str = "update outbox set status = 'sent', provider_id = $2, sent_at
         reason = null where outbox_id = $1 and status = 'sending'";
 const SET_STATUS: &str = "update outbox set status = $2, next_attempt_at_ms = $3, reason = $4, locked_until_ms = null
     where outbox_id = $1 and status = 'sending'";
+const FILE_SENT: &str =
+    "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status,
+        created_at_ms, updated_at_ms) values ($1, $2, 'outbound', 'sms', $3, $4, 'queued', $5, $5)";
 const LIST: &str = "select outbox_id, conversation_id, location_id, to_phone, purpose, body, status, attempts,
         next_attempt_at_ms, provider_id, reason from outbox order by created_at_ms desc limit $1";
 
@@ -78,51 +81,72 @@ pub async fn claim_due(store: &Store, now_ms: i64, lease_ms: i64, limit: i64) ->
     Ok(sqlx::query_as(CLAIM).bind(now_ms).bind(now_ms + lease_ms).bind(limit).fetch_all(store.pool()).await?)
 }
 
-/// Marks a claimed row sent and files the message in its conversation's transcript, where
-/// status callbacks find it by provider id.
-///
-/// # Errors
-/// Database failures.
-pub async fn mark_sent(store: &Store, row: &OutboxRow, provider_id: &str) -> Result<(), StoreError> {
-    let mut tx = store.begin().await?;
-    let now = crate::now_ms();
-    sqlx::query(SENT).bind(&row.outbox_id).bind(provider_id).bind(now).execute(&mut *tx).await?;
-    if let Some(conversation_id) = &row.conversation_id {
-        sqlx::query(
-            "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status,
-                created_at_ms, updated_at_ms) values ($1, $2, 'outbound', 'sms', $3, $4, 'queued', $5, $5)",
-        )
-        .bind(crate::new_id())
-        .bind(conversation_id)
-        .bind(provider_id)
-        .bind(&row.body)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
+/// What became of a claimed row.
+pub enum Settled {
+    /// The provider accepted it with this id.
+    Sent(String),
+    /// Back to `pending` (retry), `held`, `blocked` or `failed`, due at `next_ms`, with why.
+    Release { status: &'static str, next_ms: i64, reason: String },
+    /// The carrier reports the number opted out (21610): blocked, and recorded in the ledger.
+    CarrierOptOut,
 }
 
-/// Moves a claimed row to `status` (`pending` to retry, `held`, `blocked`, `failed`) with the
-/// reason, due again at `next_attempt_at_ms`.
+/// Settles a round of claimed rows in one transaction: sent rows are filed in their
+/// conversation's transcript (where status callbacks find them by provider id), released
+/// rows keep their reason, carrier opt-outs go to the consent ledger.
 ///
 /// # Errors
-/// Database failures.
-pub async fn release(
-    store: &Store,
-    outbox_id: &str,
-    status: &str,
-    next_attempt_at_ms: i64,
-    reason: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(SET_STATUS)
-        .bind(outbox_id)
-        .bind(status)
-        .bind(next_attempt_at_ms)
-        .bind(reason)
-        .execute(store.pool())
-        .await?;
+/// Database failures (the rows' leases then lapse and they are tried again).
+#[tracing::instrument(skip_all, fields(count = outcomes.len()))]
+pub async fn settle(store: &Store, outcomes: &[(OutboxRow, Settled)]) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    let now = crate::now_ms();
+    for (row, outcome) in outcomes {
+        match outcome {
+            Settled::Sent(provider_id) => {
+                sqlx::query(SENT).bind(&row.outbox_id).bind(provider_id).bind(now).execute(&mut *tx).await?;
+                if let Some(conversation_id) = &row.conversation_id {
+                    sqlx::query(FILE_SENT)
+                        .bind(crate::new_id())
+                        .bind(conversation_id)
+                        .bind(provider_id)
+                        .bind(&row.body)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Settled::Release { status, next_ms, reason } => {
+                sqlx::query(SET_STATUS)
+                    .bind(&row.outbox_id)
+                    .bind(*status)
+                    .bind(*next_ms)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Settled::CarrierOptOut => {
+                let evidence = serde_json::json!({ "outbox_id": row.outbox_id, "error_code": 21610 });
+                let consent = super::consent::NewConsent {
+                    phone: &row.to_phone,
+                    purpose: super::consent::TRANSACTIONAL,
+                    action: "opt_out",
+                    source: "carrier_21610",
+                    evidence,
+                };
+                super::consent::record_all_purposes(&mut tx, consent).await?;
+                let reason = "the carrier reports the number opted out (21610)";
+                sqlx::query(SET_STATUS)
+                    .bind(&row.outbox_id)
+                    .bind("blocked")
+                    .bind(now)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 

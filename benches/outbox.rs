@@ -1,0 +1,126 @@
+//! Outbox and send gate speed: deciding consent + gate for one message, and the worker's
+//! sustained sends per second to a local stand-in for Twilio's Messages API.
+//!
+//! Run: `cargo bench --bench outbox`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leafdesk::metrics::Metrics;
+use leafdesk::settings::SqliteSync;
+use leafdesk::store::outbox::NewOutbound;
+use leafdesk::store::Store;
+use leafdesk::twilio::rest::TwilioRest;
+
+const ROWS: usize = 10_000;
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let dir = std::env::temp_dir().join(format!("leafdesk-outbox-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("outbox.db").display());
+    let store = Store::connect_server(&url, SqliteSync::Normal).await.unwrap();
+    let location = leafdesk::demo::seed(&store, "+15005550006").await.unwrap();
+
+    // Consent + gate for one message: the read the worker does, then the decision.
+    let n = 20_000;
+    let started = Instant::now();
+    for i in 0..n {
+        let phone = format!("+1555{:07}", 1_000_000 + i % 1000);
+        let consent = leafdesk::store::consent::current(&store, &phone).await.unwrap();
+        std::hint::black_box(leafdesk::compliance::gate::decide(
+            "marketing",
+            consent,
+            leafdesk::now_ms(),
+            &location.timezone,
+            &location.state,
+        ));
+    }
+    let per = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    let started = Instant::now();
+    let consent = leafdesk::compliance::gate::Consent { opted_out: false, marketing_opted_in: true };
+    for _ in 0..n {
+        std::hint::black_box(leafdesk::compliance::gate::decide(
+            "marketing",
+            consent,
+            leafdesk::now_ms(),
+            &location.timezone,
+            &location.state,
+        ));
+    }
+    let pure = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    println!("consent lookup + gate decision: {per:.1} µs per message (the gate alone: {pure:.2} µs)");
+
+    // A stand-in provider that accepts everything.
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{account}/Messages.json",
+        axum::routing::post(move || {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            async move {
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(serde_json::json!({ "sid": format!("SM{n:032x}"), "status": "queued" })),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut tx = store.begin().await.unwrap();
+    for i in 0..ROWS {
+        let phone = format!("+1555{:07}", 2_000_000 + i);
+        let row = NewOutbound {
+            conversation_id: None,
+            location_id: &location.location_id,
+            to_phone: &phone,
+            purpose: "transactional",
+            body: "Your order is ready.",
+        };
+        leafdesk::store::outbox::enqueue(&mut tx, &row).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let rest = TwilioRest::new(
+        "AC0123456789abcdef0123456789abcdef",
+        "token",
+        &base,
+        Some("https://bot.example.com/webhooks/twilio/status".into()),
+    )
+    .unwrap();
+    let worker = leafdesk::outbox::Worker {
+        store: store.clone(),
+        rest,
+        metrics: Arc::new(Metrics::default()),
+        retry_base_ms: 2000,
+    };
+    let started = Instant::now();
+    let (_wake, handle) = leafdesk::outbox::spawn(worker, Duration::from_millis(10));
+    while accepted.load(Ordering::Relaxed) < ROWS as u64 || pending(&store).await > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(started.elapsed() < Duration::from_secs(120), "outbox did not drain");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    handle.abort();
+    println!(
+        "outbox worker, SQLite: {ROWS} sends in {seconds:.2} s = {:.0} sends/s (each: claim, gate, HTTP, mark sent)",
+        ROWS as f64 / seconds
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn pending(store: &Store) -> i64 {
+    let (n,): (i64,) =
+        sqlx::query_as("select count(*) from outbox where status <> 'sent'").fetch_one(store.pool()).await.unwrap();
+    n
+}
