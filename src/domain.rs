@@ -30,6 +30,20 @@ impl PhoneNumber {
         E164.is_match(&compact).then_some(Self(compact)).ok_or_else(|| DomainError::InvalidPhoneNumber(raw.to_owned()))
     }
 
+    /// As [`PhoneNumber::parse`], but a 10-digit number (or 11 digits starting with 1) is
+    /// taken as a US/Canada number, the way people type theirs into a form.
+    ///
+    /// # Errors
+    /// `InvalidPhoneNumber` as for `parse`.
+    pub fn parse_north_american(raw: &str) -> Result<Self, DomainError> {
+        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+        match (raw.trim_start().starts_with('+'), digits.len()) {
+            (false, 10) => Self::parse(&format!("+1{digits}")),
+            (false, 11) if digits.starts_with('1') => Self::parse(&format!("+{digits}")),
+            _ => Self::parse(raw).map_err(|_| DomainError::InvalidPhoneNumber(raw.to_owned())),
+        }
+    }
+
     /// The number with all but its last four digits hidden, for logs and CSR lists.
     pub fn masked(&self) -> String {
         mask_phone(&self.0)

@@ -27,6 +27,7 @@ use crate::outbox;
 use crate::pipeline::{self, Pipeline};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::templates::Pages;
 use crate::twilio::rest::TwilioRest;
 
 /// 250 ms: how soon a message queued by another process (the CLI) goes out.
@@ -44,6 +45,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
     pub locations: Arc<LocationCache>,
+    pub pages: Arc<Pages>,
 }
 
 pub struct App {
@@ -83,7 +85,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let outbox = start_outbox(&settings, &store, &metrics)?;
     let listener =
         TcpListener::bind(settings.bind).await.with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
-    let state = AppState { store, library, pipeline, metrics, settings: Arc::new(settings), locations: Arc::default() };
+    let pages = Pages::load(&settings.templates_dir.join("pages")).map_err(|diags| {
+        let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("page templates have errors:\n{}", list.join("\n"))
+    })?;
+    let settings = Arc::new(settings);
+    let state =
+        AppState { store, library, pipeline, metrics, settings, locations: Arc::default(), pages: Arc::new(pages) };
     Ok(App { listener, state, reloader, outbox })
 }
 
@@ -103,7 +111,8 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
-        axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await?;
+        let service = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
         for task in [self.reloader, self.outbox].into_iter().flatten() {
             task.abort();
         }
@@ -117,6 +126,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(channels::sms::router())
         .merge(channels::status::router())
+        .merge(channels::optin::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -154,3 +154,46 @@ fn template_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
+
+/// Web pages (`templates/pages/*.hbs`): handlebars with HTML escaping, strict mode. Separate
+/// from message templates, which are plain text.
+pub struct Pages {
+    registry: Handlebars<'static>,
+}
+
+impl Pages {
+    /// # Errors
+    /// Every page that cannot be read or parsed, with its place.
+    pub fn load(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        let mut files = Vec::new();
+        collect_hbs(dir, &mut files).map_err(|e| {
+            vec![Diagnostic { file: dir.to_owned(), line: 1, column: 1, message: format!("cannot read pages: {e}") }]
+        })?;
+        let mut diags = Vec::new();
+        for path in files {
+            let name = template_name(dir, &path);
+            let result = std::fs::read_to_string(&path).map_err(|e| (1, 1, e.to_string())).and_then(|text| {
+                registry.register_template_string(&name, text).map_err(|e| {
+                    let (line, column) = e.pos().unwrap_or((1, 1));
+                    (line, column, e.reason().to_string())
+                })
+            });
+            if let Err((line, column, message)) = result {
+                diags.push(Diagnostic { file: path, line: line as u64, column: column as u64, message });
+            }
+        }
+        if diags.is_empty() {
+            Ok(Self { registry })
+        } else {
+            Err(diags)
+        }
+    }
+
+    /// # Errors
+    /// A missing page or value (strict mode).
+    pub fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, handlebars::RenderError> {
+        self.registry.render(name, data)
+    }
+}

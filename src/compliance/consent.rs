@@ -14,6 +14,8 @@ use crate::store::{StoreError, Tx};
 /// 5 minutes: a confirmation sent within this time of the request is presumed compliant
 /// (47 CFR 64.1200(a)(12)); a second STOP inside it gets no second confirmation.
 pub const CONFIRMATION_WINDOW_MS: i64 = 5 * 60_000;
+/// 24 h: how long a web opt-in waits for its YES before it lapses.
+pub const DOUBLE_OPT_IN_WINDOW_MS: i64 = 24 * 60 * 60_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -75,6 +77,16 @@ pub async fn apply(
             };
             Ok(Outcome { decision, opted_out: true, recorded: Some(("opt_out", source)) })
         }
+        Keyword::OptIn
+            if inbound.opt_out_type.is_none()
+                && confirm_web_request(tx, inbound, message_id, opted_out, now_ms).await? =>
+        {
+            Ok(Outcome {
+                decision: Decision::Reply("consent/optin_confirmed"),
+                opted_out: false,
+                recorded: Some(("opt_in", "web_form")),
+            })
+        }
         Keyword::OptIn if !verdict.soft || opted_out || inbound.opt_out_type.is_some() => {
             let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_in", source, evidence };
             consent::record(tx, &consent).await?;
@@ -90,4 +102,37 @@ pub async fn apply(
         }
         Keyword::OptIn | Keyword::None => Ok(Outcome { decision: Decision::Continue, opted_out, recorded: None }),
     }
+}
+
+/// Step 2 of double opt-in: a YES (or START) from a number with a pending web request turns it
+/// into a marketing opt-in; the evidence holds both steps. `false` when nothing was pending.
+async fn confirm_web_request(
+    tx: &mut Tx<'_>,
+    inbound: &Inbound,
+    message_id: &str,
+    opted_out: bool,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let phone = inbound.from.as_ref();
+    let Some(request) = consent::pending_request(tx, phone, now_ms - DOUBLE_OPT_IN_WINDOW_MS).await? else {
+        return Ok(false);
+    };
+    let evidence = json!({
+        "request": request,
+        "confirmation": { "message_id": message_id, "provider_id": inbound.provider_id, "text": inbound.body },
+    });
+    if opted_out {
+        let back = NewConsent {
+            phone,
+            purpose: TRANSACTIONAL,
+            action: "opt_in",
+            source: "web_form",
+            evidence: evidence.clone(),
+        };
+        consent::record(tx, &back).await?;
+    }
+    let consent = NewConsent { phone, purpose: &request.purpose, action: "opt_in", source: "web_form", evidence };
+    consent::record(tx, &consent).await?;
+    consent::confirm_request(tx, &request.request_id, now_ms).await?;
+    Ok(true)
 }

@@ -23,6 +23,8 @@ pub const REQUIRED_TEMPLATES: &[&str] = &[
     "consent/opted_out",
     "consent/opted_in",
     "consent/help",
+    "consent/confirm_optin",
+    "consent/optin_confirmed",
 ];
 
 #[derive(Debug)]

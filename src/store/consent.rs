@@ -172,3 +172,76 @@ pub fn export<'a>(
         None => sqlx::query_as(EXPORT).bind(purpose).fetch(store.pool()),
     }
 }
+
+/// Step 1 of double opt-in: what the person submitted on the web form, and what they saw.
+pub struct NewRequest<'a> {
+    pub phone: &'a str,
+    pub purpose: &'a str,
+    pub location_id: &'a str,
+    pub disclosure_version: &'a str,
+    pub disclosure_text: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct Request {
+    pub request_id: String,
+    pub phone: String,
+    pub purpose: String,
+    pub location_id: String,
+    pub disclosure_version: String,
+    pub disclosure_text: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at_ms: i64,
+}
+
+/// # Errors
+/// Database failures.
+pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>) -> Result<String, StoreError> {
+    let id = crate::new_id();
+    sqlx::query(
+        "insert into consent_request (request_id, phone, purpose, location_id, disclosure_version, disclosure_text, ip,
+            user_agent, created_at_ms) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(r.phone)
+    .bind(r.purpose)
+    .bind(r.location_id)
+    .bind(r.disclosure_version)
+    .bind(r.disclosure_text)
+    .bind(r.ip)
+    .bind(r.user_agent)
+    .bind(crate::now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// The newest unconfirmed request for `phone` made after `since_ms`.
+///
+/// # Errors
+/// Database failures.
+pub async fn pending_request(tx: &mut Tx<'_>, phone: &str, since_ms: i64) -> Result<Option<Request>, StoreError> {
+    Ok(sqlx::query_as(
+        "select request_id, phone, purpose, location_id, disclosure_version, disclosure_text, ip, user_agent, created_at_ms
+         from consent_request where phone = $1 and confirmed_at_ms is null and created_at_ms > $2
+         order by created_at_ms desc limit 1",
+    )
+    .bind(phone)
+    .bind(since_ms)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn confirm_request(tx: &mut Tx<'_>, request_id: &str, at_ms: i64) -> Result<(), StoreError> {
+    sqlx::query("update consent_request set confirmed_at_ms = $2 where request_id = $1")
+        .bind(request_id)
+        .bind(at_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,10 +1,12 @@
 //! Integration tests: one binary; each module tests one capability end to end.
 
+mod browser;
 mod consent;
 mod consent_files;
 mod flows_check;
 mod helpers;
 mod ops;
+mod optin;
 mod outbox;
 mod reload;
 mod sms;

@@ -1,0 +1,124 @@
+//! Browser-facing pages in real headless Chromium, driven over WebDriver (chromedriver).
+//! `scripts/test` installs the Debian packages `chromium` and `chromium-driver`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    client: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (Debian package chromium-driver; scripts/test installs it)");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=420,900",
+        ];
+        let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } } } });
+        let created: Value =
+            client.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let session =
+            created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_owned();
+        Self { driver, base, session, client, _profile: profile }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.client.request(method.clone(), url);
+        if method != reqwest::Method::GET {
+            request = request.json(&body);
+        }
+        let resp: Value = request.send().await.unwrap().json().await.unwrap();
+        resp["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({ "url": url })).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let found =
+            self.call(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
+        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), json!({ "text": text })).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_customer_signs_up_for_text_offers_in_a_real_browser() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/consent/optin")).await;
+    let heading = browser.text("main h1").await;
+    assert!(heading.contains("Get text offers from Demo Dispensary"), "{heading:?}");
+    browser.type_into("#phone", "(415) 555-0191").await;
+    browser.click("input[name=agree]").await;
+    browser.click("button[type=submit]").await;
+    let result = browser.text("#result").await;
+    assert!(result.contains("Reply YES to confirm"), "{result}");
+    let (ua,): (String,) = sqlx::query_as("select user_agent from consent_request where phone = '+14155550191'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert!(ua.contains("Chrome"), "the browser's user agent is the evidence: {ua}");
+}
