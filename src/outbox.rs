@@ -134,7 +134,13 @@ async fn deliver(
     let release = |status, next_ms, reason: &str| Ok(Settled::Release { status, next_ms, reason: reason.to_owned() });
     let Some(location) = location else { return release("failed", now_ms, "the location no longer exists") };
     let consent = consent::current(&worker.store, &row.to_phone).await?;
-    match gate::decide(&row.purpose, consent, now_ms, &location.timezone, &location.state) {
+    let recent = match (row.purpose.as_str(), gate::frequency_cap(&location.state)) {
+        ("marketing", Some(_)) => {
+            outbox::marketing_sent_since(&worker.store, &row.to_phone, now_ms - gate::DAY_MS).await?
+        }
+        _ => Vec::new(),
+    };
+    match gate::decide(&row.purpose, consent, now_ms, &location.timezone, &location.state, &recent) {
         Verdict::Block { reason } => return release("blocked", now_ms, &reason),
         Verdict::Hold { until_ms, reason } => return release("held", until_ms, &reason),
         Verdict::Send => {}

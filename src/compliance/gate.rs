@@ -39,6 +39,7 @@ struct Window {
     start_hour: i8,
     end_hour: i8,
     sunday_start_hour: Option<i8>,
+    max_per_24h: Option<usize>,
     #[allow(dead_code)]
     source: String,
 }
@@ -53,8 +54,24 @@ static RULES: LazyLock<QuietHours> = LazyLock::new(|| {
     serde_json::from_str(include_str!("../../rules/quiet_hours.json")).expect("rules/quiet_hours.json is valid")
 });
 
-/// Decides whether a message may be sent now.
-pub fn decide(purpose: &str, consent: Consent, now_ms: i64, timezone: &str, state: &str) -> Verdict {
+/// 24 hours, the period of the state frequency caps.
+pub const DAY_MS: i64 = 24 * 60 * 60_000;
+
+/// The state's cap on marketing texts per 24 hours, if it sets one.
+pub fn frequency_cap(state: &str) -> Option<usize> {
+    RULES.states.get(state).and_then(|w| w.max_per_24h)
+}
+
+/// Decides whether a message may be sent now. `recent_marketing` holds when marketing texts
+/// were sent to this number in the last 24 hours (only needed where a state caps them).
+pub fn decide(
+    purpose: &str,
+    consent: Consent,
+    now_ms: i64,
+    timezone: &str,
+    state: &str,
+    recent_marketing: &[i64],
+) -> Verdict {
     if consent.opted_out {
         return Verdict::Block { reason: "the number opted out of our messages".into() };
     }
@@ -78,7 +95,14 @@ pub fn decide(purpose: &str, consent: Consent, now_ms: i64, timezone: &str, stat
     };
     let hour = local.hour();
     if hour >= start(local.weekday()) && hour < window.end_hour {
-        return Verdict::Send;
+        let in_day: Vec<i64> = recent_marketing.iter().copied().filter(|at| now_ms - at < DAY_MS).collect();
+        return match window.max_per_24h {
+            Some(cap) if in_day.len() >= cap => Verdict::Hold {
+                until_ms: in_day.iter().min().copied().unwrap_or(now_ms) + DAY_MS,
+                reason: format!("{state} allows at most {cap} marketing texts per 24 hours"),
+            },
+            _ => Verdict::Send,
+        };
     }
     let day = if hour >= window.end_hour { local.date().tomorrow().unwrap_or(local.date()) } else { local.date() };
     let opens = day
@@ -132,7 +156,7 @@ mod tests {
             ("marketing", IN, "2026-11-29", "12:30", "TX", "send"),
         ];
         for (purpose, consent, date, time, state, want) in cases {
-            let got = match decide(purpose, consent, at(la, date, time), la, state) {
+            let got = match decide(purpose, consent, at(la, date, time), la, state, &[]) {
                 Verdict::Send => "send",
                 Verdict::Hold { .. } => "hold",
                 Verdict::Block { .. } => "block",
@@ -145,7 +169,7 @@ mod tests {
     fn a_held_message_waits_for_the_next_window_opening_in_recipient_time() {
         let ny = "America/New_York";
         let evening = at(ny, "2026-11-30", "21:15");
-        match decide("marketing", IN, evening, ny, "NY") {
+        match decide("marketing", IN, evening, ny, "NY", &[]) {
             Verdict::Hold { until_ms, reason } => {
                 assert_eq!(until_ms, at(ny, "2026-12-01", "08:00"));
                 assert!(reason.contains("federal"), "{reason}");
@@ -154,14 +178,33 @@ mod tests {
         }
         let early = at(ny, "2026-11-30", "06:00");
         assert!(
-            matches!(decide("marketing", IN, early, ny, "NY"), Verdict::Hold { until_ms, .. } if until_ms == at(ny, "2026-11-30", "08:00"))
+            matches!(decide("marketing", IN, early, ny, "NY", &[]), Verdict::Hold { until_ms, .. } if until_ms == at(ny, "2026-11-30", "08:00"))
         );
+    }
+
+    #[test]
+    fn a_state_frequency_cap_holds_the_fourth_marketing_text_of_a_day() {
+        let miami = "America/New_York";
+        let noon = at(miami, "2026-11-30", "12:00");
+        let sent = [noon - 5 * 3_600_000, noon - 3 * 3_600_000, noon - 3_600_000];
+        match decide("marketing", IN, noon, miami, "FL", &sent) {
+            Verdict::Hold { until_ms, reason } => {
+                assert_eq!(until_ms, sent[0] + DAY_MS, "held until the oldest of the three leaves the 24 h window");
+                assert!(reason.contains("FL allows at most 3"), "{reason}");
+            }
+            other => panic!("expected a hold, got {other:?}"),
+        }
+        assert_eq!(decide("marketing", IN, noon, miami, "FL", &sent[1..]), Verdict::Send, "two in a day is fine");
+        assert_eq!(decide("marketing", IN, noon, miami, "NY", &sent), Verdict::Send, "New York sets no cap");
+        let yesterday = [noon - DAY_MS - 1; 3];
+        assert_eq!(decide("marketing", IN, noon, miami, "FL", &yesterday), Verdict::Send);
+        assert_eq!(frequency_cap("OK"), Some(3));
     }
 
     #[test]
     fn an_unknown_timezone_blocks_marketing_with_a_reason() {
         assert!(
-            matches!(decide("marketing", IN, 0, "Mars/Olympus", "CA"), Verdict::Block { reason } if reason.contains("Mars/Olympus"))
+            matches!(decide("marketing", IN, 0, "Mars/Olympus", "CA", &[]), Verdict::Block { reason } if reason.contains("Mars/Olympus"))
         );
     }
 }

@@ -150,6 +150,21 @@ pub async fn settle(store: &Store, outcomes: &[(OutboxRow, Settled)]) -> Result<
     Ok(())
 }
 
+/// When marketing texts were sent to `phone` since `since_ms` (for state frequency caps).
+///
+/// # Errors
+/// Database failures.
+pub async fn marketing_sent_since(store: &Store, phone: &str, since_ms: i64) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "select sent_at_ms from outbox where to_phone = $1 and purpose = 'marketing' and status = 'sent' and sent_at_ms > $2",
+    )
+    .bind(phone)
+    .bind(since_ms)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(at,)| at).collect())
+}
+
 /// The newest rows, for operators.
 ///
 /// # Errors

@@ -230,3 +230,62 @@ async fn two_outbox_workers_on_one_postgres_never_send_a_row_twice() {
     unique.dedup();
     assert_eq!((bodies.len(), unique.len()), (60, 60), "each row sent exactly once");
 }
+
+/// UTC milliseconds of a Los Angeles wall-clock time (the demo store's timezone).
+fn la(datetime: &str) -> i64 {
+    let civil: jiff::civil::DateTime = datetime.parse().unwrap();
+    civil
+        .to_zoned_datetime(jiff::tz::TimeZone::get("America/Los_Angeles").unwrap())
+        .unwrap()
+        .timestamp()
+        .as_millisecond()
+}
+
+#[tokio::test]
+async fn a_marketing_text_queued_at_night_is_held_and_sent_when_the_window_opens() {
+    let app = spawn_app().await; // no worker of its own: this test drives one with its own clock
+    let (fake, base) = fake_twilio(vec![]).await;
+    let store = app.state.store.clone();
+    let location = leafdesk::store::locations::list(&store).await.unwrap().remove(0);
+    let phone = "+15555550185";
+    let mut tx = store.begin().await.unwrap();
+    let consent = leafdesk::store::consent::NewConsent {
+        phone,
+        purpose: "marketing",
+        action: "opt_in",
+        source: "import",
+        evidence: serde_json::json!({ "evidence": "signed form" }),
+    };
+    leafdesk::store::consent::record(&mut tx, &consent).await.unwrap();
+    let row = leafdesk::store::outbox::NewOutbound {
+        conversation_id: None,
+        location_id: &location.location_id,
+        to_phone: phone,
+        purpose: "marketing",
+        body: "New arrivals this week.",
+    };
+    let id = leafdesk::store::outbox::enqueue(&mut tx, &row).await.unwrap();
+    tx.commit().await.unwrap();
+    let rest = leafdesk::twilio::rest::TwilioRest::new(
+        ACCOUNT_SID,
+        TOKEN,
+        &base,
+        Some(format!("{PUBLIC_URL}/webhooks/twilio/status")),
+    )
+    .unwrap();
+    let worker =
+        Arc::new(leafdesk::outbox::Worker { store: store.clone(), rest, metrics: Arc::default(), retry_base_ms: 20 });
+
+    leafdesk::outbox::deliver_due(&worker, la("2026-11-30T22:00")).await.unwrap();
+    let held = leafdesk::store::outbox::find(&store, &id).await.unwrap().unwrap();
+    assert_eq!(held.status, "held");
+    assert_eq!(held.next_attempt_at_ms, la("2026-12-01T08:00"));
+    assert!(held.reason.unwrap().contains("quiet hours"));
+
+    assert_eq!(leafdesk::outbox::deliver_due(&worker, la("2026-12-01T07:59")).await.unwrap(), 0, "still night");
+    assert!(fake.requests.lock().unwrap().is_empty());
+
+    leafdesk::outbox::deliver_due(&worker, la("2026-12-01T08:00")).await.unwrap();
+    assert_eq!(leafdesk::store::outbox::find(&store, &id).await.unwrap().unwrap().status, "sent");
+    assert_eq!(fake.requests.lock().unwrap().len(), 1);
+}
