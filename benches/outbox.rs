@@ -42,6 +42,7 @@ async fn run() {
             leafdesk::now_ms(),
             &location.timezone,
             &location.state,
+            &[],
         ));
     }
     let per = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
@@ -54,6 +55,7 @@ async fn run() {
             leafdesk::now_ms(),
             &location.timezone,
             &location.state,
+            &[],
         ));
     }
     let pure = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
