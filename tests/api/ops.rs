@@ -89,17 +89,8 @@ async fn the_binary_serves_demo_data_keeps_pii_out_of_logs_and_stops_on_sigterm(
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
-    let params = sms_params(&sid(), "+15555550100", "my secret dosage question");
-    let resp = reqwest::Client::new()
-        .post(format!("http://{addr}/webhooks/twilio/sms"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", sign("/webhooks/twilio/sms", &params))
-        .body(encode(&params))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().contains("<Message>"));
+    let client = reqwest::Client::new();
+    assert!(text_binary(&client, &addr, "+15555550100", "my secret dosage question").await, "answered");
     assert!(dir.path().join("leafdesk.db").exists(), "SQLite file created under LEAFDESK_DATA_DIR");
     // SIGTERM: graceful shutdown, exit 0.
     let _ = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status();
@@ -124,6 +115,20 @@ async fn the_server_refuses_to_start_on_a_broken_flow_and_names_file_and_line() 
         test_settings(&url, &flows, std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")), 0);
     let err = leafdesk::startup::build(settings).await.err().expect("build fails on a broken flow").to_string();
     assert!(err.contains("menu.yaml:7:15: unknown step \"nowhere\""), "{err}");
+}
+
+/// Texts a server started from the binary at `addr`; `true` when it answered with a message.
+async fn text_binary(client: &reqwest::Client, addr: &str, from: &str, body: &str) -> bool {
+    let params = sms_params(&sid(), from, body);
+    let resp = client
+        .post(format!("http://{addr}/webhooks/twilio/sms"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sign("/webhooks/twilio/sms", &params))
+        .body(encode(&params))
+        .send()
+        .await
+        .unwrap();
+    resp.status() == 200 && resp.text().await.unwrap().contains("<Message>")
 }
 
 /// Kills the child process if the test fails before stopping it.
@@ -178,16 +183,7 @@ async fn a_crash_never_loses_an_answered_message() {
     let client = reqwest::Client::new();
     let mut answered = 0;
     for i in 0..40 {
-        let params = sms_params(&sid(), &format!("+1555555{:04}", 3000 + i % 7), "hi");
-        let resp = client
-            .post(format!("http://{addr}/webhooks/twilio/sms"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-twilio-signature", sign("/webhooks/twilio/sms", &params))
-            .body(encode(&params))
-            .send()
-            .await
-            .unwrap();
-        if resp.status() == 200 && resp.text().await.unwrap().contains("<Message>") {
+        if text_binary(&client, &addr, &format!("+1555555{:04}", 3000 + i % 7), "hi").await {
             answered += 1;
         }
     }
