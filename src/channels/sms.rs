@@ -70,7 +70,11 @@ pub fn parse_inbound(form: &TwilioForm) -> Result<Inbound> {
     let phone = |field: &'static str| -> Result<PhoneNumber> {
         let raw = form.require(field)?;
         let raw = raw.strip_prefix("whatsapp:").unwrap_or(raw);
-        PhoneNumber::parse(raw).map_err(|e| AppError::Validation { field, message: e.to_string() })
+        PhoneNumber::parse(raw).map_err(|e| {
+            // A '+' sent unencoded in a form body arrives as a space.
+            let hint = if raw.starts_with(' ') { "; encode '+' as %2B in a form body" } else { "" };
+            AppError::Validation { field, message: format!("{e}{hint}") }
+        })
     };
     let from = phone("From")?;
     let to = phone("To")?;
