@@ -168,6 +168,11 @@ mod tests {
                 other => panic!("{pairs:?} should be rejected naming {field}, got {other:?}"),
             }
         }
+        let unencoded_plus = [("MessageSid", "SM1"), ("From", " 14155550100"), ("To", "+15005550006")];
+        match parse_inbound(&form(&unencoded_plus)) {
+            Err(AppError::Validation { message, .. }) => assert!(message.contains("%2B"), "{message}"),
+            other => panic!("{other:?}"),
+        }
         let long = "x".repeat(1601);
         let mut pairs = GOOD.to_vec();
         pairs[3] = ("Body", &long);
