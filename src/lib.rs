@@ -13,6 +13,8 @@
 //! - [`settings`], [`startup`], [`telemetry`], [`metrics`], [`error`]: running the service.
 //! - [`demo`], [`flowtest`]: demo data and conversation tests for flow authors.
 
+#![warn(clippy::self_named_module_files)]
+
 pub mod actions;
 pub mod channels;
 pub mod compliance;
