@@ -12,8 +12,6 @@ use regex::Regex;
 pub enum DomainError {
     #[error("{0:?} is not a phone number in E.164 form (+ then country code and number)")]
     InvalidPhoneNumber(String),
-    #[error("unknown channel {0:?}")]
-    UnknownChannel(String),
 }
 
 /// A phone number in E.164 form: `+`, then 2 to 15 digits, the first not 0.
@@ -84,24 +82,6 @@ impl Channel {
             Self::Web => "web",
         }
     }
-
-    /// # Errors
-    /// `UnknownChannel` for anything but `sms`, `voice`, `web`.
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        match raw {
-            "sms" => Ok(Self::Sms),
-            "voice" => Ok(Self::Voice),
-            "web" => Ok(Self::Web),
-            other => Err(DomainError::UnknownChannel(other.to_owned())),
-        }
-    }
-}
-
-/// Where a message is addressed on our side: a phone number or a Twilio Messaging Service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    Number(PhoneNumber),
-    MessagingService(String),
 }
 
 /// One media attachment of an inbound message (MMS).

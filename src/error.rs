@@ -25,9 +25,6 @@ pub enum AppError {
     /// 415: not a content type this endpoint accepts.
     #[error("unsupported content type {0:?}; send application/x-www-form-urlencoded")]
     UnsupportedMediaType(String),
-    /// 503: the service is shutting down or overloaded; the caller should retry.
-    #[error("service unavailable, retry later")]
-    Unavailable,
     /// 500: logged with its cause chain, never shown to the caller.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -40,7 +37,6 @@ impl AppError {
             Self::BadSignature(_) => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,7 +48,6 @@ impl AppError {
             Self::BadSignature(_) => "bad_signature",
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
         }
     }

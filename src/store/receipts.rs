@@ -20,15 +20,3 @@ pub async fn record(store: &Store, key: &str, kind: &str, detail: &serde_json::V
         .await?;
     Ok(done.rows_affected() == 1)
 }
-
-/// How many receipts of `kind` exist (for operators and tests).
-///
-/// # Errors
-/// Database failures.
-pub async fn count(store: &Store, kind: &str) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as("select count(*) from webhook_receipt where kind = $1")
-        .bind(kind)
-        .fetch_one(store.pool())
-        .await?;
-    Ok(n)
-}
