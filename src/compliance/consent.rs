@@ -54,18 +54,21 @@ pub async fn apply(
         _ => (verdict.keyword, "sms_keyword"),
     };
     let twilio_answered = inbound.opt_out_type.is_some();
-    let evidence = json!({
-        "message_id": message_id,
-        "provider_id": inbound.provider_id,
-        "channel": inbound.channel.as_str(),
-        "text": inbound.body,
-        "rule": verdict.reason,
-        "opt_out_type": inbound.opt_out_type,
-    });
+    // Built only when a consent change is recorded: most messages record nothing.
+    let evidence = || {
+        json!({
+            "message_id": message_id,
+            "provider_id": inbound.provider_id,
+            "channel": inbound.channel.as_str(),
+            "text": inbound.body,
+            "rule": verdict.reason,
+            "opt_out_type": inbound.opt_out_type,
+        })
+    };
     let phone = inbound.from.as_ref();
     match keyword {
         Keyword::OptOut => {
-            let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_out", source, evidence };
+            let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_out", source, evidence: evidence() };
             consent::record_all_purposes(tx, consent).await?;
             let recently =
                 consent::confirmation_sent_at(tx, phone).await?.is_some_and(|at| now_ms - at < CONFIRMATION_WINDOW_MS);
@@ -88,7 +91,7 @@ pub async fn apply(
             })
         }
         Keyword::OptIn if !verdict.soft || opted_out || inbound.opt_out_type.is_some() => {
-            let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_in", source, evidence };
+            let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_in", source, evidence: evidence() };
             consent::record(tx, &consent).await?;
             let decision = if twilio_answered { Decision::Silent } else { Decision::Reply("consent/opted_in") };
             Ok(Outcome { decision, opted_out: false, recorded: Some(("opt_in", source)) })

@@ -24,8 +24,12 @@ pub struct NewOrder<'a> {
     pub pickup_at_ms: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms from customer_order";
+const BY_NUMBER: &str =
+    "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms from customer_order
+    where contact_id = $1 and upper(order_number) = upper($2)";
+const LATEST: &str =
+    "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms from customer_order
+    where contact_id = $1 order by created_at_ms desc limit 1";
 
 /// The contact's order with this number, or their latest when `number` is `None`.
 ///
@@ -38,14 +42,8 @@ pub async fn find_for_contact(
     number: Option<&str>,
 ) -> Result<Option<Order>, StoreError> {
     let found = match number {
-        Some(number) => {
-            let sql = format!("{COLUMNS} where contact_id = $1 and upper(order_number) = upper($2)");
-            sqlx::query_as(&sql).bind(contact_id).bind(number).fetch_optional(&mut **tx).await?
-        }
-        None => {
-            let sql = format!("{COLUMNS} where contact_id = $1 order by created_at_ms desc limit 1");
-            sqlx::query_as(&sql).bind(contact_id).fetch_optional(&mut **tx).await?
-        }
+        Some(number) => sqlx::query_as(BY_NUMBER).bind(contact_id).bind(number).fetch_optional(&mut **tx).await?,
+        None => sqlx::query_as(LATEST).bind(contact_id).fetch_optional(&mut **tx).await?,
     };
     Ok(found)
 }
