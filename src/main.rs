@@ -43,6 +43,9 @@ enum Command {
     /// TCPA consent: classify messages, show a number's ledger.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// State purchase limits.
+    #[command(subcommand)]
+    Limits(LimitsCommand),
     /// Outbound messages: waiting, sent, held, blocked or failed (newest first).
     Outbox {
         #[arg(long, default_value_t = 20)]
@@ -76,6 +79,26 @@ enum ConsentCommand {
         /// Check the file and report, import nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LimitsCommand {
+    /// Check a cart against a state's limits; prints JSON (allowed, violations, explanation,
+    /// rule_source, and the smallest changes that make the cart compliant).
+    Check {
+        /// Two-letter state code, e.g. CA.
+        #[arg(long)]
+        state: String,
+        /// adult-use or medical
+        #[arg(long, default_value = "adult-use")]
+        customer: String,
+        /// The customer lives in another state.
+        #[arg(long)]
+        non_resident: bool,
+        /// category=amount, repeatable: flower=28g, concentrate=2g, edible=200mg (mg is THC).
+        #[arg(long = "item")]
+        items: Vec<String>,
     },
 }
 
@@ -254,6 +277,9 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 println!("imported {n} consent records");
             }
         }
+        Command::Limits(LimitsCommand::Check { state, customer, non_resident, items }) => {
+            return Ok(limits_check(&state, &customer, non_resident, &items));
+        }
         Command::Outbox { limit } => {
             let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
             for r in leafdesk::store::outbox::list(&store, limit).await? {
@@ -377,4 +403,23 @@ async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn limits_check(state: &str, customer: &str, non_resident: bool, items: &[String]) -> ExitCode {
+    use leafdesk::compliance::limits::{self, CustomerType, Line, Request};
+    let Some(customer) = CustomerType::parse(customer) else {
+        eprintln!("--customer {customer:?}: use adult-use or medical");
+        return ExitCode::from(2);
+    };
+    let cart: Result<Vec<Line>, String> = items.iter().map(|i| Line::parse_item(i)).collect();
+    let cart = match cart {
+        Ok(cart) => cart,
+        Err(e) => {
+            eprintln!("--item {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let verdict = limits::check(&Request { state, customer, non_resident, cart: &cart, earlier_today: &[] });
+    println!("{}", serde_json::to_string_pretty(&verdict).expect("a verdict serializes"));
+    ExitCode::SUCCESS
 }

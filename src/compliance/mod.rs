@@ -6,3 +6,4 @@ pub mod content;
 pub mod gate;
 pub mod import;
 pub mod keywords;
+pub mod limits;

@@ -5,6 +5,7 @@ mod consent;
 mod consent_files;
 mod flows_check;
 mod helpers;
+mod limits;
 mod ops;
 mod optin;
 mod outbox;
