@@ -1,19 +1,60 @@
-//! Demo data: a dispensary, a few customers and orders, so every shipped flow can be tried at
-//! once. Seeding is idempotent: run it as often as you like.
+//! Demo data: a California dispensary with a small catalogue, stock that disagrees between the
+//! website and the store, a web-only promotion, and customers whose orders show each situation
+//! the shipped flows handle (declined card, cart over the limit, pickup, delivery). Seeding is
+//! idempotent: run it as often as you like.
 
+use crate::commerce::{Customer, Product, Promotion, Stock};
 use crate::store::locations::{self, NewLocation};
-use crate::store::{contacts, orders, Store, StoreError};
+use crate::store::{commerce, contacts, orders, Store, StoreError};
 
 pub const DEMO_LOCATION: &str = "Demo Dispensary";
+/// The payment app link the demo offers for bank (ACH) payments.
+pub const DEMO_ACH_URL: &str = "https://pay.example.com/ach?order={order}";
 
-/// Demo customers: phone, locale, customer type, first name.
-pub const DEMO_CONTACTS: &[(&str, &str, &str, Option<&str>)] = &[
-    ("+15555550100", "en", "adult_use", Some("Alex")),
-    ("+15555550101", "es", "medical", Some("Marisol")),
-    ("+15555550102", "en", "adult_use", None),
+/// Demo customers: platform id, phone, locale, customer type, first name.
+pub const DEMO_CONTACTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    ("cus_alex", "+15555550100", "en", "adult_use", Some("Alex")),
+    ("cus_marisol", "+15555550101", "es", "medical", Some("Marisol")),
+    ("cus_riley", "+15555550102", "en", "adult_use", None),
+    ("cus_sam", "+15555550103", "en", "adult_use", Some("Sam")),
+    ("cus_jordan", "+15555550104", "en", "adult_use", Some("Jordan")),
 ];
 
-/// Seeds the demo location on `number` with its customers and orders.
+/// SKU, name, category, net weight mg, THC mg, price in cents.
+type DemoProduct = (&'static str, &'static str, &'static str, Option<i64>, Option<i64>, i64);
+const PRODUCTS: &[DemoProduct] = &[
+    ("FL-BD-35", "Blue Dream 3.5 g", "flower", Some(3_500), None, 4_000),
+    ("FL-OG-28", "OG Kush 28 g", "flower", Some(28_000), None, 18_000),
+    ("PR-SAT-5", "Sativa Pre-roll 5-pack", "pre_roll", Some(3_500), None, 3_500),
+    ("CN-WAX-5", "Live Resin Wax 5 g", "concentrate", Some(5_000), None, 6_000),
+    ("VC-HYB-1", "Hybrid Vape Cartridge 1 g", "vape_cartridge", Some(1_000), None, 4_500),
+    ("ED-GUM-100", "Watermelon Gummies 100 mg", "edible", Some(50_000), Some(100), 2_000),
+    ("TN-30", "Calm Tincture 30 ml", "tincture", Some(30_000), Some(300), 5_500),
+];
+
+/// SKU, units the website shows, units the store counts: OG Kush is shown out of stock online
+/// although the store has it; the vape is the reverse.
+const STOCK: &[(&str, i64, i64)] = &[
+    ("FL-BD-35", 12, 12),
+    ("FL-OG-28", 0, 7),
+    ("PR-SAT-5", 20, 20),
+    ("CN-WAX-5", 6, 6),
+    ("VC-HYB-1", 4, 0),
+    ("ED-GUM-100", 0, 0),
+    ("TN-30", 3, 3),
+];
+
+/// Phone, order number, status, payment, fulfillment, lines (SKU, quantity).
+type DemoOrder = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static [(&'static str, i64)]);
+const ORDERS: &[DemoOrder] = &[
+    ("+15555550100", "LD-1001", "ready_for_pickup", "pay_at_pickup", "pickup", &[("FL-BD-35", 1)]),
+    ("+15555550101", "LD-1002", "payment_declined", "card", "pickup", &[("FL-BD-35", 2), ("ED-GUM-100", 1)]),
+    ("+15555550102", "LD-1003", "out_for_delivery", "ach", "delivery", &[("PR-SAT-5", 1), ("TN-30", 1)]),
+    ("+15555550103", "LD-1004", "payment_declined", "card", "pickup", &[("FL-OG-28", 1)]),
+    ("+15555550104", "LD-1005", "awaiting_payment", "card", "pickup", &[("CN-WAX-5", 2), ("FL-BD-35", 1)]),
+];
+
+/// Seeds the demo location on `number` with its catalogue, customers and orders.
 ///
 /// # Errors
 /// Database failures.
@@ -32,26 +73,78 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             locations::insert(store, &new).await?
         }
     };
-    for (phone, locale, kind, name) in DEMO_CONTACTS {
-        contacts::upsert(store, phone, locale, kind, *name).await?;
+    let mut conn = store.pool().acquire().await?;
+    let mut product_ids = std::collections::HashMap::new();
+    for (sku, name, category, weight, thc, price) in PRODUCTS {
+        let product = Product {
+            product_id: crate::new_id(),
+            sku: (*sku).into(),
+            name: (*name).into(),
+            category: (*category).into(),
+            net_weight_mg: *weight,
+            thc_mg: *thc,
+            price_cents: *price,
+        };
+        let id = commerce::upsert_product(&mut conn, &product).await?;
+        product_ids.insert(*sku, (id, *price));
     }
-    let orders = [
-        ("+15555550100", "LD-1001", "ready_for_pickup", 4_250, "pay_at_pickup"),
-        ("+15555550101", "LD-1002", "payment_declined", 8_900, "card"),
-        ("+15555550102", "LD-1003", "out_for_delivery", 6_100, "ach"),
-    ];
-    for (phone, number, status, cents, payment) in orders {
+    for (sku, online, in_store) in STOCK {
+        let stock = Stock { online: *online, store: *in_store };
+        commerce::set_stock(&mut conn, &location.location_id, &product_ids[sku].0, stock).await?;
+    }
+    let now = crate::now_ms();
+    let deal = Promotion {
+        description: "Online-only deal: 20% off Blue Dream".into(),
+        price_cents: 3_200,
+        web_only: true,
+        ends_at_ms: now + 7 * 86_400_000,
+    };
+    let promo_id = format!("demo-{}", location.location_id);
+    commerce::upsert_promotion(
+        &mut conn,
+        &promo_id,
+        &product_ids["FL-BD-35"].0,
+        &location.location_id,
+        &deal,
+        now - 86_400_000,
+    )
+    .await?;
+    for (customer_id, phone, locale, kind, name) in DEMO_CONTACTS {
+        contacts::upsert(store, phone, locale, kind, *name).await?;
         let contact = contacts::find(store, phone).await?.expect("demo contact was just upserted");
+        let customer = Customer {
+            customer_id: (*customer_id).into(),
+            contact_id: contact.contact_id,
+            location_id: location.location_id.clone(),
+            customer_type: (*kind).into(),
+            date_of_birth: Some("1990-04-20".into()),
+            recommendation_expires_on: (*kind == "medical").then(|| "2027-06-30".into()),
+            verification_status: "verified".into(),
+            preferred_channel: "sms".into(),
+            non_resident: false,
+            locked_reason: None,
+        };
+        commerce::upsert_customer(&mut conn, &customer).await?;
+    }
+    for (phone, number, status, payment, fulfillment, lines) in ORDERS {
+        let contact = contacts::find(store, phone).await?.expect("demo contact was just upserted");
+        let total: i64 = lines.iter().map(|(sku, q)| product_ids[sku].1 * q).sum();
         let order = orders::NewOrder {
             contact_id: &contact.contact_id,
             location_id: &location.location_id,
             order_number: number,
             status,
-            total_cents: cents,
+            total_cents: total,
             payment_method: payment,
             pickup_at_ms: None,
+            fulfillment,
         };
-        orders::insert_if_absent(store, &order).await?;
+        let order_id = orders::insert_if_absent(store, &order).await?;
+        for (i, (sku, quantity)) in lines.iter().enumerate() {
+            let (product_id, price) = &product_ids[sku];
+            let line_no = i64::try_from(i + 1).expect("a few lines");
+            commerce::insert_line_if_absent(&mut conn, &order_id, line_no, product_id, *quantity, *price).await?;
+        }
     }
     Ok(location)
 }

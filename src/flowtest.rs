@@ -127,8 +127,13 @@ async fn run_case(library: &Arc<Library>, case: &TestCase) -> anyhow::Result<()>
 async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> anyhow::Result<()> {
     let location = crate::demo::seed(store, TEST_NUMBER).await?;
     let metrics = Arc::new(Metrics::default());
-    let pipeline =
-        Pipeline::start(Arc::new(Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() }));
+    let pipeline = Pipeline::start(Arc::new(Context {
+        store: store.clone(),
+        library: library.clone(),
+        metrics: metrics.clone(),
+        commerce: Arc::new(crate::commerce::DbCommerce),
+        actions: crate::actions::ActionConfig { ach_payment_url: Some(crate::demo::DEMO_ACH_URL.into()) },
+    }));
     let from = PhoneNumber::parse(&case.from).map_err(|e| anyhow::anyhow!("from: {e}"))?;
     for (i, turn) in case.turns.iter().enumerate() {
         let inbound = Inbound {

@@ -17,6 +17,7 @@
 
 pub mod actions;
 pub mod channels;
+pub mod commerce;
 pub mod compliance;
 pub mod demo;
 pub mod domain;

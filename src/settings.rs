@@ -58,6 +58,9 @@ pub struct Settings {
     pub log_filter: String,
     /// Outbox retry backoff base: attempt n waits base × 2^(n−1).
     pub outbox_retry_base_ms: i64,
+    /// The compliant payment app's bank (ACH) checkout; `{order}` becomes the order number.
+    /// Unset: the bot offers paying at pickup and a person instead.
+    pub ach_payment_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,7 @@ const KEYS: &[&str] = &[
     "LEAFDESK_DEMO_NUMBER",
     "LEAFDESK_LOG",
     "LEAFDESK_OUTBOX_RETRY_BASE_MS",
+    "LEAFDESK_ACH_PAYMENT_URL",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -159,6 +163,7 @@ impl Settings {
                 get("LEAFDESK_OUTBOX_RETRY_BASE_MS"),
                 2000,
             )?,
+            ach_payment_url: get("LEAFDESK_ACH_PAYMENT_URL").map(parse_ach_url).transpose()?,
         })
     }
 
@@ -179,6 +184,18 @@ impl Settings {
 
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
+    }
+}
+
+fn parse_ach_url(url: String) -> Result<String, SettingsError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url)
+    } else {
+        Err(SettingsError {
+            key: "LEAFDESK_ACH_PAYMENT_URL",
+            problem: format!("{url:?} is not an http(s) URL"),
+            fix: "Use the payment app's checkout address, e.g. https://pay.example.com/ach?order={order}.",
+        })
     }
 }
 

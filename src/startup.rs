@@ -78,7 +78,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         tracing::warn!(problem = %w, "SMS template may be filtered by carriers");
     }
     let metrics = Arc::new(Metrics::default());
-    let ctx = pipeline::Context { store: store.clone(), library: library.clone(), metrics: metrics.clone() };
+    let ctx = pipeline::Context {
+        store: store.clone(),
+        library: library.clone(),
+        metrics: metrics.clone(),
+        commerce: Arc::new(crate::commerce::DbCommerce),
+        actions: crate::actions::ActionConfig { ach_payment_url: settings.ach_payment_url.clone() },
+    };
     let pipeline = Pipeline::start(Arc::new(ctx));
     let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
     store.spawn_checkpointer(CHECKPOINT_INTERVAL);

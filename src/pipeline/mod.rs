@@ -20,7 +20,8 @@ mod batch;
 
 use batch::Batch;
 
-use crate::actions::{self, ActionContext};
+use crate::actions::{self, ActionConfig, ActionContext};
+use crate::commerce::Commerce;
 use crate::compliance::{self, consent::Decision};
 use crate::domain::Inbound;
 use crate::flows::engine::{self, Effect, Input, State};
@@ -69,6 +70,8 @@ pub struct Context {
     pub store: Store,
     pub library: Arc<Library>,
     pub metrics: Arc<Metrics>,
+    pub commerce: Arc<dyn Commerce>,
+    pub actions: ActionConfig,
 }
 
 #[derive(Clone)]
@@ -214,7 +217,7 @@ async fn commit_turns(
     let mut batch = Batch::load(&mut tx, jobs).await?;
     let mut reports = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        reports.push(turn(&mut tx, assets, &mut batch, i, job).await?);
+        reports.push(turn(&mut tx, ctx, assets, &mut batch, i, job).await?);
     }
     batch.write(&mut tx).await?;
     tx.commit().await.map_err(StoreError::from)?;
@@ -225,6 +228,7 @@ async fn commit_turns(
 #[tracing::instrument(skip_all, fields(channel = job.inbound.channel.as_str(), conversation_id))]
 async fn turn(
     tx: &mut Tx<'_>,
+    ctx: &Context,
     assets: &Assets,
     batch: &mut Batch,
     index: usize,
@@ -291,9 +295,18 @@ async fn turn(
         return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None, consent: None });
     }
     let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
-    let action_ctx = ActionContext { contact_id: &contact.contact_id, location_id: &job.location.location_id };
+    let action_ctx = ActionContext {
+        contact_id: &contact.contact_id,
+        locale: &contact.locale,
+        customer_type: &contact.customer_type,
+        location: &job.location,
+        commerce: ctx.commerce.as_ref(),
+        config: &ctx.actions,
+        now_ms: now,
+    };
     let state = std::mem::take(&mut conv.state);
-    let (state, effects) = run_engine(tx, assets, state, inbound, idle_ms, &action_ctx).await?;
+    let input = Input::Text(&inbound.body);
+    let (state, effects) = run_engine(tx, assets, state, input, idle_ms, &action_ctx).await?;
     batch.conversations[conv_ix].state = state;
 
     let data = render_data(&contact, &job.location, &batch.conversations[conv_ix].state, channel);
@@ -344,11 +357,11 @@ async fn run_engine(
     tx: &mut Tx<'_>,
     assets: &Assets,
     state: State,
-    inbound: &Inbound,
+    input: Input<'_>,
     idle_ms: i64,
     ctx: &ActionContext<'_>,
 ) -> Result<(State, Vec<Effect>), StoreError> {
-    let mut turn = engine::step(&assets.flows, state, Input::Text(&inbound.body), idle_ms);
+    let mut turn = engine::step(&assets.flows, state, input, idle_ms);
     let mut effects = Vec::new();
     for _ in 0..MAX_ACTION_ROUNDS {
         let action = match turn.effects.last() {

@@ -4,6 +4,7 @@
 //! pragmas, PostgreSQL advisory locks). Queries use `$1` placeholders, valid on both; one file
 //! per aggregate. Nothing here knows HTTP or flows.
 
+pub mod commerce;
 pub mod consent;
 pub mod contacts;
 pub mod conversations;

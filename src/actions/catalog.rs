@@ -1,0 +1,78 @@
+//! Catalogue actions: explain a price that differs online and in store (web-only promotions),
+//! and compare what the website and the store's point of sale say is in stock.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use super::{arg, money, ActionContext, ActionResult};
+use crate::commerce::Product;
+use crate::flows::engine::Slots;
+use crate::store::StoreError;
+
+async fn product(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<Option<Product>, StoreError> {
+    let Some(text) = arg(args, "product") else { return Ok(None) };
+    Ok(ctx.commerce.find_products(conn, text).await?.into_iter().next())
+}
+
+fn product_slots(p: &Product, ctx: &ActionContext<'_>) -> Slots {
+    Slots::from([
+        ("product_name".into(), json!(p.name)),
+        ("sku".into(), json!(p.sku)),
+        ("regular_price".into(), json!(money(p.price_cents))),
+        ("location_name".into(), json!(ctx.location.name)),
+    ])
+}
+
+/// `find_promotion` (`product`: a name or SKU): a promotion running now for it at this
+/// location. Outcomes `promotion` (slots `promo_price`, `promo_description`, `promo_ends`,
+/// `web_only`, plus the product's), `no_promotion` or `not_found`.
+pub(super) async fn find_promotion(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let Some(p) = product(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
+    let mut slots = product_slots(&p, ctx);
+    let promotions = ctx.commerce.promotions(conn, &p.product_id, &ctx.location.location_id, ctx.now_ms).await?;
+    let Some(promo) = promotions.into_iter().next() else { return Ok(ActionResult::new("no_promotion", slots)) };
+    let tz = ctx.timezone();
+    let ends = Timestamp::from_millisecond(promo.ends_at_ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz);
+    // The promotion runs until the end of its last day; say that day.
+    let last_day = ends.checked_sub(jiff::Span::new().milliseconds(1)).unwrap_or(ends);
+    let ends_text = if ctx.locale == "es" { last_day.strftime("%d/%m") } else { last_day.strftime("%b %-d") };
+    slots.insert("promo_price".into(), json!(money(promo.price_cents)));
+    slots.insert("promo_description".into(), json!(promo.description));
+    slots.insert("promo_ends".into(), json!(ends_text.to_string()));
+    slots.insert("web_only".into(), json!(if promo.web_only { "yes" } else { "no" }));
+    Ok(ActionResult::new("promotion", slots))
+}
+
+/// `compare_stock` (`product`): what the website shows against what the store counts.
+/// Outcomes `mismatch` (they disagree about whether it is available; slots `online_quantity`,
+/// `store_quantity`), `in_stock`, `out_of_stock`, `no_record` or `not_found`.
+pub(super) async fn compare_stock(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let Some(p) = product(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
+    let mut slots = product_slots(&p, ctx);
+    let Some(stock) = ctx.commerce.stock(conn, &ctx.location.location_id, &p.product_id).await? else {
+        return Ok(ActionResult::new("no_record", slots));
+    };
+    slots.insert("online_quantity".into(), json!(stock.online));
+    slots.insert("store_quantity".into(), json!(stock.store));
+    let outcome = match (stock.online > 0, stock.store > 0) {
+        (true, true) => "in_stock",
+        (false, false) => "out_of_stock",
+        _ => "mismatch",
+    };
+    Ok(ActionResult::new(outcome, slots))
+}

@@ -1,0 +1,216 @@
+//! Pickup times in the store's local time: the next slot the store can hand an order over,
+//! reading a time a customer typed ("tomorrow 5pm", "hoy a las 17:30"), and saying one back.
+//!
+//! Owns these pure calculations; the actions bring the clock, timezone and store hours.
+
+use std::sync::LazyLock;
+
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ZonedDateTime as Zoned};
+use regex::Regex;
+
+/// 60 minutes: the time a store needs to pull and pack an order.
+const PREP_MINUTES: i64 = 60;
+
+/// The store's hours: open from `open` to `close` o'clock, location time.
+#[derive(Debug, Clone, Copy)]
+pub struct Hours {
+    pub open: i8,
+    pub close: i8,
+}
+
+fn zoned(ms: i64, tz: &TimeZone) -> Zoned {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone())
+}
+
+fn at(date: Date, hour: i8, minute: i8, tz: &TimeZone) -> Option<i64> {
+    let dt = DateTime::from_parts(date, Time::new(hour, minute, 0, 0).ok()?);
+    Some(dt.to_zoned_datetime(tz.clone()).ok()?.timestamp().as_millisecond())
+}
+
+/// The earliest pickup at least [`PREP_MINUTES`] from now, on the half hour, within hours.
+pub fn next_pickup(now_ms: i64, tz: &TimeZone, hours: Hours) -> i64 {
+    let ready = zoned(now_ms + PREP_MINUTES * 60_000, tz);
+    let (mut date, mut hour, mut minute) = (ready.date(), ready.hour(), if ready.minute() == 0 { 0 } else { 30 });
+    if ready.minute() > 30 {
+        hour += 1;
+        minute = 0;
+    }
+    if hour < hours.open {
+        (hour, minute) = (hours.open, 0);
+    } else if hour >= hours.close {
+        date = date.tomorrow().unwrap_or(date);
+        (hour, minute) = (hours.open, 0);
+    }
+    at(date, hour, minute, tz).unwrap_or(now_ms)
+}
+
+/// Why a requested time cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickupError {
+    Unclear,
+    Past,
+    OutsideHours,
+}
+
+static WHEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        (?P<day>today|tonight|tomorrow|hoy|esta\s+noche|ma[ñn]ana)?
+        \D*?
+        (?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)?",
+    )
+    .expect("pickup time pattern compiles")
+});
+
+/// Reads "5pm", "tomorrow at 11:30 am", "mañana a las 17:00" as a time at the store.
+///
+/// # Errors
+/// `Unclear` when no time is found, `Past` for a time already gone, `OutsideHours` when the
+/// store is closed then.
+pub fn parse_pickup(text: &str, now_ms: i64, tz: &TimeZone, hours: Hours) -> Result<i64, PickupError> {
+    let caps = WHEN.captures(text).ok_or(PickupError::Unclear)?;
+    let mut hour: i8 = caps["hour"].parse().map_err(|_| PickupError::Unclear)?;
+    let minute: i8 = caps.name("minute").map_or(Ok(0), |m| m.as_str().parse()).map_err(|_| PickupError::Unclear)?;
+    let ampm = caps.name("ampm").map(|m| m.as_str().to_ascii_lowercase());
+    match ampm.as_deref().map(|m| m.starts_with('p')) {
+        Some(true) if hour < 12 => hour += 12,
+        Some(false) if hour == 12 => hour = 0,
+        // No am/pm: "5" at a store open 9 to 21 means 5 pm.
+        None if hour < hours.open && hour + 12 < 24 => hour += 12,
+        _ => {}
+    }
+    if hour > 23 || minute > 59 {
+        return Err(PickupError::Unclear);
+    }
+    let today = zoned(now_ms, tz).date();
+    let day = caps.name("day").map(|d| d.as_str().to_lowercase());
+    let date = match day.as_deref() {
+        Some(d) if d.starts_with("tomorrow") || d.starts_with("ma") => today.tomorrow().unwrap_or(today),
+        _ => today,
+    };
+    if hour < hours.open || (hour, minute) > (hours.close - 1, 30) {
+        return Err(PickupError::OutsideHours);
+    }
+    let ms = at(date, hour, minute, tz).ok_or(PickupError::Unclear)?;
+    if ms < now_ms + 15 * 60_000 {
+        return Err(PickupError::Past);
+    }
+    Ok(ms)
+}
+
+/// "today at 5:00 PM", "tomorrow at 9:30 AM", "Mon, Dec 7 at 9:00 AM"; Spanish for `es`.
+pub fn describe(ms: i64, now_ms: i64, tz: &TimeZone, locale: &str) -> String {
+    let when = zoned(ms, tz);
+    let today = zoned(now_ms, tz).date();
+    let es = locale == "es";
+    let day = if when.date() == today {
+        (if es { "hoy" } else { "today" }).to_owned()
+    } else if Some(when.date()) == today.tomorrow().ok() {
+        (if es { "mañana" } else { "tomorrow" }).to_owned()
+    } else if es {
+        when.strftime("el %d/%m").to_string()
+    } else {
+        when.strftime("%a, %b %-d").to_string()
+    };
+    if es {
+        format!("{day} a las {}", when.strftime("%H:%M"))
+    } else {
+        format!("{day} at {}", when.strftime("%-I:%M %p"))
+    }
+}
+
+/// "9 AM to 9 PM" (en) or "9:00 a 21:00" (es).
+pub fn describe_hours(hours: Hours, locale: &str) -> String {
+    let twelve = |h: i8| match h {
+        0 | 24 => "12 AM".to_owned(),
+        12 => "12 PM".to_owned(),
+        h if h > 12 => format!("{} PM", h - 12),
+        h => format!("{h} AM"),
+    };
+    if locale == "es" {
+        format!("{}:00 a {}:00", hours.open, hours.close)
+    } else {
+        format!("{} to {}", twelve(hours.open), twelve(hours.close))
+    }
+}
+
+/// The start and end (UTC ms) of the local day containing `now_ms`.
+pub fn local_day(now_ms: i64, tz: &TimeZone) -> (i64, i64) {
+    let today = zoned(now_ms, tz).date();
+    let start = today.to_zoned_datetime(tz.clone()).map_or(now_ms, |z| z.timestamp().as_millisecond());
+    let end = today
+        .tomorrow()
+        .ok()
+        .and_then(|d| d.to_zoned_datetime(tz.clone()).ok())
+        .map_or(start + 86_400_000, |z| z.timestamp().as_millisecond());
+    (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOURS: Hours = Hours { open: 9, close: 21 };
+
+    fn la() -> TimeZone {
+        TimeZone::get("America/Los_Angeles").unwrap()
+    }
+
+    fn ms(local: &str) -> i64 {
+        let dt: DateTime = local.parse().unwrap();
+        dt.to_zoned_datetime(la()).unwrap().timestamp().as_millisecond()
+    }
+
+    #[test]
+    fn the_next_pickup_is_an_hour_out_on_the_half_hour_within_store_hours() {
+        for (now, want) in [
+            ("2026-11-28T10:10", "2026-11-28T11:30"),
+            ("2026-11-28T10:40", "2026-11-28T12:00"),
+            ("2026-11-28T06:00", "2026-11-28T09:00"),
+            ("2026-11-28T20:30", "2026-11-29T09:00"),
+        ] {
+            assert_eq!(next_pickup(ms(now), &la(), HOURS), ms(want), "now {now}");
+        }
+    }
+
+    #[test]
+    fn typed_pickup_times_are_read_in_store_time() {
+        let now = ms("2026-11-28T10:00");
+        for (text, want) in [
+            ("5pm", "2026-11-28T17:00"),
+            ("today at 5:30 PM", "2026-11-28T17:30"),
+            ("tomorrow 11am", "2026-11-29T11:00"),
+            ("can I come at 4", "2026-11-28T16:00"),
+            ("mañana a las 17:00", "2026-11-29T17:00"),
+            ("12pm", "2026-11-28T12:00"),
+        ] {
+            assert_eq!(parse_pickup(text, now, &la(), HOURS), Ok(ms(want)), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn unusable_pickup_times_say_why() {
+        let now = ms("2026-11-28T10:00");
+        for (text, want) in [
+            ("whenever", PickupError::Unclear),
+            ("10pm", PickupError::OutsideHours),
+            ("tomorrow 7am", PickupError::OutsideHours),
+            ("9am", PickupError::Past),
+            ("25:00", PickupError::Unclear),
+        ] {
+            assert_eq!(parse_pickup(text, now, &la(), HOURS), Err(want), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn pickup_times_are_said_in_the_customers_language() {
+        let now = ms("2026-11-28T10:00");
+        assert_eq!(describe(ms("2026-11-28T17:00"), now, &la(), "en"), "today at 5:00 PM");
+        assert_eq!(describe(ms("2026-11-29T09:30"), now, &la(), "en"), "tomorrow at 9:30 AM");
+        assert_eq!(describe(ms("2026-11-29T17:00"), now, &la(), "es"), "mañana a las 17:00");
+        assert_eq!(describe(ms("2026-12-07T09:00"), now, &la(), "en"), "Mon, Dec 7 at 9:00 AM");
+        assert_eq!(describe_hours(HOURS, "en"), "9 AM to 9 PM");
+    }
+}

@@ -1,0 +1,107 @@
+//! Built-in actions that flows call with `action:`. Each reads or changes commerce data through
+//! the [`Commerce`] port, inside the turn's transaction, and answers with an outcome (which
+//! selects the flow's next step) and slots (which templates can show).
+//!
+//! Owns the list of action names the flow checker accepts and what each one means.
+
+mod catalog;
+pub mod clock;
+mod limits;
+mod orders;
+
+use std::collections::BTreeMap;
+
+use jiff::tz::TimeZone;
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use crate::commerce::Commerce;
+use crate::flows::engine::Slots;
+use crate::store::locations::Location;
+use crate::store::StoreError;
+
+/// Every action a flow may name.
+pub const NAMES: &[&str] = &[
+    "find_order",
+    "ach_link",
+    "pay_on_pickup",
+    "reschedule_pickup",
+    "check_limits",
+    "apply_limit_change",
+    "find_promotion",
+    "compare_stock",
+];
+
+/// Settings actions read (from the server's configuration).
+#[derive(Debug, Clone, Default)]
+pub struct ActionConfig {
+    /// The compliant payment app's ACH checkout; `{order}` is replaced by the order number.
+    pub ach_payment_url: Option<String>,
+}
+
+/// Who, where and when the action runs for.
+pub struct ActionContext<'a> {
+    pub contact_id: &'a str,
+    pub locale: &'a str,
+    /// The contact's type (adult_use or medical), when commerce has no customer record.
+    pub customer_type: &'a str,
+    pub location: &'a Location,
+    pub commerce: &'a dyn Commerce,
+    pub config: &'a ActionConfig,
+    pub now_ms: i64,
+}
+
+impl ActionContext<'_> {
+    /// The location's timezone (checked when the location was added; UTC if it went bad).
+    fn timezone(&self) -> TimeZone {
+        TimeZone::get(&self.location.timezone).unwrap_or(TimeZone::UTC)
+    }
+}
+
+pub struct ActionResult {
+    pub outcome: String,
+    pub slots: Slots,
+}
+
+impl ActionResult {
+    fn new(outcome: &str, slots: Slots) -> Self {
+        Self { outcome: outcome.to_owned(), slots }
+    }
+
+    fn outcome(outcome: &str) -> Self {
+        Self::new(outcome, Slots::new())
+    }
+}
+
+/// Runs action `name`. An unknown name cannot happen: the flow checker rejects it.
+///
+/// # Errors
+/// Database failures.
+pub async fn run(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    name: &str,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    match name {
+        "find_order" => orders::find_order(conn, ctx, args).await,
+        "ach_link" => orders::ach_link(conn, ctx, args).await,
+        "pay_on_pickup" => orders::pay_on_pickup(conn, ctx, args).await,
+        "reschedule_pickup" => orders::reschedule_pickup(conn, ctx, args).await,
+        "check_limits" => limits::check_limits(conn, ctx, args).await,
+        "apply_limit_change" => limits::apply_limit_change(conn, ctx, args).await,
+        "find_promotion" => catalog::find_promotion(conn, ctx, args).await,
+        "compare_stock" => catalog::compare_stock(conn, ctx, args).await,
+        other => Ok(ActionResult::new("unknown_action", Slots::from([("action".into(), json!(other))]))),
+    }
+}
+
+/// An argument, trimmed; `None` when absent or empty.
+fn arg<'a>(args: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    args.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// `$42.50`
+pub fn money(cents: i64) -> String {
+    format!("${}.{:02}", cents / 100, (cents % 100).abs())
+}

@@ -1,0 +1,132 @@
+//! Order actions: find an order, pay it by bank (ACH link) or at pickup, move the pickup time.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use super::clock::{self, Hours, PickupError};
+use super::{arg, money, ActionContext, ActionResult};
+use crate::flows::engine::Slots;
+use crate::store::orders::Order;
+use crate::store::StoreError;
+
+/// Statuses after which an order can no longer be changed.
+const CLOSED: &[&str] = &["completed", "picked_up", "delivered", "cancelled", "out_for_delivery"];
+
+async fn order(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<Option<Order>, StoreError> {
+    ctx.commerce.order(conn, ctx.contact_id, arg(args, "number")).await
+}
+
+async fn hours(conn: &mut AnyConnection, ctx: &ActionContext<'_>) -> Result<Hours, StoreError> {
+    let (open, close) = ctx.commerce.store_hours(conn, &ctx.location.location_id).await?;
+    Ok(Hours { open: i8::try_from(open).unwrap_or(9), close: i8::try_from(close).unwrap_or(21) })
+}
+
+fn order_slots(o: &Order, ctx: &ActionContext<'_>) -> Slots {
+    let mut slots = Slots::from([
+        ("order_number".into(), json!(o.order_number)),
+        ("order_status".into(), json!(o.status.replace('_', " "))),
+        ("order_total".into(), json!(money(o.total_cents))),
+        ("fulfillment".into(), json!(o.fulfillment)),
+    ]);
+    if let Some(at) = o.pickup_at_ms {
+        slots.insert("pickup_time".into(), json!(clock::describe(at, ctx.now_ms, &ctx.timezone(), ctx.locale)));
+    }
+    slots
+}
+
+/// `find_order` (`number`: optional): the customer's order with that number, or their latest.
+/// Outcomes `found` (slots `order_number`, `order_status`, `order_total`, `fulfillment`,
+/// `pickup_time`) or `not_found`.
+pub(super) async fn find_order(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    Ok(match order(conn, ctx, args).await? {
+        Some(o) => ActionResult::new("found", order_slots(&o, ctx)),
+        None => ActionResult::outcome("not_found"),
+    })
+}
+
+/// `ach_link` (`number`): the payment app's bank-payment link for the order. Outcomes `ready`
+/// (slot `ach_url`), `unavailable` (no payment app configured) or `not_found`.
+pub(super) async fn ach_link(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let Some(base) = &ctx.config.ach_payment_url else { return Ok(ActionResult::outcome("unavailable")) };
+    let Some(o) = order(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
+    let encoded: String = form_urlencoded::byte_serialize(o.order_number.as_bytes()).collect();
+    let url = if base.contains("{order}") {
+        base.replace("{order}", &encoded)
+    } else {
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{sep}order={encoded}")
+    };
+    let mut slots = order_slots(&o, ctx);
+    slots.insert("ach_url".into(), json!(url));
+    Ok(ActionResult::new("ready", slots))
+}
+
+/// `pay_on_pickup` (`number`): switches a pickup order to paying at the counter and confirms
+/// the pickup time (the one booked if still ahead, else the next one). Outcomes `converted`
+/// (slot `pickup_time`), `delivery` (a delivery order), `closed` or `not_found`.
+pub(super) async fn pay_on_pickup(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let Some(o) = order(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
+    if CLOSED.contains(&o.status.as_str()) {
+        return Ok(ActionResult::new("closed", order_slots(&o, ctx)));
+    }
+    if o.fulfillment != "pickup" {
+        return Ok(ActionResult::new("delivery", order_slots(&o, ctx)));
+    }
+    let hours = hours(conn, ctx).await?;
+    let at = match o.pickup_at_ms {
+        Some(at) if at > ctx.now_ms => at,
+        _ => clock::next_pickup(ctx.now_ms, &ctx.timezone(), hours),
+    };
+    ctx.commerce.pay_on_pickup(conn, &o.order_id, at).await?;
+    let updated = Order { pickup_at_ms: Some(at), payment_method: "pay_at_pickup".into(), ..o };
+    Ok(ActionResult::new("converted", order_slots(&updated, ctx)))
+}
+
+/// `reschedule_pickup` (`number`, `when`: the customer's words): moves the pickup within store
+/// hours. Outcomes `rescheduled` (slot `pickup_time`), `outside_hours` (slot `store_hours`),
+/// `past`, `unclear`, `delivery`, `closed` or `not_found`.
+pub(super) async fn reschedule_pickup(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let Some(o) = order(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
+    if CLOSED.contains(&o.status.as_str()) {
+        return Ok(ActionResult::new("closed", order_slots(&o, ctx)));
+    }
+    if o.fulfillment != "pickup" {
+        return Ok(ActionResult::new("delivery", order_slots(&o, ctx)));
+    }
+    let hours = hours(conn, ctx).await?;
+    let mut slots = order_slots(&o, ctx);
+    slots.insert("store_hours".into(), json!(clock::describe_hours(hours, ctx.locale)));
+    let when = arg(args, "when").unwrap_or_default();
+    match clock::parse_pickup(when, ctx.now_ms, &ctx.timezone(), hours) {
+        Ok(at) => {
+            ctx.commerce.reschedule_pickup(conn, &o.order_id, at).await?;
+            slots.insert("pickup_time".into(), json!(clock::describe(at, ctx.now_ms, &ctx.timezone(), ctx.locale)));
+            Ok(ActionResult::new("rescheduled", slots))
+        }
+        Err(PickupError::OutsideHours) => Ok(ActionResult::new("outside_hours", slots)),
+        Err(PickupError::Past) => Ok(ActionResult::new("past", slots)),
+        Err(PickupError::Unclear) => Ok(ActionResult::new("unclear", slots)),
+    }
+}
