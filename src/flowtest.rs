@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::domain::{Channel, Inbound, PhoneNumber};
 use crate::flows::Library;
 use crate::metrics::Metrics;
-use crate::pipeline::{Context, Handled, Pipeline};
+use crate::pipeline::{Context, Handled, Pipeline, PlatformEvent};
 use crate::settings::SqliteSync;
 use crate::store::{contacts, conversations, tickets, Store};
 
@@ -44,10 +44,15 @@ fn default_from() -> String {
     "+15555550199".into()
 }
 
+/// One turn: the customer says `user`, or the platform sends `event` with `data`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TurnCase {
+    #[serde(default)]
     user: String,
+    event: Option<String>,
+    #[serde(default)]
+    data: serde_json::Map<String, serde_json::Value>,
     bot: Option<String>,
     #[serde(default)]
     bot_contains: Vec<String>,
@@ -66,6 +71,12 @@ struct Expectations {
     outcome: Option<String>,
     #[serde(default)]
     slots: BTreeMap<String, String>,
+    /// Fields of the customer's order with this number after the test (`number` picks it).
+    #[serde(default)]
+    order: BTreeMap<String, String>,
+    /// Tags of the flow runs that ended (each must appear in some run's tags).
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +147,19 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
     }));
     let from = PhoneNumber::parse(&case.from).map_err(|e| anyhow::anyhow!("from: {e}"))?;
     for (i, turn) in case.turns.iter().enumerate() {
+        if let Some(event) = &turn.event {
+            let contact = contacts::find(store, from.as_ref()).await?.context("an event needs a known customer")?;
+            let ev = PlatformEvent {
+                event_type: event.clone(),
+                data: turn.data.clone().into_iter().collect(),
+                contact,
+                location: location.clone(),
+                channel: Channel::Sms,
+            };
+            let handled = pipeline.handle_event(ev).await?;
+            check_turn(store, turn, &handled).await.with_context(|| format!("turn {} (event: {event})", i + 1))?;
+            continue;
+        }
         let inbound = Inbound {
             channel: Channel::Sms,
             provider_id: format!("SMflowtest{i:04}"),
@@ -156,6 +180,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
             "no flow ended with outcome {outcome:?}"
         );
     }
+    check_records(store, &from, &case.expect).await?;
     if !case.expect.slots.is_empty() {
         let contact = contacts::find(store, from.as_ref()).await?.context("contact exists")?;
         let mut tx = store.begin().await?;
@@ -165,6 +190,35 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
         for (slot, want) in &case.expect.slots {
             let got = conv.state.slots.get(slot).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
             anyhow::ensure!(got.as_deref() == Some(want.as_str()), "slot {slot}: expected {want:?}, got {got:?}");
+        }
+    }
+    Ok(())
+}
+
+/// The order and outcome tags a test expects, read back from the database.
+async fn check_records(store: &Store, from: &PhoneNumber, expect: &Expectations) -> anyhow::Result<()> {
+    if !expect.order.is_empty() {
+        let contact = contacts::find(store, from.as_ref()).await?.context("contact exists")?;
+        let mut conn = store.pool().acquire().await?;
+        let number = expect.order.get("number").map(String::as_str);
+        let order = crate::store::orders::find_for_contact(&mut conn, &contact.contact_id, number)
+            .await?
+            .context("the order exists")?;
+        let got = serde_json::to_value(&order)?;
+        for (field, want) in expect.order.iter().filter(|(f, _)| *f != "number") {
+            let value = got.get(field).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            anyhow::ensure!(value.as_deref() == Some(want.as_str()), "order {field}: expected {want:?}, got {value:?}");
+        }
+    }
+    if !expect.tags.is_empty() {
+        let mut tx = store.begin().await?;
+        let counted = crate::store::outcomes::count_by_tag(&mut tx, 0).await?;
+        for tag in &expect.tags {
+            anyhow::ensure!(
+                counted.iter().any(|(t, _, _)| t == tag),
+                "no flow run ended with tag {tag:?}; tagged: {:?}",
+                counted.iter().map(|(t, _, _)| t).collect::<Vec<_>>()
+            );
         }
     }
     Ok(())

@@ -58,12 +58,32 @@ fn describe(change: &Change, lines: &[OrderLine], locale: &str) -> String {
             match (all, es) {
                 (true, false) => format!("all {}", r.label),
                 (true, true) => format!("todo {}", r.label),
-                (false, _) => format!("{} × {}", r.quantity, r.label),
+                // "x", not "×": it keeps an SMS in the GSM-7 alphabet (160 characters a segment).
+                (false, _) => format!("{} x {}", r.quantity, r.label),
             }
         })
         .collect();
     let (verb, and) = if es { ("Quitar", " y ") } else { ("Remove", " and ") };
     format!("{verb} {}", parts.join(and))
+}
+
+/// What a limit covers, in the customer's language.
+fn what(category: &str, locale: &str) -> String {
+    let es = locale == "es";
+    let text = match category {
+        "flower" if es => "flor",
+        "concentrate" if es => "concentrado",
+        "edible" if es => "THC en comestibles",
+        "tincture" if es => "productos líquidos",
+        "flower+concentrate" if es => "flor y concentrado juntos",
+        "flower_equivalent" | "mme" if es => "flor, concentrado y comestibles juntos",
+        "edible" => "THC in edibles",
+        "tincture" => "liquid products",
+        "flower+concentrate" => "flower and concentrate together",
+        "flower_equivalent" | "mme" => "flower, concentrate and edibles together",
+        other => other,
+    };
+    text.to_owned()
 }
 
 fn verdict_slots(c: &Checked, locale: &str) -> Slots {
@@ -75,7 +95,8 @@ fn verdict_slots(c: &Checked, locale: &str) -> Slots {
         ("rule_source".into(), json!(v.rule_source)),
     ]);
     if let Some(first) = v.violations.first() {
-        slots.insert("limit_category".into(), json!(first.category.replace('_', " ")));
+        slots.insert("limit_category".into(), json!(first.category));
+        slots.insert("limit_what".into(), json!(what(&first.category, locale)));
         slots.insert("limit_limit".into(), json!(number(first.limit)));
         slots.insert("limit_amount".into(), json!(number(first.amount)));
         slots.insert("limit_excess".into(), json!(number(first.excess)));

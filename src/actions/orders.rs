@@ -30,7 +30,7 @@ async fn hours(conn: &mut AnyConnection, ctx: &ActionContext<'_>) -> Result<Hour
 fn order_slots(o: &Order, ctx: &ActionContext<'_>) -> Slots {
     let mut slots = Slots::from([
         ("order_number".into(), json!(o.order_number)),
-        ("order_status".into(), json!(o.status.replace('_', " "))),
+        ("order_status".into(), json!(status_text(&o.status, ctx.locale))),
         ("order_total".into(), json!(money(o.total_cents))),
         ("fulfillment".into(), json!(o.fulfillment)),
     ]);
@@ -38,6 +38,26 @@ fn order_slots(o: &Order, ctx: &ActionContext<'_>) -> Slots {
         slots.insert("pickup_time".into(), json!(clock::describe(at, ctx.now_ms, &ctx.timezone(), ctx.locale)));
     }
     slots
+}
+
+/// An order status in the customer's words.
+fn status_text(status: &str, locale: &str) -> String {
+    let es = locale == "es";
+    let text = match status {
+        "payment_declined" if es => "esperando el pago (la tarjeta fue rechazada)",
+        "awaiting_payment" if es => "esperando el pago",
+        "awaiting_pickup" if es => "reservado para recoger",
+        "ready_for_pickup" if es => "listo para recoger",
+        "out_for_delivery" if es => "en camino",
+        "completed" | "picked_up" | "delivered" if es => "entregado",
+        "cancelled" if es => "cancelado",
+        "payment_declined" => "waiting for payment (the card was declined)",
+        "awaiting_payment" => "waiting for payment",
+        "awaiting_pickup" => "reserved for pickup",
+        "completed" | "picked_up" => "picked up",
+        other => return other.replace('_', " "),
+    };
+    text.to_owned()
 }
 
 /// `find_order` (`number`: optional): the customer's order with that number, or their latest.

@@ -50,7 +50,11 @@ fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         if path.is_dir() {
             collect(&path, out);
         } else if name.ends_with(".hbs") && !name.ends_with(".voice.hbs") && !name.ends_with(".web.hbs") {
-            out.push(path);
+            // A template with its own SMS variant is not sent by SMS itself.
+            let sms_variant = path.with_file_name(name.replace(".hbs", ".sms.hbs"));
+            if name.ends_with(".sms.hbs") || !sms_variant.exists() {
+                out.push(path);
+            }
         }
     }
 }

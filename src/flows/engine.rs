@@ -16,6 +16,8 @@ pub type Slots = BTreeMap<String, serde_json::Value>;
 
 /// The template sent before re-asking when an answer was not understood.
 pub const NOT_UNDERSTOOD_TEMPLATE: &str = "common/not_understood";
+/// The slot naming the event that started the running flow; a flow the customer starts clears it.
+pub const EVENT_SLOT: &str = "event";
 /// The flow that handles text nothing else understood.
 pub const FALLBACK_FLOW: &str = "fallback";
 /// The flow a guard hands the conversation to.
@@ -141,6 +143,7 @@ impl<'f> Run<'f> {
         if let Some(flow) = self.flows.match_intent(text, true).and_then(|i| self.flows.flow_for_intent(&i.id)) {
             self.end_all(Outcome::Abandoned);
             self.state.misses = 0;
+            self.state.slots.remove(EVENT_SLOT);
             self.start(&flow.id);
             return self.run();
         }
@@ -153,6 +156,7 @@ impl<'f> Run<'f> {
         }
         if let Some(flow) = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)) {
             self.state.misses = 0;
+            self.state.slots.remove(EVENT_SLOT);
             self.start(&flow.id);
             return self.run();
         }
@@ -165,6 +169,7 @@ impl<'f> Run<'f> {
         };
         self.end_all(Outcome::Abandoned);
         self.state.slots.extend(data);
+        self.state.slots.insert(EVENT_SLOT.into(), serde_json::Value::String(name.to_owned()));
         self.start(&flow.id);
         self.run();
     }
@@ -230,6 +235,7 @@ impl<'f> Run<'f> {
         if let Some(other) = other {
             self.end_all(Outcome::Abandoned);
             self.state.misses = 0;
+            self.state.slots.remove(EVENT_SLOT);
             self.start(&other.id);
             return self.run();
         }
@@ -586,6 +592,7 @@ mod tests {
             description: String::new(),
             intents: vec!["menu".into()],
             events: vec![],
+            tags: vec![],
             expire_after_ms: 60_000,
             steps: vec![Step {
                 id: "a".into(),

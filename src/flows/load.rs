@@ -50,6 +50,8 @@ struct Ctx<'a> {
     actions: &'a [&'a str],
     intent_ids: HashSet<String>,
     flow_ids: HashSet<String>,
+    /// The CRM taxonomy, when `tags.yaml` exists.
+    tags: Option<HashSet<String>>,
 }
 
 impl Ctx<'_> {
@@ -77,6 +79,12 @@ impl Ctx<'_> {
                     format!("unknown template {:?} (expected templates/messages/en/{}.hbs)", name.value, name.value);
                 self.error(name, msg)
             }
+        }
+    }
+
+    fn tag<T>(&mut self, at: &Spanned<T>, tag: &str) {
+        if self.tags.as_ref().is_some_and(|known| !known.contains(tag)) {
+            self.error(at, format!("unknown tag {tag:?} (tags are defined in flows/tags.yaml)"));
         }
     }
 
@@ -148,10 +156,16 @@ pub fn load_sources(
 ) -> Result<FlowSet, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut intents_file = None;
+    let mut tags = None;
     let mut flow_files = Vec::new();
     for (path, text) in sources {
         let is_intents = path.file_stem().is_some_and(|s| s == "intents");
-        if is_intents {
+        if path.file_stem().is_some_and(|s| s == "tags") {
+            match serde_saphyr::from_str::<TagsFile>(text) {
+                Ok(file) => tags = Some(file.tags.into_iter().map(|t| t.value).collect()),
+                Err(e) => diags.push(yaml_diag(path, &e)),
+            }
+        } else if is_intents {
             match serde_saphyr::from_str::<IntentsFile>(text) {
                 Ok(file) => intents_file = Some((path.clone(), file)),
                 Err(e) => diags.push(yaml_diag(path, &e)),
@@ -180,6 +194,7 @@ pub fn load_sources(
         actions,
         intent_ids: HashSet::new(),
         flow_ids: flow_files.iter().map(|(_, f)| f.id.value.clone()).collect(),
+        tags,
     };
     let intents = check_intents(&mut ctx, intents_file);
     let mut flows = HashMap::new();
@@ -230,6 +245,9 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
             ctx.error(event, msg);
         }
     }
+    for tag in &file.tags {
+        ctx.tag(tag, &tag.value);
+    }
     if file.steps.is_empty() {
         ctx.error(&file.id, format!("flow {:?} has no steps", file.id.value));
         return None;
@@ -254,6 +272,7 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
         description: file.description,
         intents: file.triggers.intents.into_iter().map(|s| s.value).collect(),
         events: file.triggers.events.into_iter().map(|s| s.value).collect(),
+        tags: file.tags.into_iter().map(|t| t.value).collect(),
         expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES)) * 60_000,
         steps,
     })
@@ -349,6 +368,9 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
             let h = s.handoff.as_ref().expect("handoff step has handoff");
             if h.queue.trim().is_empty() {
                 ctx.error(&s.id, "handoff needs a queue");
+            }
+            for tag in &h.tags {
+                ctx.tag(&s.id, tag);
             }
             StepKind::Handoff {
                 queue: h.queue.clone(),

@@ -18,6 +18,9 @@ pub struct FlowFile {
     pub description: String,
     #[serde(default)]
     pub triggers: TriggersFile,
+    /// CRM categories of this flow's outcomes (from `flows/tags.yaml`).
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
     /// Minutes without a message after which an unfinished run of this flow is abandoned.
     pub expire_after_minutes: Option<u32>,
     pub steps: Vec<StepFile>,
@@ -107,6 +110,14 @@ pub struct HandoffFile {
 
 fn default_priority() -> u8 {
     3
+}
+
+/// `flows/tags.yaml`: the CRM categories flows and hand-offs may use (the taxonomy is
+/// configuration; a tag not listed is a typo).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsFile {
+    pub tags: Vec<Spanned<String>>,
 }
 
 /// `flows/intents.yaml`: intents in priority order (the first match wins).
@@ -230,6 +241,7 @@ pub struct Flow {
     pub description: String,
     pub intents: Vec<String>,
     pub events: Vec<String>,
+    pub tags: Vec<String>,
     pub expire_after_ms: i64,
     pub steps: Vec<Step>,
 }

@@ -7,7 +7,7 @@ use super::Job;
 use crate::domain::Inbound;
 use crate::flows::engine::State;
 use crate::store::conversations::{self, Conversation, Ownership};
-use crate::store::{consent, contacts, messages, StoreError, Tx};
+use crate::store::{consent, contacts, messages, outcomes, StoreError, Tx};
 
 /// What a batch reads once and writes once, so that a turn costs almost no statements of its
 /// own: senders and their conversations are read in one statement, every message is claimed in
@@ -28,6 +28,8 @@ pub(super) struct Batch {
     pub(super) silent: Vec<(String, String)>,
     /// Senders who opted out of everything we send (read once per batch, kept current).
     pub(super) opted_out: HashSet<String>,
+    /// Flow runs that ended in this batch.
+    pub(super) outcomes: Vec<outcomes::NewOutcome>,
 }
 
 pub(super) struct Prepared {
@@ -64,6 +66,7 @@ impl Batch {
             given: HashMap::new(),
             silent: Vec::new(),
             opted_out: HashSet::new(),
+            outcomes: Vec::new(),
         };
         batch.opted_out = opted_out;
         let now = crate::now_ms();
@@ -156,6 +159,7 @@ impl Batch {
 
     pub(super) async fn write(mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
         self.flush_replies(tx).await?;
+        outcomes::insert_many(tx, &self.outcomes).await?;
         let mut tickets: HashMap<&str, Vec<String>> = HashMap::new();
         for (ticket, message) in &self.silent {
             tickets.entry(ticket.as_str()).or_default().push(message.clone());

@@ -17,19 +17,21 @@ use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 mod batch;
+mod proactive;
 
 use batch::Batch;
+pub use proactive::PlatformEvent;
 
 use crate::actions::{self, ActionConfig, ActionContext};
 use crate::commerce::Commerce;
 use crate::compliance::{self, consent::Decision};
-use crate::domain::Inbound;
+use crate::domain::{Channel, Inbound};
 use crate::flows::engine::{self, Effect, Input, State};
 use crate::flows::{Assets, Library};
 use crate::metrics::Metrics;
 use crate::store::conversations::{self, Conversation, Ownership};
 use crate::store::locations::Location;
-use crate::store::{self, contacts, messages, tickets, Backend, Store, StoreError, Tx};
+use crate::store::{self, contacts, messages, outcomes, tickets, Backend, Store, StoreError, Tx};
 
 /// 64: enough to amortise a commit over a full load of 64 concurrent webhooks.
 pub const MAX_BATCH: usize = 64;
@@ -59,6 +61,12 @@ pub enum PipelineError {
     Closed,
 }
 
+/// What a lane runs: customer messages (batched) or a platform event (alone, in order).
+enum Work {
+    Message(Job),
+    Event(proactive::EventJob),
+}
+
 struct Job {
     inbound: Inbound,
     location: Location,
@@ -76,7 +84,7 @@ pub struct Context {
 
 #[derive(Clone)]
 pub struct Pipeline {
-    lanes: Arc<Vec<mpsc::Sender<Job>>>,
+    lanes: Arc<Vec<mpsc::Sender<Work>>>,
 }
 
 /// What a committed turn reports for metrics.
@@ -113,25 +121,50 @@ impl Pipeline {
         let key = inbound.conversation_key();
         let lane = &self.lanes[usize::try_from(key).unwrap_or(0) % self.lanes.len()];
         let (done, result) = oneshot::channel();
-        lane.send(Job { inbound, location, done }).await.map_err(|_| PipelineError::Closed)?;
+        lane.send(Work::Message(Job { inbound, location, done })).await.map_err(|_| PipelineError::Closed)?;
+        result.await.map_err(|_| PipelineError::Closed)?
+    }
+
+    /// Runs a platform event for its customer on `channel`, in the lane of the conversation it
+    /// starts or continues, and waits until its turn is committed (replies in the outbox).
+    ///
+    /// # Errors
+    /// When the turn could not be committed; nothing of it was stored.
+    pub async fn handle_event(&self, event: PlatformEvent) -> Result<Handled, PipelineError> {
+        let key = event.conversation_key();
+        let lane = &self.lanes[usize::try_from(key).unwrap_or(0) % self.lanes.len()];
+        let (done, result) = oneshot::channel();
+        lane.send(Work::Event(proactive::EventJob { event, done })).await.map_err(|_| PipelineError::Closed)?;
         result.await.map_err(|_| PipelineError::Closed)?
     }
 }
 
-async fn run_lane(ctx: Arc<Context>, mut rx: mpsc::Receiver<Job>) {
+async fn run_lane(ctx: Arc<Context>, mut rx: mpsc::Receiver<Work>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The lane keeps one connection: its page cache stays warm and its statements stay
     // prepared. A failed batch drops it, and the next batch takes a fresh one.
     let mut conn: Option<PoolConnection<Any>> = None;
-    while let Some(job) = rx.recv().await {
-        batch.push(job);
-        while batch.len() < MAX_BATCH {
+    while let Some(work) = rx.recv().await {
+        // Messages queue up into one batch; an event ends the batch and runs after it, so
+        // every conversation sees its messages and events in arrival order.
+        let mut event = None;
+        match work {
+            Work::Message(job) => batch.push(job),
+            Work::Event(job) => event = Some(job),
+        }
+        while event.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(Work::Message(job)) => batch.push(job),
+                Ok(Work::Event(job)) => event = Some(job),
                 Err(_) => break,
             }
         }
-        run_batch(&ctx, &mut conn, &mut batch).await;
+        if !batch.is_empty() {
+            run_batch(&ctx, &mut conn, &mut batch).await;
+        }
+        if let Some(job) = event {
+            proactive::run(&ctx, &mut conn, job).await;
+        }
     }
 }
 
@@ -274,7 +307,7 @@ async fn turn(
             let texts = match consent.decision {
                 Decision::Reply(template) => {
                     let data = render_data(&contact, &job.location, &conv.state, channel);
-                    vec![render(assets, template, &contact.locale, inbound, &data)]
+                    vec![render(assets, template, &contact.locale, inbound.channel, &data)]
                 }
                 _ => Vec::new(),
             };
@@ -309,24 +342,69 @@ async fn turn(
     let (state, effects) = run_engine(tx, assets, state, input, idle_ms, &action_ctx).await?;
     batch.conversations[conv_ix].state = state;
 
-    let data = render_data(&contact, &job.location, &batch.conversations[conv_ix].state, channel);
-    let mut texts = Vec::new();
-    let mut outcomes = Vec::new();
+    if effects.iter().any(|e| matches!(e, Effect::Handoff { .. })) {
+        batch.flush_replies(tx).await?; // the summary reads this batch's earlier replies too
+    }
+    let look = Look { assets, contact: &contact, location: &job.location, channel: inbound.channel };
+    let applied = apply_effects(tx, &look, &mut batch.conversations[conv_ix], &before, &effects).await?;
+    batch.outcomes.extend(applied.ended);
+    let (texts, outcomes, handoff_queue) = (applied.texts, applied.outcomes, applied.handoff_queue);
+    let conversation_id = batch.conversations[conv_ix].conversation_id.clone();
+    batch.record_replies(inbound, &conversation_id, &message_id, &texts);
+    Ok(TurnReport { handled: Handled::Replied { conversation_id, texts }, outcomes, handoff_queue, consent: None })
+}
+
+/// What a turn's texts are rendered with.
+struct Look<'a> {
+    assets: &'a Assets,
+    contact: &'a contacts::Contact,
+    location: &'a Location,
+    channel: Channel,
+}
+
+/// What the effects of one turn came to.
+struct Applied {
+    /// The bot's reply, joined into one message.
+    texts: Vec<String>,
+    outcomes: Vec<(String, &'static str)>,
+    /// Flow runs that ended, for the outcome report with their CRM tags.
+    ended: Vec<outcomes::NewOutcome>,
+    handoff_queue: Option<String>,
+}
+
+/// Renders what the bot says and opens a ticket on hand-off (the conversation becomes queued).
+async fn apply_effects(
+    tx: &mut Tx<'_>,
+    look: &Look<'_>,
+    conv: &mut Conversation,
+    before: &(Option<String>, Option<String>),
+    effects: &[Effect],
+) -> Result<Applied, StoreError> {
+    let data = render_data(look.contact, look.location, &conv.state, look.channel.as_str());
+    let mut applied = Applied { texts: Vec::new(), outcomes: Vec::new(), ended: Vec::new(), handoff_queue: None };
     let mut guards = Vec::new();
-    let mut handoff_queue = None;
-    for effect in &effects {
+    for effect in effects {
         match effect {
-            Effect::Say { template } => texts.push(render(assets, template, &contact.locale, inbound, &data)),
-            Effect::FlowEnded { flow, outcome } => outcomes.push((flow.clone(), outcome.as_str())),
+            Effect::Say { template } => {
+                applied.texts.push(render(look.assets, template, &look.contact.locale, look.channel, &data));
+            }
+            Effect::FlowEnded { flow, outcome } => {
+                applied.outcomes.push((flow.clone(), outcome.as_str()));
+                let tags = look.assets.flows.flows.get(flow).map(|f| f.tags.clone()).unwrap_or_default();
+                applied.ended.push(outcomes::NewOutcome {
+                    conversation_id: conv.conversation_id.clone(),
+                    flow_id: flow.clone(),
+                    outcome: outcome.as_str(),
+                    tags,
+                });
+            }
             Effect::Guard { reason } => {
                 tracing::warn!(%reason, "flow guard stopped a runaway flow");
                 guards.push(reason.clone());
             }
             Effect::Handoff { queue, priority, tags, reason } => {
                 let reason = guards.iter().fold(reason.clone(), |r, g| format!("{r} (guard: {g})"));
-                batch.flush_replies(tx).await?; // the summary reads this batch's earlier replies too
-                let conv = &mut batch.conversations[conv_ix];
-                let summary = summary(tx, conv, &before, &reason).await?;
+                let summary = summary(tx, conv, before, &reason).await?;
                 let ticket = tickets::NewTicket {
                     conversation_id: &conv.conversation_id,
                     queue,
@@ -340,16 +418,14 @@ async fn turn(
                 conv.open_ticket_id = Some(ticket_id.clone());
                 let detail = json!({ "from": "bot", "to": "queued", "queue": queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail).await?;
-                handoff_queue = Some(queue.clone());
+                applied.handoff_queue = Some(queue.clone());
             }
             Effect::RunAction { .. } => {}
         }
     }
-    texts.retain(|t| !t.is_empty());
-    let texts = join_for_channel(texts);
-    let conversation_id = batch.conversations[conv_ix].conversation_id.clone();
-    batch.record_replies(inbound, &conversation_id, &message_id, &texts);
-    Ok(TurnReport { handled: Handled::Replied { conversation_id, texts }, outcomes, handoff_queue, consent: None })
+    applied.texts.retain(|t| !t.is_empty());
+    applied.texts = join_for_channel(std::mem::take(&mut applied.texts));
+    Ok(applied)
 }
 
 /// Runs the engine on the message, then on each action outcome, until the flow waits.
@@ -398,14 +474,14 @@ fn render_data(contact: &contacts::Contact, location: &Location, state: &State, 
     })
 }
 
-fn render(assets: &Assets, template: &str, locale: &str, inbound: &Inbound, data: &serde_json::Value) -> String {
-    match assets.templates.render(template, locale, inbound.channel, data) {
+fn render(assets: &Assets, template: &str, locale: &str, channel: Channel, data: &serde_json::Value) -> String {
+    match assets.templates.render(template, locale, channel, data) {
         Ok(text) => text,
         Err(err) => {
             tracing::error!(error = %err, "template failed to render; sending the technical-problem text");
             assets
                 .templates
-                .render("common/technical_problem", locale, inbound.channel, data)
+                .render("common/technical_problem", locale, channel, data)
                 .unwrap_or_else(|_| LAST_RESORT_TEXT.to_owned())
         }
     }

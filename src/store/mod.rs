@@ -12,6 +12,7 @@ pub mod locations;
 pub mod messages;
 pub mod orders;
 pub mod outbox;
+pub mod outcomes;
 pub mod receipts;
 pub mod tickets;
 

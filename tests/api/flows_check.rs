@@ -65,7 +65,17 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
     let data = serde_json::json!({
         "contact": { "first_name": "Alex", "locale": "en", "customer_type": "adult_use" },
         "location": { "name": "Demo Dispensary", "state": "CA" },
-        "slots": { "order_number": "LD-1001", "order_status": "ready for pickup" },
+        // Every slot a shipped template reads, as the actions fill them.
+        "slots": {
+            "order_number": "LD-1001", "order_status": "ready for pickup", "order_total": "$40.00",
+            "pickup_time": "today at 5:00 PM", "store_hours": "9 AM to 9 PM", "ach_url": "https://pay.example.com/ach",
+            "state_name": "California", "limit_explanation": "In California you can buy up to 8 g of concentrate a day.",
+            "limit_what": "concentrate", "limit_limit": "8", "limit_amount": "10", "limit_unit": "g",
+            "limit_options": "1. Remove 1 x Wax", "applied_change": "Remove 1 x Wax",
+            "product_name": "Blue Dream 3.5 g", "product_query": "blue dream", "regular_price": "$40.00",
+            "promo_price": "$32.00", "promo_description": "20% off", "promo_ends": "Dec 5", "web_only": "yes",
+            "location_name": "Demo Dispensary",
+        },
         "channel": "sms",
     });
     for name in assets.templates.names() {

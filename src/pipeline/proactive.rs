@@ -1,0 +1,136 @@
+//! Platform events as conversation turns: an event (a declined payment, a cart over the limit)
+//! starts or continues the customer's conversation on their channel, runs the flow that the
+//! event triggers, and queues the bot's words in the outbox (transactional; the send gate still
+//! applies), all in one transaction. A conversation a person owns is not interrupted: the event
+//! is recorded on it for the CSR.
+
+use serde_json::json;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection};
+use tokio::sync::oneshot;
+
+use super::{apply_effects, run_engine, Context, Handled, Look, PipelineError};
+use crate::actions::ActionContext;
+use crate::domain::{conversation_key, Channel};
+use crate::flows::engine::{Input, Slots, State};
+use crate::flows::Assets;
+use crate::store::conversations::{self, Conversation, Ownership};
+use crate::store::locations::Location;
+use crate::store::outbox::{self, NewOutbound};
+use crate::store::{self, contacts, outcomes, StoreError};
+
+/// An event the platform sent, resolved to its customer and location.
+#[derive(Debug, Clone)]
+pub struct PlatformEvent {
+    /// `payment.declined`, `limit.exceeded`, …
+    pub event_type: String,
+    /// The event's data, given to the flow as slots.
+    pub data: Slots,
+    pub contact: contacts::Contact,
+    pub location: Location,
+    pub channel: Channel,
+}
+
+impl PlatformEvent {
+    /// The same key the customer's own messages to this location use.
+    pub fn conversation_key(&self) -> i64 {
+        let ours = self.location.phone_number.as_deref().unwrap_or(&self.location.location_id);
+        conversation_key(self.channel, &self.contact.phone, ours)
+    }
+}
+
+pub(super) struct EventJob {
+    pub(super) event: PlatformEvent,
+    pub(super) done: oneshot::Sender<Result<Handled, PipelineError>>,
+}
+
+pub(super) async fn run(ctx: &Context, conn: &mut Option<PoolConnection<Any>>, job: EventJob) {
+    let assets = ctx.library.get();
+    let result = match super::connection(ctx, conn).await {
+        Ok(c) => commit(c, ctx, &assets, &job.event).await,
+        Err(e) => Err(e),
+    };
+    match &result {
+        Ok(_) => ctx.metrics.inc("leafdesk_platform_events_total", &[("type", &job.event.event_type)]),
+        Err(err) => {
+            *conn = None;
+            tracing::error!(error = %err, event = %job.event.event_type, "event turn failed and was rolled back");
+        }
+    }
+    let _ = job.done.send(result);
+}
+
+async fn open_conversation(tx: &mut store::Tx<'_>, ev: &PlatformEvent, now: i64) -> Result<Conversation, StoreError> {
+    let channel = ev.channel.as_str();
+    if let Some(c) = conversations::find_open(tx, &ev.contact.contact_id, &ev.location.location_id, channel).await? {
+        return Ok(c);
+    }
+    let fresh = Conversation {
+        conversation_id: crate::new_id(),
+        contact_id: ev.contact.contact_id.clone(),
+        location_id: ev.location.location_id.clone(),
+        channel: channel.to_owned(),
+        ownership: Ownership::Bot,
+        open_ticket_id: None,
+        state: State::default(),
+        version: 0,
+        last_activity_at_ms: now,
+    };
+    conversations::insert_many(tx, &[&fresh]).await?;
+    Ok(fresh)
+}
+
+async fn commit(
+    conn: &mut AnyConnection,
+    ctx: &Context,
+    assets: &Assets,
+    ev: &PlatformEvent,
+) -> Result<Handled, PipelineError> {
+    let mut tx = conn.begin().await.map_err(StoreError::from)?;
+    store::lock_conversations(&mut tx, ctx.store.backend(), &[ev.conversation_key()]).await?;
+    let now = crate::now_ms();
+    let mut conv = open_conversation(&mut tx, ev, now).await?;
+    let detail = json!({ "event": ev.event_type, "data": ev.data });
+    conversations::record_event(&mut tx, &conv.conversation_id, "platform_event", &detail).await?;
+    if conv.ownership != Ownership::Bot {
+        tx.commit().await.map_err(StoreError::from)?;
+        return Ok(Handled::Silent { conversation_id: conv.conversation_id });
+    }
+    conv.last_activity_at_ms = now;
+    let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
+    let action_ctx = ActionContext {
+        contact_id: &ev.contact.contact_id,
+        locale: &ev.contact.locale,
+        customer_type: &ev.contact.customer_type,
+        location: &ev.location,
+        commerce: ctx.commerce.as_ref(),
+        config: &ctx.actions,
+        now_ms: now,
+    };
+    let state = std::mem::take(&mut conv.state);
+    let input = Input::Event { name: &ev.event_type, data: ev.data.clone() };
+    let (state, effects) = run_engine(&mut tx, assets, state, input, 0, &action_ctx).await?;
+    conv.state = state;
+    let look = Look { assets, contact: &ev.contact, location: &ev.location, channel: ev.channel };
+    let applied = apply_effects(&mut tx, &look, &mut conv, &before, &effects).await?;
+    outcomes::insert_many(&mut tx, &applied.ended).await?;
+    for body in &applied.texts {
+        let message = NewOutbound {
+            conversation_id: Some(&conv.conversation_id),
+            location_id: &ev.location.location_id,
+            to_phone: &ev.contact.phone,
+            purpose: "transactional",
+            body,
+        };
+        outbox::enqueue(&mut tx, &message).await?;
+    }
+    conversations::save_many(&mut tx, &mut [&mut conv]).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    for (flow, outcome) in &applied.outcomes {
+        ctx.metrics.inc("leafdesk_flow_outcomes_total", &[("flow", flow), ("outcome", outcome)]);
+    }
+    if let Some(queue) = &applied.handoff_queue {
+        ctx.metrics.inc("leafdesk_handoffs_total", &[("queue", queue)]);
+    }
+    Ok(Handled::Replied { conversation_id: conv.conversation_id, texts: applied.texts })
+}

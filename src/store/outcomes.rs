@@ -1,0 +1,58 @@
+//! Flow outcomes with their CRM tags: how each run of a flow ended, for reports by category.
+
+use super::{Placeholders, StoreError, Tx};
+
+#[derive(Debug, Clone)]
+pub struct NewOutcome {
+    pub conversation_id: String,
+    pub flow_id: String,
+    pub outcome: &'static str,
+    pub tags: Vec<String>,
+}
+
+const INSERT_PREFIX: &str =
+    "insert into flow_outcome (outcome_id, conversation_id, flow_id, outcome, tags, ended_at_ms) values ";
+const COUNT_BY_TAG: &str = "select tags, outcome, count(*) from flow_outcome where ended_at_ms >= $1
+    group by tags, outcome";
+
+/// Stores outcomes in one statement.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome]) -> Result<(), StoreError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("{INSERT_PREFIX}{}", Placeholders::for_tx(tx).rows(outcomes.len(), 6));
+    let mut query = sqlx::query(&sql);
+    let now = crate::now_ms();
+    for o in outcomes {
+        query = query
+            .bind(crate::new_id())
+            .bind(o.conversation_id.as_str())
+            .bind(o.flow_id.as_str())
+            .bind(o.outcome)
+            .bind(serde_json::to_string(&o.tags).expect("tags serialize"))
+            .bind(now);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Outcomes since `since_ms` counted per tag and outcome (a run with two tags counts for both;
+/// one without tags counts as `untagged`).
+///
+/// # Errors
+/// Database failures.
+pub async fn count_by_tag(tx: &mut Tx<'_>, since_ms: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(COUNT_BY_TAG).bind(since_ms).fetch_all(&mut **tx).await?;
+    let mut counts: std::collections::BTreeMap<(String, String), i64> = std::collections::BTreeMap::new();
+    for (tags, outcome, n) in rows {
+        let tags: Vec<String> = serde_json::from_str(&tags).map_err(|e| super::corrupt("flow_outcome.tags", e))?;
+        let tags = if tags.is_empty() { vec!["untagged".to_owned()] } else { tags };
+        for tag in tags {
+            *counts.entry((tag, outcome.clone())).or_default() += n;
+        }
+    }
+    Ok(counts.into_iter().map(|((tag, outcome), n)| (tag, outcome, n)).collect())
+}
