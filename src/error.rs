@@ -25,6 +25,9 @@ pub enum AppError {
     /// 415: not a content type this endpoint accepts.
     #[error("unsupported content type {0:?}; send application/x-www-form-urlencoded")]
     UnsupportedMediaType(String),
+    /// Any 4xx with its own code, for APIs that name each problem (the events API).
+    #[error("{message}")]
+    Rejected { status: StatusCode, code: &'static str, message: String },
     /// 500: logged with its cause chain, never shown to the caller.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -37,6 +40,7 @@ impl AppError {
             Self::BadSignature(_) => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Rejected { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -48,8 +52,16 @@ impl AppError {
             Self::BadSignature(_) => "bad_signature",
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Rejected { code, .. } => code,
             Self::Internal(_) => "internal",
         }
+    }
+}
+
+impl AppError {
+    /// A 4xx with its code and a message saying what to fix.
+    pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Rejected { status, code, message: message.into() }
     }
 }
 

@@ -155,6 +155,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
                 contact,
                 location: location.clone(),
                 channel: Channel::Sms,
+                receipt: None,
             };
             let handled = pipeline.handle_event(ev).await?;
             check_turn(store, turn, &handled).await.with_context(|| format!("turn {} (event: {event})", i + 1))?;

@@ -43,6 +43,9 @@ enum Command {
     /// TCPA consent: classify messages, show a number's ledger.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Integrations that send signed events (the e-commerce platform, a POS).
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
     /// State purchase limits.
     #[command(subcommand)]
     Limits(LimitsCommand),
@@ -79,6 +82,22 @@ enum ConsentCommand {
         /// Check the file and report, import nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntegrationCommand {
+    /// Create one and print its secret (shown once: store it in the platform's settings).
+    Add {
+        #[arg(long)]
+        name: String,
+    },
+    /// Active integrations (names only; secrets are never shown again).
+    List,
+    /// Stop accepting an integration's events.
+    Revoke {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -277,6 +296,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 println!("imported {n} consent records");
             }
         }
+        Command::Integration(cmd) => integration(cmd, &settings).await?,
         Command::Limits(LimitsCommand::Check { state, customer, non_resident, items }) => {
             return Ok(limits_check(&state, &customer, non_resident, &items));
         }
@@ -422,4 +442,30 @@ fn limits_check(state: &str, customer: &str, non_resident: bool, items: &[String
     let verdict = limits::check(&Request { state, customer, non_resident, cart: &cart, earlier_today: &[] });
     println!("{}", serde_json::to_string_pretty(&verdict).expect("a verdict serializes"));
     ExitCode::SUCCESS
+}
+
+async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Result<()> {
+    use leafdesk::store::integrations;
+    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    match cmd {
+        IntegrationCommand::Add { name } => {
+            let secret = leafdesk::channels::events::new_secret().context("reading randomness for the secret")?;
+            integrations::create(&store, name.trim(), &secret).await.with_context(|| {
+                format!("creating integration {name:?} (is the name taken? see `integration list`)")
+            })?;
+            println!("integration {name} created. Its secret, shown only this once:\n{secret}");
+            println!("Sign each request to POST /api/v1/events with it (see GET /api/v1/openapi.json).");
+        }
+        IntegrationCommand::List => {
+            for i in integrations::active(&store).await? {
+                println!("{}\t{}", i.integration_id, i.name);
+            }
+        }
+        IntegrationCommand::Revoke { name } => {
+            anyhow::ensure!(integrations::revoke(&store, &name).await?, "no active integration named {name:?}");
+            println!("integration {name} revoked: its events are refused from now on");
+        }
+    }
+    store.close().await;
+    Ok(())
 }

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::sms::router())
         .merge(channels::status::router())
         .merge(channels::optin::router())
+        .merge(channels::events::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

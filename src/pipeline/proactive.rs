@@ -17,7 +17,7 @@ use crate::flows::Assets;
 use crate::store::conversations::{self, Conversation, Ownership};
 use crate::store::locations::Location;
 use crate::store::outbox::{self, NewOutbound};
-use crate::store::{self, contacts, outcomes, StoreError};
+use crate::store::{self, contacts, integrations, outcomes, StoreError};
 
 /// An event the platform sent, resolved to its customer and location.
 #[derive(Debug, Clone)]
@@ -29,6 +29,9 @@ pub struct PlatformEvent {
     pub contact: contacts::Contact,
     pub location: Location,
     pub channel: Channel,
+    /// The integration's event id to claim in the turn's transaction (none in conversation
+    /// tests): a retried event does nothing twice.
+    pub receipt: Option<integrations::Receipt>,
 }
 
 impl PlatformEvent {
@@ -88,11 +91,26 @@ async fn commit(
 ) -> Result<Handled, PipelineError> {
     let mut tx = conn.begin().await.map_err(StoreError::from)?;
     store::lock_conversations(&mut tx, ctx.store.backend(), &[ev.conversation_key()]).await?;
+    if let Some(receipt) = &ev.receipt {
+        if !integrations::claim(&mut tx, receipt).await? {
+            return Ok(Handled::Duplicate { texts: Vec::new() }); // dropping `tx` rolls back
+        }
+    }
     let now = crate::now_ms();
     let mut conv = open_conversation(&mut tx, ev, now).await?;
     let detail = json!({ "event": ev.event_type, "data": ev.data });
     conversations::record_event(&mut tx, &conv.conversation_id, "platform_event", &detail).await?;
     if conv.ownership != Ownership::Bot {
+        let result = json!({
+            "status": "accepted",
+            "conversation_id": conv.conversation_id,
+            "flow": null,
+            "messages_queued": 0,
+            "note": "a person is handling this customer's conversation; the event was added to it for them",
+        });
+        if let Some(receipt) = &ev.receipt {
+            integrations::set_result(&mut tx, receipt, &result).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         return Ok(Handled::Silent { conversation_id: conv.conversation_id });
     }
@@ -125,6 +143,17 @@ async fn commit(
         outbox::enqueue(&mut tx, &message).await?;
     }
     conversations::save_many(&mut tx, &mut [&mut conv]).await?;
+    if let Some(receipt) = &ev.receipt {
+        let result = json!({
+            "status": "accepted",
+            "conversation_id": conv.conversation_id,
+            "flow": assets.flows.flow_for_event(&ev.event_type).map(|f| f.id.clone()),
+            "channel": ev.channel.as_str(),
+            "messages_queued": applied.texts.len(),
+            "handed_off_to": applied.handoff_queue,
+        });
+        integrations::set_result(&mut tx, receipt, &result).await?;
+    }
     tx.commit().await.map_err(StoreError::from)?;
     for (flow, outcome) in &applied.outcomes {
         ctx.metrics.inc("leafdesk_flow_outcomes_total", &[("flow", flow), ("outcome", outcome)]);

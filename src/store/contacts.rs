@@ -14,6 +14,8 @@ pub struct Contact {
 }
 
 const FIND: &str = "select contact_id, phone, locale, customer_type, first_name from contact where phone = $1";
+const FIND_BY_ID: &str =
+    "select contact_id, phone, locale, customer_type, first_name from contact where contact_id = $1";
 const INSERT: &str = "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3)";
 const UPSERT: &str = "insert into contact (contact_id, phone, locale, customer_type, first_name, created_at_ms)
     values ($1, $2, $3, $4, $5, $6)
@@ -43,6 +45,12 @@ pub async fn create(tx: &mut Tx<'_>, phone: &str) -> Result<Contact, StoreError>
 /// Database failures.
 pub async fn find(store: &Store, phone: &str) -> Result<Option<Contact>, StoreError> {
     Ok(sqlx::query_as(FIND).bind(phone).fetch_optional(store.pool()).await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn find_by_id(store: &Store, contact_id: &str) -> Result<Option<Contact>, StoreError> {
+    Ok(sqlx::query_as(FIND_BY_ID).bind(contact_id).fetch_optional(store.pool()).await?)
 }
 
 /// Creates or updates a contact's profile (demo data, imports).

@@ -8,6 +8,7 @@ pub mod commerce;
 pub mod consent;
 pub mod contacts;
 pub mod conversations;
+pub mod integrations;
 pub mod locations;
 pub mod messages;
 pub mod orders;

@@ -1,0 +1,210 @@
+//! The events API end to end: a signed platform event starts the customer's conversation with
+//! its reply in the outbox; the customer answers by SMS; retries, replays and bad input change
+//! nothing.
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::helpers::*;
+
+const SAM: &str = "+15555550103";
+
+struct Sent {
+    status: u16,
+    body: Value,
+}
+
+async fn integration(app: &TestApp) -> String {
+    let secret = leafdesk::channels::events::new_secret().unwrap();
+    leafdesk::store::integrations::create(&app.state.store, "shop", &secret).await.unwrap();
+    secret
+}
+
+fn signature(secret: &str, ts: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.{body}").as_bytes());
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn now_secs() -> i64 {
+    leafdesk::now_ms() / 1000
+}
+
+async fn send_at(app: &TestApp, secret: &str, body: &str, ts: i64) -> Sent {
+    let ts = ts.to_string();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/events"))
+        .header("content-type", "application/json")
+        .header("x-leafdesk-timestamp", &ts)
+        .header("x-leafdesk-signature", signature(secret, &ts, body))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    Sent { status, body: resp.json().await.unwrap_or(Value::Null) }
+}
+
+async fn send(app: &TestApp, secret: &str, body: &Value) -> Sent {
+    send_at(app, secret, &body.to_string(), now_secs()).await
+}
+
+fn declined(id: &str) -> Value {
+    json!({ "id": id, "type": "payment.declined", "customer_id": "cus_sam", "data": { "order_number": "LD-1004" } })
+}
+
+#[tokio::test]
+async fn a_declined_payment_event_queues_the_offer_and_the_customer_answers_by_sms() {
+    // Arrange
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    // Act
+    let sent = send(&app, &secret, &declined("evt_1")).await;
+    // Assert
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    assert_eq!(sent.body["flow"], "payment_declined");
+    assert_eq!(sent.body["messages_queued"], 1);
+    assert_eq!(sent.body["channel"], "sms");
+    let queued = leafdesk::store::outbox::list(&app.state.store, 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0].to_phone.as_str(), queued[0].purpose.as_str()), (SAM, "transactional"));
+    assert!(queued[0].body.contains("federal banking rules"), "{}", queued[0].body);
+    // The customer's SMS answer continues the same conversation.
+    let reply = app.sms(&sid(), SAM, "2").await;
+    assert!(reply.text().contains("Order LD-1004 is now pay at pickup"), "{}", reply.text());
+    let method: (String,) = sqlx::query_as("select payment_method from customer_order where order_number = 'LD-1004'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(method.0, "pay_at_pickup");
+    assert_eq!(app.count("select count(*) from conversation").await, 1);
+}
+
+#[tokio::test]
+async fn a_retried_event_gets_the_first_answer_and_sends_nothing_more() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let first = send(&app, &secret, &declined("evt_retry")).await;
+    let again = send(&app, &secret, &declined("evt_retry")).await;
+    assert_eq!((first.status, again.status), (202, 200));
+    assert_eq!(again.body["duplicate"], true);
+    assert_eq!(again.body["conversation_id"], first.body["conversation_id"]);
+    assert_eq!(app.count("select count(*) from outbox").await, 1);
+    assert_eq!(app.count("select count(*) from event_received").await, 1);
+}
+
+#[tokio::test]
+async fn bad_signatures_and_old_timestamps_are_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let body = declined("evt_bad").to_string();
+    let cases = [
+        ("a secret that is not ours", send_at(&app, "ldk_wrong", &body, now_secs()).await, "bad_signature"),
+        ("six minutes old: a replay", send_at(&app, &secret, &body, now_secs() - 360).await, "stale_timestamp"),
+        ("from the future", send_at(&app, &secret, &body, now_secs() + 360).await, "stale_timestamp"),
+    ];
+    for (why, sent, code) in cases {
+        assert_eq!(sent.status, 401, "{why}");
+        assert_eq!(sent.body["error"]["code"], code, "{why}");
+    }
+    let unsigned = app
+        .client
+        .post(app.url("/api/v1/events"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    // A revoked integration's signature no longer counts.
+    assert!(leafdesk::store::integrations::revoke(&app.state.store, "shop").await.unwrap());
+    assert_eq!(send_at(&app, &secret, &body, now_secs()).await.status, 401);
+    assert_eq!(app.count("select count(*) from event_received").await, 0);
+    assert_eq!(app.count("select count(*) from outbox").await, 0);
+}
+
+#[tokio::test]
+async fn malformed_events_get_a_4xx_naming_the_problem() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("not JSON", "{not json".into(), 400, "malformed_body"),
+        ("no customer", json!({ "id": "e", "type": "payment.declined" }).to_string(), 400, "malformed_body"),
+        (
+            "unknown type",
+            json!({ "id": "e", "type": "cart.abandoned", "customer_id": "cus_sam" }).to_string(),
+            422,
+            "unknown_event_type",
+        ),
+        (
+            "no order number",
+            json!({ "id": "e", "type": "payment.declined", "customer_id": "cus_sam", "data": {} }).to_string(),
+            422,
+            "missing_field",
+        ),
+        (
+            "bad lock reason",
+            json!({ "id": "e", "type": "account.locked", "customer_id": "cus_sam", "data": { "reason": "bored" } })
+                .to_string(),
+            422,
+            "invalid_field",
+        ),
+        (
+            "unknown customer",
+            json!({ "id": "e", "type": "payment.declined", "customer_id": "cus_404", "data": { "order_number": "X" } })
+                .to_string(),
+            404,
+            "unknown_customer",
+        ),
+    ];
+    for (why, body, status, code) in cases {
+        let sent = send_at(&app, &secret, &body, now_secs()).await;
+        assert_eq!(sent.status, status, "{why}: {}", sent.body);
+        assert_eq!(sent.body["error"]["code"], code, "{why}");
+        assert!(!sent.body["error"]["message"].as_str().unwrap().is_empty(), "{why}");
+    }
+    let form = app
+        .client
+        .post(app.url("/api/v1/events"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    let huge = format!("{{\"id\":\"{}\"}}", "x".repeat(300 * 1024));
+    assert_eq!(send_at(&app, &secret, &huge, now_secs()).await.status, 413);
+    assert_eq!(app.count("select count(*) from event_received").await, 0);
+    assert_eq!(app.count("select count(*) from conversation").await, 0);
+}
+
+#[tokio::test]
+async fn an_event_for_a_conversation_a_person_owns_is_recorded_for_them_not_answered() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    app.sms(&sid(), SAM, "agent").await;
+    let sent = send(&app, &secret, &declined("evt_human")).await;
+    assert_eq!(sent.status, 202);
+    assert_eq!(sent.body["messages_queued"], 0);
+    assert!(sent.body["note"].as_str().unwrap().contains("a person is handling"));
+    assert_eq!(app.count("select count(*) from outbox").await, 0);
+    assert_eq!(app.count("select count(*) from conversation_event where kind = 'platform_event'").await, 1);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_event_type_with_an_example() {
+    let app = spawn_app().await;
+    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let post = &doc["paths"]["/api/v1/events"]["post"];
+    let examples = post["requestBody"]["content"]["application/json"]["examples"].as_object().unwrap();
+    let types: Vec<&str> = examples.values().map(|e| e["value"]["type"].as_str().unwrap()).collect();
+    for known in leafdesk::flows::model::KNOWN_EVENTS {
+        assert!(types.contains(known), "no example for {known}");
+    }
+    for status in ["200", "202", "400", "401", "404", "413", "415", "422"] {
+        assert!(post["responses"][status].is_object(), "no response {status}");
+    }
+}
