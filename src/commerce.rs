@@ -133,6 +133,14 @@ pub trait Commerce: Send + Sync {
     ) -> Fut<'a, Vec<Promotion>>;
     /// Opening and closing hour, location time.
     fn store_hours<'a>(&'a self, conn: &'a mut AnyConnection, location_id: &'a str) -> Fut<'a, (i64, i64)>;
+    /// Locks checkout (`reason`: recommendation_expired or id_verification_failed) and puts the
+    /// customer's open orders on hold; returns how many orders were held.
+    fn lock_checkout<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        customer: &'a Customer,
+        reason: &'a str,
+    ) -> Fut<'a, u64>;
 }
 
 /// The built-in implementation: leafdesk's own tables.
@@ -200,5 +208,17 @@ impl Commerce for DbCommerce {
     }
     fn store_hours<'a>(&'a self, conn: &'a mut AnyConnection, location_id: &'a str) -> Fut<'a, (i64, i64)> {
         Box::pin(db::store_hours(conn, location_id))
+    }
+    fn lock_checkout<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        customer: &'a Customer,
+        reason: &'a str,
+    ) -> Fut<'a, u64> {
+        Box::pin(async move {
+            let status = if reason == "recommendation_expired" { "expired" } else { "id_failed" };
+            db::set_verification(&mut *conn, &customer.customer_id, status, Some(reason)).await?;
+            db::hold_orders(conn, &customer.contact_id).await
+        })
     }
 }

@@ -18,7 +18,11 @@ pub const DEMO_CONTACTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("cus_riley", "+15555550102", "en", "adult_use", None),
     ("cus_sam", "+15555550103", "en", "adult_use", Some("Sam")),
     ("cus_jordan", "+15555550104", "en", "adult_use", Some("Jordan")),
+    ("cus_casey", "+15555550105", "en", "medical", Some("Casey")),
 ];
+
+/// Casey's recommendation ended on this day: checkout locks at the next midnight, store time.
+pub const CASEY_RECOMMENDATION_ENDED: &str = "2026-01-31";
 
 /// SKU, name, category, net weight mg, THC mg, price in cents.
 type DemoProduct = (&'static str, &'static str, &'static str, Option<i64>, Option<i64>, i64);
@@ -52,6 +56,7 @@ const ORDERS: &[DemoOrder] = &[
     ("+15555550102", "LD-1003", "out_for_delivery", "ach", "delivery", &[("PR-SAT-5", 1), ("TN-30", 1)]),
     ("+15555550103", "LD-1004", "payment_declined", "card", "pickup", &[("FL-OG-28", 1)]),
     ("+15555550104", "LD-1005", "awaiting_payment", "card", "pickup", &[("CN-WAX-5", 2), ("FL-BD-35", 1)]),
+    ("+15555550105", "LD-1006", "awaiting_pickup", "pay_at_pickup", "pickup", &[("TN-30", 1)]),
 ];
 
 /// Seeds the demo location on `number` with its catalogue, customers and orders.
@@ -118,7 +123,10 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             location_id: location.location_id.clone(),
             customer_type: (*kind).into(),
             date_of_birth: Some("1990-04-20".into()),
-            recommendation_expires_on: (*kind == "medical").then(|| "2027-06-30".into()),
+            recommendation_expires_on: match *customer_id {
+                "cus_casey" => Some(CASEY_RECOMMENDATION_ENDED.into()),
+                _ => (*kind == "medical").then(|| "2027-06-30".into()),
+            },
             verification_status: "verified".into(),
             preferred_channel: "sms".into(),
             non_resident: false,

@@ -143,7 +143,15 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
         library: library.clone(),
         metrics: metrics.clone(),
         commerce: Arc::new(crate::commerce::DbCommerce),
-        actions: crate::actions::ActionConfig { ach_payment_url: Some(crate::demo::DEMO_ACH_URL.into()) },
+        actions: crate::actions::ActionConfig {
+            ach_payment_url: Some(crate::demo::DEMO_ACH_URL.into()),
+            uploads: Some(crate::uploads::Links {
+                sealer: crate::uploads::Sealer::from_key(&[0x5a; 32]),
+                base_url: "https://leafdesk.example".into(),
+                ttl_ms: 24 * 3_600_000,
+                max_bytes: 10 * 1024 * 1024,
+            }),
+        },
     }));
     let from = PhoneNumber::parse(&case.from).map_err(|e| anyhow::anyhow!("from: {e}"))?;
     for (i, turn) in case.turns.iter().enumerate() {

@@ -33,6 +33,8 @@ pub mod store;
 pub mod telemetry;
 pub mod templates;
 pub mod twilio;
+pub mod uploads;
+pub mod verification;
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.
 pub fn now_ms() -> i64 {

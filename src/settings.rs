@@ -61,6 +61,15 @@ pub struct Settings {
     /// The compliant payment app's bank (ACH) checkout; `{order}` becomes the order number.
     /// Unset: the bot offers paying at pickup and a person instead.
     pub ach_payment_url: Option<String>,
+    /// The key that seals medical uploads (64 hex); unset: `<data dir>/upload.key`, created on
+    /// first start with owner-only permissions.
+    pub upload_key: Option<Secret>,
+    /// How long an upload link works (default 24 hours).
+    pub upload_link_ttl_ms: i64,
+    /// The largest document accepted (default 10 MB: a phone photo is 2–5 MB).
+    pub upload_max_bytes: usize,
+    /// How often expired medical recommendations are looked for (they lock at local midnight).
+    pub verification_sweep_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +98,10 @@ const KEYS: &[&str] = &[
     "LEAFDESK_LOG",
     "LEAFDESK_OUTBOX_RETRY_BASE_MS",
     "LEAFDESK_ACH_PAYMENT_URL",
+    "LEAFDESK_UPLOAD_KEY",
+    "LEAFDESK_UPLOAD_LINK_TTL_HOURS",
+    "LEAFDESK_UPLOAD_MAX_MB",
+    "LEAFDESK_VERIFICATION_SWEEP_MS",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -164,6 +177,25 @@ impl Settings {
                 2000,
             )?,
             ach_payment_url: get("LEAFDESK_ACH_PAYMENT_URL").map(parse_ach_url).transpose()?,
+            upload_key: get("LEAFDESK_UPLOAD_KEY").map(Secret::new),
+            upload_link_ttl_ms: parse_millis(
+                "LEAFDESK_UPLOAD_LINK_TTL_HOURS",
+                get("LEAFDESK_UPLOAD_LINK_TTL_HOURS"),
+                24,
+            )? * 3_600_000,
+            upload_max_bytes: usize::try_from(parse_millis(
+                "LEAFDESK_UPLOAD_MAX_MB",
+                get("LEAFDESK_UPLOAD_MAX_MB"),
+                10,
+            )?)
+            .unwrap_or(10)
+                * 1024
+                * 1024,
+            verification_sweep_ms: parse_millis(
+                "LEAFDESK_VERIFICATION_SWEEP_MS",
+                get("LEAFDESK_VERIFICATION_SWEEP_MS"),
+                60_000,
+            )?,
         })
     }
 
@@ -180,6 +212,16 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// Where the upload key lives when `LEAFDESK_UPLOAD_KEY` is not set.
+    pub fn upload_key_file(&self) -> PathBuf {
+        self.data_dir.join("upload.key")
+    }
+
+    /// The base URL customers' phones reach us at, for links in messages.
+    pub fn public_base(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind))
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -271,12 +313,13 @@ fn parse_reload(value: Option<String>) -> Result<Option<Duration>, SettingsError
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
+/// A positive whole number (milliseconds, hours or megabytes, as the key's name says).
 fn parse_millis(key: &'static str, value: Option<String>, default: i64) -> Result<i64, SettingsError> {
     let Some(value) = value else { return Ok(default) };
-    value.parse::<i64>().ok().filter(|ms| *ms > 0).ok_or_else(|| SettingsError {
+    value.parse::<i64>().ok().filter(|n| *n > 0 && *n < 1_000_000_000).ok_or_else(|| SettingsError {
         key,
-        problem: format!("{value:?} is not a positive whole number of milliseconds"),
-        fix: "Use a number such as 2000.",
+        problem: format!("{value:?} is not a positive whole number"),
+        fix: "Use a number such as 2000 (the key's name says the unit).",
     })
 }
 

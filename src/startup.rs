@@ -46,6 +46,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub locations: Arc<LocationCache>,
     pub pages: Arc<Pages>,
+    /// Upload links and the key sealing medical documents.
+    pub uploads: Arc<crate::uploads::Links>,
 }
 
 pub struct App {
@@ -53,6 +55,8 @@ pub struct App {
     state: AppState,
     reloader: Option<tokio::task::JoinHandle<()>>,
     outbox: Option<tokio::task::JoinHandle<()>>,
+    /// Locks expired medical recommendations at local midnight.
+    sweeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects and migrates the store, loads and checks flows and templates, binds the listener.
@@ -78,17 +82,26 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         tracing::warn!(problem = %w, "SMS template may be filtered by carriers");
     }
     let metrics = Arc::new(Metrics::default());
+    let uploads = upload_links(&settings)?;
     let ctx = pipeline::Context {
         store: store.clone(),
         library: library.clone(),
         metrics: metrics.clone(),
         commerce: Arc::new(crate::commerce::DbCommerce),
-        actions: crate::actions::ActionConfig { ach_payment_url: settings.ach_payment_url.clone() },
+        actions: crate::actions::ActionConfig {
+            ach_payment_url: settings.ach_payment_url.clone(),
+            uploads: Some(uploads.clone()),
+        },
     };
     let pipeline = Pipeline::start(Arc::new(ctx));
     let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
     store.spawn_checkpointer(CHECKPOINT_INTERVAL);
     let outbox = start_outbox(&settings, &store, &metrics)?;
+    let sweeper = crate::verification::spawn_sweeper(
+        store.clone(),
+        pipeline.clone(),
+        Duration::from_millis(u64::try_from(settings.verification_sweep_ms).unwrap_or(60_000)),
+    );
     let listener =
         TcpListener::bind(settings.bind).await.with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
     let pages = Pages::load(&settings.templates_dir.join("pages")).map_err(|diags| {
@@ -96,9 +109,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         anyhow::anyhow!("page templates have errors:\n{}", list.join("\n"))
     })?;
     let settings = Arc::new(settings);
-    let state =
-        AppState { store, library, pipeline, metrics, settings, locations: Arc::default(), pages: Arc::new(pages) };
-    Ok(App { listener, state, reloader, outbox })
+    let state = AppState {
+        store,
+        library,
+        pipeline,
+        metrics,
+        settings,
+        locations: Arc::default(),
+        pages: Arc::new(pages),
+        uploads: Arc::new(uploads),
+    };
+    Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper) })
 }
 
 impl App {
@@ -119,7 +140,7 @@ impl App {
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
         let service = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
-        for task in [self.reloader, self.outbox].into_iter().flatten() {
+        for task in [self.reloader, self.outbox, self.sweeper].into_iter().flatten() {
             task.abort();
         }
         store.close().await;
@@ -134,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::status::router())
         .merge(channels::optin::router())
         .merge(channels::events::router())
+        .merge(channels::upload::router(state.uploads.max_bytes))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -144,6 +166,18 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), conversation_id = tracing::field::Empty)
         }))
         .with_state(state)
+}
+
+/// Upload links and the key that seals what comes through them.
+fn upload_links(settings: &Settings) -> anyhow::Result<crate::uploads::Links> {
+    let key = settings.upload_key.as_ref().map(|k| k.expose());
+    let sealer = crate::uploads::Sealer::load_or_create(key, &settings.upload_key_file())?;
+    Ok(crate::uploads::Links {
+        sealer,
+        base_url: settings.public_base(),
+        ttl_ms: settings.upload_link_ttl_ms,
+        max_bytes: settings.upload_max_bytes,
+    })
 }
 
 /// The outbox worker, when the provider's credentials are configured.

@@ -8,6 +8,7 @@ mod catalog;
 pub mod clock;
 mod limits;
 mod orders;
+mod verification;
 
 use std::collections::BTreeMap;
 
@@ -30,18 +31,24 @@ pub const NAMES: &[&str] = &[
     "apply_limit_change",
     "find_promotion",
     "compare_stock",
+    "verification_status",
+    "lock_account",
+    "upload_link",
 ];
 
 /// Settings actions read (from the server's configuration).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ActionConfig {
     /// The compliant payment app's ACH checkout; `{order}` is replaced by the order number.
     pub ach_payment_url: Option<String>,
+    /// Upload links for medical documents (none: the bot hands re-verification to a person).
+    pub uploads: Option<crate::uploads::Links>,
 }
 
 /// Who, where and when the action runs for.
 pub struct ActionContext<'a> {
     pub contact_id: &'a str,
+    pub conversation_id: &'a str,
     pub locale: &'a str,
     /// The contact's type (adult_use or medical), when commerce has no customer record.
     pub customer_type: &'a str,
@@ -92,6 +99,9 @@ pub async fn run(
         "apply_limit_change" => limits::apply_limit_change(conn, ctx, args).await,
         "find_promotion" => catalog::find_promotion(conn, ctx, args).await,
         "compare_stock" => catalog::compare_stock(conn, ctx, args).await,
+        "verification_status" => verification::status(conn, ctx).await,
+        "lock_account" => verification::lock_account(conn, ctx, args).await,
+        "upload_link" => verification::upload_link(conn, ctx).await,
         other => Ok(ActionResult::new("unknown_action", Slots::from([("action".into(), json!(other))]))),
     }
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod optin;
 pub mod sms;
 pub mod status;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::sync::RwLock;

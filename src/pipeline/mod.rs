@@ -328,8 +328,10 @@ async fn turn(
         return Ok(TurnReport { handled, outcomes: Vec::new(), handoff_queue: None, consent: None });
     }
     let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
+    let conversation_id = conv.conversation_id.clone();
     let action_ctx = ActionContext {
         contact_id: &contact.contact_id,
+        conversation_id: &conversation_id,
         locale: &contact.locale,
         customer_type: &contact.customer_type,
         location: &job.location,

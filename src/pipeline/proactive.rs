@@ -116,8 +116,10 @@ async fn commit(
     }
     conv.last_activity_at_ms = now;
     let before = (conv.state.flow_id().map(str::to_owned), conv.state.step_id().map(str::to_owned));
+    let conversation_id = conv.conversation_id.clone();
     let action_ctx = ActionContext {
         contact_id: &ev.contact.contact_id,
+        conversation_id: &conversation_id,
         locale: &ev.contact.locale,
         customer_type: &ev.contact.customer_type,
         location: &ev.location,

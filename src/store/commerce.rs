@@ -44,6 +44,18 @@ const FIND_PRODUCTS: &str = "select product_id, sku, name, category, net_weight_
 const STOCK: &str = "select online_quantity, store_quantity from inventory where location_id = $1 and product_id = $2";
 const PROMOTIONS: &str = "select description, price_cents, web_only, ends_at_ms from promotion
     where product_id = $1 and location_id = $2 and starts_at_ms <= $3 and ends_at_ms > $3 order by price_cents";
+const SET_VERIFICATION: &str = "update customer set verification_status = $2, locked_reason = $3, updated_at_ms = $4
+    where customer_id = $1";
+const SET_EXPIRY: &str = "update customer set recommendation_expires_on = $2 where customer_id = $1";
+const HOLD_ORDERS: &str = "update customer_order set held_status = status, status = 'on_hold'
+    where contact_id = $1 and held_status is null
+        and status not in ('completed', 'picked_up', 'delivered', 'cancelled', 'on_hold')";
+const RELEASE_ORDERS: &str = "update customer_order set status = held_status, held_status = null
+    where contact_id = $1 and held_status is not null";
+const EXPIRED_MEDICAL: &str = "select c.customer_id, c.recommendation_expires_on, l.timezone from customer c
+    join location l on l.location_id = c.location_id
+    where c.customer_type = 'medical' and c.verification_status = 'verified' and c.locked_reason is null
+        and c.recommendation_expires_on is not null and c.recommendation_expires_on < $1";
 const HOURS: &str = "select open_hour, close_hour from location where location_id = $1";
 
 #[derive(FromRow)]
@@ -261,6 +273,65 @@ pub async fn promotions(
             ends_at_ms,
         })
         .collect())
+}
+
+/// Sets a customer's verification status and why checkout is locked (`None`: unlocked).
+///
+/// # Errors
+/// Database failures.
+pub async fn set_verification(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+    status: &str,
+    locked_reason: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(SET_VERIFICATION)
+        .bind(customer_id)
+        .bind(status)
+        .bind(locked_reason)
+        .bind(crate::now_ms())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_recommendation_expiry(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+    on: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(SET_EXPIRY).bind(customer_id).bind(on).execute(conn).await?;
+    Ok(())
+}
+
+/// Puts the contact's open orders on hold, remembering their status; returns how many.
+///
+/// # Errors
+/// Database failures.
+pub async fn hold_orders(conn: &mut AnyConnection, contact_id: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query(HOLD_ORDERS).bind(contact_id).execute(conn).await?.rows_affected())
+}
+
+/// Gives held orders back the status they had; returns how many.
+///
+/// # Errors
+/// Database failures.
+pub async fn release_orders(conn: &mut AnyConnection, contact_id: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query(RELEASE_ORDERS).bind(contact_id).execute(conn).await?.rows_affected())
+}
+
+/// Medical customers still verified whose recommendation ended before `before` (YYYY-MM-DD,
+/// a superset: the caller checks each against its location's date), with their timezone.
+///
+/// # Errors
+/// Database failures.
+pub async fn expiring_medical(
+    conn: &mut AnyConnection,
+    before: &str,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    Ok(sqlx::query_as(EXPIRED_MEDICAL).bind(before).fetch_all(conn).await?)
 }
 
 /// Opening and closing hour (location time, 0–24).

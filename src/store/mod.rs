@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod outcomes;
 pub mod receipts;
 pub mod tickets;
+pub mod uploads;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -74,7 +74,9 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
             "limit_options": "1. Remove 1 x Wax", "applied_change": "Remove 1 x Wax",
             "product_name": "Blue Dream 3.5 g", "product_query": "blue dream", "regular_price": "$40.00",
             "promo_price": "$32.00", "promo_description": "20% off", "promo_ends": "Dec 5", "web_only": "yes",
-            "location_name": "Demo Dispensary",
+            "location_name": "Demo Dispensary", "locked_reason": "recommendation_expired",
+            "recommendation_expired_on": "2026-01-31", "upload_url": "https://leafdesk.example/u/t.s",
+            "upload_expires": "tomorrow at 5:00 PM", "released_orders": 1, "reason": "the photo is blurry",
         },
         "channel": "sms",
     });
