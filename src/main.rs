@@ -46,6 +46,9 @@ enum Command {
     /// Integrations that send signed events (the e-commerce platform, a POS).
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// Medical re-verification: review uploaded documents.
+    #[command(subcommand)]
+    Verification(VerificationCommand),
     /// State purchase limits.
     #[command(subcommand)]
     Limits(LimitsCommand),
@@ -98,6 +101,38 @@ enum IntegrationCommand {
     Revoke {
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum VerificationCommand {
+    /// Documents waiting for review, oldest first.
+    List,
+    /// Decrypt a document to a file for review (owner-only permissions; delete it after).
+    Show {
+        upload_id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Accept the customer's new document: unlock checkout, resume held orders, text them.
+    Approve {
+        #[arg(long)]
+        customer: String,
+        /// The new recommendation's last day, YYYY-MM-DD.
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long, default_value = "cli")]
+        staff: String,
+    },
+    /// Refuse the document: text the customer why, with a fresh upload link.
+    Reject {
+        #[arg(long)]
+        customer: String,
+        /// Shown to the customer: plain and kind ("the photo is too blurry to read").
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "cli")]
+        staff: String,
     },
 }
 
@@ -297,6 +332,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             }
         }
         Command::Integration(cmd) => integration(cmd, &settings).await?,
+        Command::Verification(cmd) => verification(cmd, &settings).await?,
         Command::Limits(LimitsCommand::Check { state, customer, non_resident, items }) => {
             return Ok(limits_check(&state, &customer, non_resident, &items));
         }
@@ -468,4 +504,68 @@ async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Re
     }
     store.close().await;
     Ok(())
+}
+
+async fn verification(cmd: VerificationCommand, settings: &Settings) -> anyhow::Result<()> {
+    use leafdesk::store::uploads;
+    use leafdesk::verification::{review, Decision};
+    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    let links = startup::upload_links(settings)?;
+    match cmd {
+        VerificationCommand::List => {
+            for u in uploads::pending(&store).await? {
+                let at = jiff::Timestamp::from_millisecond(u.created_at_ms).map(|t| t.to_string()).unwrap_or_default();
+                println!(
+                    "{}\t{}\t{}\t{} bytes\tby {}\t{at}",
+                    u.upload_id, u.customer_id, u.content_type, u.size_bytes, u.source
+                );
+            }
+        }
+        VerificationCommand::Show { upload_id, out } => {
+            let upload = uploads::find(&store, &upload_id).await?.with_context(|| format!("no upload {upload_id}"))?;
+            let plain = links.sealer.open(&upload.upload_id, &upload.sealed)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(
+                &mut options.open(&out).with_context(|| format!("creating {}", out.display()))?,
+                &plain,
+            )?;
+            println!(
+                "{} ({}, customer {}) written to {}",
+                upload.upload_id,
+                upload.content_type,
+                upload.customer_id,
+                out.display()
+            );
+        }
+        VerificationCommand::Approve { customer, expires, staff } => {
+            let assets = load_assets(settings)?;
+            let text = review(
+                &store,
+                &assets,
+                &links,
+                &customer,
+                Decision::Approve { expires_on: expires.as_deref() },
+                &staff,
+            )
+            .await?;
+            println!("approved; queued for the customer: {text}");
+        }
+        VerificationCommand::Reject { customer, reason, staff } => {
+            let assets = load_assets(settings)?;
+            let text = review(&store, &assets, &links, &customer, Decision::Reject { reason: &reason }, &staff).await?;
+            println!("rejected; queued for the customer: {text}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn load_assets(settings: &Settings) -> anyhow::Result<flows::Assets> {
+    flows::load_assets(&settings.flows_dir, &settings.templates_dir, leafdesk::actions::NAMES).map_err(|diags| {
+        let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("flows or templates have errors:\n{}", list.join("\n"))
+    })
 }

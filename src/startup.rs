@@ -48,6 +48,8 @@ pub struct AppState {
     pub pages: Arc<Pages>,
     /// Upload links and the key sealing medical documents.
     pub uploads: Arc<crate::uploads::Links>,
+    /// Downloads MMS photos sent as medical documents.
+    pub media: Arc<crate::twilio::media::MediaFetcher>,
 }
 
 pub struct App {
@@ -108,6 +110,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("page templates have errors:\n{}", list.join("\n"))
     })?;
+    let media = crate::twilio::media::MediaFetcher::new(
+        &settings.twilio_api_base,
+        settings.twilio_account_sid.as_deref(),
+        settings.twilio_auth_token.as_ref().map(|t| t.expose()),
+    );
     let settings = Arc::new(settings);
     let state = AppState {
         store,
@@ -118,6 +125,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         locations: Arc::default(),
         pages: Arc::new(pages),
         uploads: Arc::new(uploads),
+        media: Arc::new(media),
     };
     Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper) })
 }
@@ -169,7 +177,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Upload links and the key that seals what comes through them.
-fn upload_links(settings: &Settings) -> anyhow::Result<crate::uploads::Links> {
+pub fn upload_links(settings: &Settings) -> anyhow::Result<crate::uploads::Links> {
     let key = settings.upload_key.as_ref().map(|k| k.expose());
     let sealer = crate::uploads::Sealer::load_or_create(key, &settings.upload_key_file())?;
     Ok(crate::uploads::Links {

@@ -31,6 +31,7 @@ pub enum ReviewError {
 }
 
 /// A reviewer's decision.
+#[derive(Debug, Clone, Copy)]
 pub enum Decision<'a> {
     /// The new recommendation is good; it runs until `expires_on` (YYYY-MM-DD), if given.
     Approve { expires_on: Option<&'a str> },
@@ -161,10 +162,11 @@ pub async fn sweep(store: &Store, pipeline: &Pipeline, now_ms: i64) -> Result<us
     Ok(locked)
 }
 
-/// Runs [`sweep`] every `every`.
+/// Runs [`sweep`] every `every`, the first time `every` after start (locks happen at midnight;
+/// a minute's delay at start changes nothing and keeps start-up quiet).
 pub fn spawn_sweeper(store: Store, pipeline: Pipeline, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
             match sweep(&store, &pipeline, crate::now_ms()).await {

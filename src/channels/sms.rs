@@ -15,8 +15,10 @@ use crate::domain::{mask_phone, Channel, Inbound, Media, PhoneNumber};
 use crate::error::{AppError, Result};
 use crate::pipeline::Handled;
 use crate::startup::AppState;
-use crate::store::receipts;
+use crate::store::locations::Location;
+use crate::store::{commerce, contacts, conversations, receipts};
 use crate::twilio::twiml;
+use crate::uploads::{self, Source};
 
 /// 1600: the longest body Twilio delivers; anything longer did not come from Twilio.
 const MAX_INBOUND_CHARS: usize = 1600;
@@ -36,6 +38,9 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
     let Some(location) = state.locations.resolve(&state.store, inbound.to.as_ref(), service.as_deref()).await? else {
         return unrouted(&state, &inbound).await;
     };
+    if !inbound.media.is_empty() {
+        file_mms_document(&state, &inbound, &location).await;
+    }
     let handled = state.pipeline.handle(inbound, location).await.map_err(|e| AppError::Internal(e.into()))?;
     let texts = match &handled {
         Handled::Replied { conversation_id, texts } => {
@@ -46,6 +51,47 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
         Handled::Silent { .. } => &[],
     };
     Ok(twiml_reply(twiml::messaging_response(texts)))
+}
+
+/// A photo or PDF sent by MMS while the customer's checkout is locked for re-verification is
+/// their new document: downloaded, sealed and filed for review before the turn runs, so the
+/// flow can thank them. Anything else about the MMS is the turn's business; a failure here is
+/// logged and the flow asks again.
+async fn file_mms_document(state: &AppState, inbound: &Inbound, location: &Location) {
+    let Ok(Some(contact)) = contacts::find(&state.store, inbound.from.as_ref()).await else { return };
+    let customer = match state.store.pool().acquire().await {
+        Ok(mut conn) => commerce::customer(&mut conn, &contact.contact_id).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let Some(customer) = customer.filter(|c| c.verification_status != "pending_review" && c.locked_reason.is_some())
+    else {
+        return;
+    };
+    let Some(media) =
+        inbound.media.iter().find(|m| m.content_type.starts_with("image/") || m.content_type == "application/pdf")
+    else {
+        return;
+    };
+    let bytes = match state.media.fetch(&media.url, state.uploads.max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not download an MMS document");
+            return;
+        }
+    };
+    let conversation = match state.store.begin().await {
+        Ok(mut tx) => conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms")
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.conversation_id),
+        Err(_) => None,
+    };
+    let source = Source::Mms { customer_id: &customer.customer_id, conversation_id: conversation.as_deref() };
+    match uploads::accept(&state.store, &state.uploads, source, &bytes).await {
+        Ok(_) => state.metrics.inc("leafdesk_uploads_total", &[("source", "mms")]),
+        Err(e) => tracing::warn!(error = %e, "an MMS document was not accepted"),
+    }
 }
 
 fn twiml_reply(xml: String) -> Response {

@@ -39,6 +39,8 @@ pub const MAX_BATCH: usize = 64;
 const MAX_ACTION_ROUNDS: usize = 10;
 /// 12: messages shown in a hand-off summary.
 const SUMMARY_MESSAGES: i64 = 12;
+/// What the flow engine reads for a message that is only media (an MMS photo).
+pub const MEDIA_ONLY_TEXT: &str = "[media]";
 /// Sent when a template fails to render at run time, so the customer is never left hanging.
 const LAST_RESORT_TEXT: &str = "Sorry, something went wrong on our side. A team member will follow up.";
 
@@ -340,7 +342,10 @@ async fn turn(
         now_ms: now,
     };
     let state = std::mem::take(&mut conv.state);
-    let input = Input::Text(&inbound.body);
+    // A photo with no words still answers "send a photo": the flow sees it as this text.
+    let text =
+        if inbound.body.trim().is_empty() && !inbound.media.is_empty() { MEDIA_ONLY_TEXT } else { &inbound.body };
+    let input = Input::Text(text);
     let (state, effects) = run_engine(tx, assets, state, input, idle_ms, &action_ctx).await?;
     batch.conversations[conv_ix].state = state;
 

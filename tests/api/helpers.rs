@@ -82,6 +82,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
     }
 }
 
+/// The upload key of every test server (tests read sealed documents back with it).
+pub const UPLOAD_KEY: &str = "7f3c2a9d4e5b6a718293a4b5c6d7e8f90123456789abcdef0123456789abcdef";
+
 pub fn test_settings(database_url: &str, flows: &Path, templates: &Path, reload_ms: u64) -> Settings {
     let pairs = [
         ("DATABASE_URL", database_url.to_owned()),
@@ -91,6 +94,7 @@ pub fn test_settings(database_url: &str, flows: &Path, templates: &Path, reload_
         ("LEAFDESK_FLOWS_DIR", flows.display().to_string()),
         ("LEAFDESK_TEMPLATES_DIR", templates.display().to_string()),
         ("LEAFDESK_RELOAD_INTERVAL_MS", reload_ms.to_string()),
+        ("LEAFDESK_UPLOAD_KEY", UPLOAD_KEY.to_owned()),
     ];
     let map: HashMap<String, String> = pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Settings::from_map(&map).expect("test settings")

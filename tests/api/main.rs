@@ -13,3 +13,4 @@ mod outbox;
 mod reload;
 mod sms;
 mod status;
+mod uploads;
