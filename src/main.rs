@@ -49,6 +49,9 @@ enum Command {
     /// Medical re-verification: review uploaded documents.
     #[command(subcommand)]
     Verification(VerificationCommand),
+    /// Reports for staff.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// State purchase limits.
     #[command(subcommand)]
     Limits(LimitsCommand),
@@ -133,6 +136,16 @@ enum VerificationCommand {
         reason: String,
         #[arg(long, default_value = "cli")]
         staff: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Conversation outcomes and tickets per CRM tag (the taxonomy is flows/tags.yaml).
+    Tags {
+        /// How many days back.
+        #[arg(long, default_value_t = 7)]
+        days: i64,
     },
 }
 
@@ -333,6 +346,21 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         }
         Command::Integration(cmd) => integration(cmd, &settings).await?,
         Command::Verification(cmd) => verification(cmd, &settings).await?,
+        Command::Report(ReportCommand::Tags { days }) => {
+            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            let since = leafdesk::now_ms() - days.max(0) * 86_400_000;
+            let mut tx = store.begin().await?;
+            println!("conversation outcomes in the last {days} days (tag, outcome, count):");
+            for (tag, outcome, n) in leafdesk::store::outcomes::count_by_tag(&mut tx, since).await? {
+                println!("  {tag}\t{outcome}\t{n}");
+            }
+            println!("tickets opened in the last {days} days (tag, status, count):");
+            for (tag, status, n) in leafdesk::store::outcomes::tickets_by_tag(&mut tx, since).await? {
+                println!("  {tag}\t{status}\t{n}");
+            }
+            drop(tx);
+            store.close().await;
+        }
         Command::Limits(LimitsCommand::Check { state, customer, non_resident, items }) => {
             return Ok(limits_check(&state, &customer, non_resident, &items));
         }

@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::status::router())
         .merge(channels::optin::router())
         .merge(channels::events::router())
+        .merge(channels::customers::router())
         .merge(channels::upload::router(state.uploads.max_bytes))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -83,7 +83,9 @@ async fn receive_event(State(state): State<AppState>, headers: HeaderMap, body: 
     Ok((status, Json(result)).into_response())
 }
 
-fn check_json(headers: &HeaderMap) -> Result<(), AppError> {
+/// # Errors
+/// 415 unless the body is JSON.
+pub fn check_json(headers: &HeaderMap) -> Result<(), AppError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")) {
         Ok(())

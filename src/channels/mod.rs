@@ -4,6 +4,7 @@
 //! This file holds what Twilio's webhooks share: the verified form extractor and routing a
 //! message to the location that owns the number it was sent to.
 
+pub mod customers;
 pub mod events;
 pub mod optin;
 pub mod sms;

@@ -17,7 +17,8 @@ const UPSERT_CUSTOMER: &str = "insert into customer (customer_id, contact_id, lo
         date_of_birth, recommendation_expires_on, verification_status, preferred_channel, non_resident, locked_reason,
         created_at_ms, updated_at_ms)
     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
-    on conflict (customer_id) do update set customer_type = excluded.customer_type,
+    on conflict (customer_id) do update set contact_id = excluded.contact_id, location_id = excluded.location_id,
+        customer_type = excluded.customer_type,
         date_of_birth = excluded.date_of_birth, recommendation_expires_on = excluded.recommendation_expires_on,
         verification_status = excluded.verification_status, preferred_channel = excluded.preferred_channel,
         non_resident = excluded.non_resident, locked_reason = excluded.locked_reason,

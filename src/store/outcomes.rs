@@ -12,6 +12,8 @@ pub struct NewOutcome {
 
 const INSERT_PREFIX: &str =
     "insert into flow_outcome (outcome_id, conversation_id, flow_id, outcome, tags, ended_at_ms) values ";
+const TICKETS_BY_TAG: &str =
+    "select tags, status, count(*) from ticket where created_at_ms >= $1 group by tags, status";
 const COUNT_BY_TAG: &str = "select tags, outcome, count(*) from flow_outcome where ended_at_ms >= $1
     group by tags, outcome";
 
@@ -46,9 +48,23 @@ pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome]) -> Result<(),
 /// Database failures.
 pub async fn count_by_tag(tx: &mut Tx<'_>, since_ms: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(COUNT_BY_TAG).bind(since_ms).fetch_all(&mut **tx).await?;
+    per_tag(rows)
+}
+
+/// Tickets opened since `since_ms`, counted per tag and status, as [`count_by_tag`] counts.
+///
+/// # Errors
+/// Database failures.
+pub async fn tickets_by_tag(tx: &mut Tx<'_>, since_ms: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(TICKETS_BY_TAG).bind(since_ms).fetch_all(&mut **tx).await?;
+    per_tag(rows)
+}
+
+/// Splits `(tags JSON, key, count)` rows into one count per tag and key.
+fn per_tag(rows: Vec<(String, String, i64)>) -> Result<Vec<(String, String, i64)>, StoreError> {
     let mut counts: std::collections::BTreeMap<(String, String), i64> = std::collections::BTreeMap::new();
     for (tags, outcome, n) in rows {
-        let tags: Vec<String> = serde_json::from_str(&tags).map_err(|e| super::corrupt("flow_outcome.tags", e))?;
+        let tags: Vec<String> = serde_json::from_str(&tags).map_err(|e| super::corrupt("tags", e))?;
         let tags = if tags.is_empty() { vec!["untagged".to_owned()] } else { tags };
         for tag in tags {
             *counts.entry((tag, outcome.clone())).or_default() += n;

@@ -208,3 +208,84 @@ async fn the_openapi_document_describes_every_event_type_with_an_example() {
         assert!(post["responses"][status].is_object(), "no response {status}");
     }
 }
+
+async fn put_customer(app: &TestApp, secret: &str, id: &str, body: &Value) -> Sent {
+    let ts = now_secs().to_string();
+    let body = body.to_string();
+    let resp = app
+        .client
+        .put(app.url(&format!("/api/v1/customers/{id}")))
+        .header("content-type", "application/json")
+        .header("x-leafdesk-timestamp", &ts)
+        .header("x-leafdesk-signature", signature(secret, &ts, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    Sent { status, body: resp.json().await.unwrap_or(Value::Null) }
+}
+
+#[tokio::test]
+async fn a_customer_synced_by_the_platform_can_be_reached_by_its_events() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let location = leafdesk::store::locations::list(&app.state.store).await.unwrap().remove(0).location_id;
+    let ana = json!({ "phone": "+1 (415) 555-0177", "location_id": location, "customer_type": "adult_use",
+        "first_name": "Ana", "locale": "es" });
+    let created = put_customer(&app, &secret, "cus_ana", &ana).await;
+    assert_eq!((created.status, created.body["created"].clone()), (201, json!(true)), "{}", created.body);
+    assert_eq!(put_customer(&app, &secret, "cus_ana", &ana).await.status, 200);
+    let event = json!({ "id": "evt_ana", "type": "inventory.sync_error", "customer_id": "cus_ana",
+        "data": { "sku": "FL-OG-28", "error_codes": ["INV-409"] } });
+    let sent = send(&app, &secret, &event).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    assert_eq!(sent.body["handed_off_to"], "it");
+    let body: (String,) = sqlx::query_as("select body from outbox where to_phone = '+14155550177'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert!(body.0.contains("Nuestro equipo de TI"), "answered in the customer's language: {}", body.0);
+    let cases = [
+        (json!({ "phone": "555-0100", "location_id": location, "customer_type": "adult_use" }), 422, "invalid_field"),
+        (
+            json!({ "phone": "+14155550178", "location_id": "nowhere", "customer_type": "adult_use" }),
+            422,
+            "unknown_location",
+        ),
+        (json!({ "phone": "+14155550178", "location_id": location, "customer_type": "tourist" }), 422, "invalid_field"),
+        (json!({ "phone": "+14155550177", "location_id": location, "customer_type": "adult_use" }), 409, "phone_taken"),
+        (json!({ "phone": "+14155550178" }), 400, "malformed_body"),
+    ];
+    for (body, status, code) in cases {
+        let sent = put_customer(&app, &secret, "cus_other", &body).await;
+        assert_eq!((sent.status, sent.body["error"]["code"].as_str()), (status, Some(code)), "{body}");
+    }
+    assert_eq!(put_customer(&app, "ldk_wrong", "cus_ana", &ana).await.status, 401);
+    let (locale,): (String,) = sqlx::query_as("select locale from contact where phone = '+14155550177'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(locale, "es", "a refused update changes nothing");
+}
+
+#[tokio::test]
+async fn outcomes_and_tickets_are_reported_by_crm_tag() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    send(&app, &secret, &declined("evt_tags")).await;
+    app.sms(&sid(), SAM, "2").await; // pay at pickup: the flow ends resolved
+    app.sms(&sid(), "+15555550104", "is my order over the purchase limit?").await;
+    app.sms(&sid(), "+15555550104", "agent").await; // a ticket tagged "human requested"
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["report", "tags", "--days", "1"])
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("payment issue\tresolved\t1"), "{text}");
+    assert!(text.contains("purchase limit\tabandoned\t1"), "{text}");
+    assert!(text.contains("human requested\thanded_off\t1"), "{text}");
+    assert!(text.contains("human requested\topen\t1"), "{text}");
+}
