@@ -255,6 +255,9 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 settings.bind = bind.parse().with_context(|| format!("--bind {bind:?} is not host:port"))?;
             }
             settings.check_serving()?;
+            if demo && settings.ach_payment_url.is_none() {
+                settings.ach_payment_url = Some(demo::DEMO_ACH_URL.to_owned());
+            }
             let number = settings.demo_number.clone();
             let app = startup::build(settings).await?;
             if demo {

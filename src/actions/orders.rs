@@ -95,6 +95,23 @@ pub(super) async fn ach_link(
     Ok(ActionResult::new("ready", slots))
 }
 
+/// The order, if it is a pickup that can still change; otherwise the action's answer
+/// (`not_found`, `closed` or `delivery`).
+async fn open_pickup(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<Result<Order, ActionResult>, StoreError> {
+    let Some(o) = order(conn, ctx, args).await? else { return Ok(Err(ActionResult::outcome("not_found"))) };
+    if CLOSED.contains(&o.status.as_str()) {
+        return Ok(Err(ActionResult::new("closed", order_slots(&o, ctx))));
+    }
+    if o.fulfillment != "pickup" {
+        return Ok(Err(ActionResult::new("delivery", order_slots(&o, ctx))));
+    }
+    Ok(Ok(o))
+}
+
 /// `pay_on_pickup` (`number`): switches a pickup order to paying at the counter and confirms
 /// the pickup time (the one booked if still ahead, else the next one). Outcomes `converted`
 /// (slot `pickup_time`), `delivery` (a delivery order), `closed` or `not_found`.
@@ -103,13 +120,10 @@ pub(super) async fn pay_on_pickup(
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
-    let Some(o) = order(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
-    if CLOSED.contains(&o.status.as_str()) {
-        return Ok(ActionResult::new("closed", order_slots(&o, ctx)));
-    }
-    if o.fulfillment != "pickup" {
-        return Ok(ActionResult::new("delivery", order_slots(&o, ctx)));
-    }
+    let o = match open_pickup(conn, ctx, args).await? {
+        Ok(o) => o,
+        Err(answer) => return Ok(answer),
+    };
     let hours = hours(conn, ctx).await?;
     let at = match o.pickup_at_ms {
         Some(at) if at > ctx.now_ms => at,
@@ -128,13 +142,10 @@ pub(super) async fn reschedule_pickup(
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
-    let Some(o) = order(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
-    if CLOSED.contains(&o.status.as_str()) {
-        return Ok(ActionResult::new("closed", order_slots(&o, ctx)));
-    }
-    if o.fulfillment != "pickup" {
-        return Ok(ActionResult::new("delivery", order_slots(&o, ctx)));
-    }
+    let o = match open_pickup(conn, ctx, args).await? {
+        Ok(o) => o,
+        Err(answer) => return Ok(answer),
+    };
     let hours = hours(conn, ctx).await?;
     let mut slots = order_slots(&o, ctx);
     slots.insert("store_hours".into(), json!(clock::describe_hours(hours, ctx.locale)));

@@ -5,8 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Job;
 use crate::domain::Inbound;
-use crate::flows::engine::State;
-use crate::store::conversations::{self, Conversation, Ownership};
+use crate::store::conversations::{self, Conversation};
 use crate::store::{consent, contacts, messages, outcomes, StoreError, Tx};
 
 /// What a batch reads once and writes once, so that a turn costs almost no statements of its
@@ -113,20 +112,7 @@ impl Batch {
         }
         let (conversation, created) = match open.iter().position(matches) {
             Some(i) => (open.swap_remove(i), false),
-            None => {
-                let fresh = Conversation {
-                    conversation_id: crate::new_id(),
-                    contact_id: contact_id.clone(),
-                    location_id: location_id.clone(),
-                    channel: channel.to_owned(),
-                    ownership: Ownership::Bot,
-                    open_ticket_id: None,
-                    state: State::default(),
-                    version: 0,
-                    last_activity_at_ms: now,
-                };
-                (fresh, true)
-            }
+            None => (Conversation::new(contact_id, location_id, channel, now), true),
         };
         self.conversations.push(conversation);
         self.created.push(created);

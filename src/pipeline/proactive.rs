@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::{apply_effects, run_engine, Context, Handled, Look, PipelineError};
 use crate::actions::ActionContext;
 use crate::domain::{conversation_key, Channel};
-use crate::flows::engine::{Input, Slots, State};
+use crate::flows::engine::{Input, Slots};
 use crate::flows::Assets;
 use crate::store::conversations::{self, Conversation, Ownership};
 use crate::store::locations::Location;
@@ -68,17 +68,7 @@ async fn open_conversation(tx: &mut store::Tx<'_>, ev: &PlatformEvent, now: i64)
     if let Some(c) = conversations::find_open(tx, &ev.contact.contact_id, &ev.location.location_id, channel).await? {
         return Ok(c);
     }
-    let fresh = Conversation {
-        conversation_id: crate::new_id(),
-        contact_id: ev.contact.contact_id.clone(),
-        location_id: ev.location.location_id.clone(),
-        channel: channel.to_owned(),
-        ownership: Ownership::Bot,
-        open_ticket_id: None,
-        state: State::default(),
-        version: 0,
-        last_activity_at_ms: now,
-    };
+    let fresh = Conversation::new(&ev.contact.contact_id, &ev.location.location_id, channel, now);
     conversations::insert_many(tx, &[&fresh]).await?;
     Ok(fresh)
 }

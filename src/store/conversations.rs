@@ -198,6 +198,23 @@ fn conversation_of(r: SenderRow) -> Result<Option<Conversation>, StoreError> {
     Conversation::try_from(row).map(Some)
 }
 
+impl Conversation {
+    /// A new conversation, owned by the bot, idle, not yet stored.
+    pub fn new(contact_id: &str, location_id: &str, channel: &str, now_ms: i64) -> Self {
+        Self {
+            conversation_id: crate::new_id(),
+            contact_id: contact_id.to_owned(),
+            location_id: location_id.to_owned(),
+            channel: channel.to_owned(),
+            ownership: Ownership::Bot,
+            open_ticket_id: None,
+            state: State::default(),
+            version: 0,
+            last_activity_at_ms: now_ms,
+        }
+    }
+}
+
 /// # Errors
 /// Database failures, or a stored state that no longer parses.
 #[tracing::instrument(skip_all)]

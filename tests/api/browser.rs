@@ -98,7 +98,22 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session (which closes Chromium) before stopping the driver: killing
+    /// only chromedriver would leave the browser running. Plain blocking HTTP, so it also runs
+    /// when a test panics.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let host = self.base.trim_start_matches("http://");
+        if let Ok(mut stream) = std::net::TcpStream::connect(host) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -121,4 +136,25 @@ async fn a_customer_signs_up_for_text_offers_in_a_real_browser() {
         .await
         .unwrap();
     assert!(ua.contains("Chrome"), "the browser's user agent is the evidence: {ua}");
+}
+
+#[tokio::test]
+async fn a_customer_uploads_a_new_recommendation_from_a_phone_browser() {
+    let app = spawn_app().await;
+    let reply = app.sms(&sid(), "+15555550105", "my medical recommendation expired").await.text();
+    let path = reply[reply.find("/u/").unwrap()..].split_whitespace().next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("recommendation.png");
+    std::fs::write(&photo, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01 scanned").unwrap();
+    let browser = Browser::start().await;
+
+    browser.goto(&app.url(&path)).await;
+    browser.type_into("#document", &photo.display().to_string()).await;
+    browser.click("button[type=submit]").await;
+
+    let result = browser.text("#result").await;
+    assert!(result.contains("We received your document"), "{result}");
+    assert_eq!(app.count("select count(*) from upload").await, 1);
+    browser.goto(&app.url(&path)).await;
+    assert!(browser.text("#error").await.contains("already used"));
 }
