@@ -1,7 +1,7 @@
 -- Commerce: the built-in implementation of the Commerce port (products, stock per location,
 -- web-only promotions, customer records, order lines, store hours), the integrations that send
 -- signed events and every event they sent (claimed by id, so a retry does nothing twice), and
--- flow outcomes with their CRM tags, for reports.
+-- flow outcomes with their CRM tags, counted for reports.
 
 alter table location add column open_hour bigint not null default 9;
 alter table location add column close_hour bigint not null default 21;
@@ -94,13 +94,15 @@ create table event_received (
     primary key (integration_id, event_id)
 );
 
+-- Counted per committed batch of turns: one row per flow and outcome, not per run, so that
+-- recording them costs the message path almost nothing.
 create table flow_outcome (
     outcome_id text primary key,
-    conversation_id text not null references conversation (conversation_id),
     flow_id text not null,
     outcome text not null,
     -- CRM categories (JSON array), from the flow's tags.
     tags text not null,
+    runs bigint not null,
     ended_at_ms bigint not null
 );
 create index flow_outcome_ended on flow_outcome (ended_at_ms);

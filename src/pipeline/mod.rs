@@ -398,12 +398,7 @@ async fn apply_effects(
             Effect::FlowEnded { flow, outcome } => {
                 applied.outcomes.push((flow.clone(), outcome.as_str()));
                 let tags = look.assets.flows.flows.get(flow).map(|f| f.tags.clone()).unwrap_or_default();
-                applied.ended.push(outcomes::NewOutcome {
-                    conversation_id: conv.conversation_id.clone(),
-                    flow_id: flow.clone(),
-                    outcome: outcome.as_str(),
-                    tags,
-                });
+                applied.ended.push(outcomes::NewOutcome { flow_id: flow.clone(), outcome: outcome.as_str(), tags });
             }
             Effect::Guard { reason } => {
                 tracing::warn!(%reason, "flow guard stopped a runaway flow");

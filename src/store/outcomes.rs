@@ -1,43 +1,47 @@
 //! Flow outcomes with their CRM tags: how each run of a flow ended, for reports by category.
 
-use super::{Placeholders, StoreError, Tx};
+use super::{StoreError, Tx};
 
+/// A flow run that ended.
 #[derive(Debug, Clone)]
 pub struct NewOutcome {
-    pub conversation_id: String,
     pub flow_id: String,
     pub outcome: &'static str,
     pub tags: Vec<String>,
 }
 
-const INSERT_PREFIX: &str =
-    "insert into flow_outcome (outcome_id, conversation_id, flow_id, outcome, tags, ended_at_ms) values ";
+const INSERT: &str =
+    "insert into flow_outcome (outcome_id, flow_id, outcome, tags, runs, ended_at_ms) values ($1, $2, $3, $4, $5, $6)";
 const TICKETS_BY_TAG: &str =
     "select tags, status, count(*) from ticket where created_at_ms >= $1 group by tags, status";
-const COUNT_BY_TAG: &str = "select tags, outcome, count(*) from flow_outcome where ended_at_ms >= $1
+const COUNT_BY_TAG: &str = "select tags, outcome, cast(sum(runs) as bigint) from flow_outcome where ended_at_ms >= $1
     group by tags, outcome";
 
-/// Stores outcomes in one statement.
+/// Stores a batch's outcomes counted per flow and outcome: a few rows of one cached statement,
+/// whatever the batch size.
 ///
 /// # Errors
 /// Database failures.
 pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome]) -> Result<(), StoreError> {
-    if outcomes.is_empty() {
-        return Ok(());
-    }
-    let sql = format!("{INSERT_PREFIX}{}", Placeholders::for_tx(tx).rows(outcomes.len(), 6));
-    let mut query = sqlx::query(&sql);
-    let now = crate::now_ms();
+    let mut counted: Vec<(&NewOutcome, i64)> = Vec::new();
     for o in outcomes {
-        query = query
+        match counted.iter_mut().find(|(c, _)| c.flow_id == o.flow_id && c.outcome == o.outcome) {
+            Some((_, n)) => *n += 1,
+            None => counted.push((o, 1)),
+        }
+    }
+    let now = crate::now_ms();
+    for (o, runs) in counted {
+        sqlx::query(INSERT)
             .bind(crate::new_id())
-            .bind(o.conversation_id.as_str())
             .bind(o.flow_id.as_str())
             .bind(o.outcome)
             .bind(serde_json::to_string(&o.tags).expect("tags serialize"))
-            .bind(now);
+            .bind(runs)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
     }
-    query.execute(&mut **tx).await?;
     Ok(())
 }
 
