@@ -49,7 +49,9 @@ create table customer (
     location_id text not null references location (location_id),
     customer_type text not null,
     date_of_birth text,
-    -- The medical recommendation's last day (YYYY-MM-DD, location time).
+    -- The medical recommendation's number, sealed like uploads (AES-256-GCM, key outside the
+    -- database), and its last day (YYYY-MM-DD, location time).
+    recommendation_number_sealed bytea,
     recommendation_expires_on text,
     -- verified, expired, pending_review, rejected
     verification_status text not null,

@@ -35,6 +35,8 @@ struct CustomerPayload {
     #[serde(default = "default_locale")]
     locale: String,
     date_of_birth: Option<String>,
+    /// Medical data: sealed before it is stored, never logged.
+    recommendation_number: Option<String>,
     recommendation_expires_on: Option<String>,
     #[serde(default = "default_status")]
     verification_status: String,
@@ -86,6 +88,11 @@ fn check(p: &CustomerPayload) -> Result<PhoneNumber, AppError> {
     Ok(phone)
 }
 
+/// What a customer's sealed recommendation number is bound to (as associated data).
+pub fn recommendation_context(customer_id: &str) -> String {
+    format!("recommendation:{customer_id}")
+}
+
 #[tracing::instrument(skip_all, fields(channel = "customers"), err(level = "warn"))]
 async fn put_customer(
     State(state): State<AppState>,
@@ -133,6 +140,10 @@ async fn put_customer(
         locked_reason: None,
     };
     commerce::upsert_customer(&mut conn, &customer).await?;
+    if let Some(number) = p.recommendation_number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        let sealed = state.uploads.sealer.seal(&recommendation_context(&customer_id), number.as_bytes());
+        commerce::set_recommendation_number(&mut conn, &customer_id, &sealed).await?;
+    }
     let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(json!({ "customer_id": customer_id, "contact_id": contact.contact_id, "created": !existed })))
         .into_response())

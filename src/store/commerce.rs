@@ -47,6 +47,7 @@ const PROMOTIONS: &str = "select description, price_cents, web_only, ends_at_ms 
     where product_id = $1 and location_id = $2 and starts_at_ms <= $3 and ends_at_ms > $3 order by price_cents";
 const SET_VERIFICATION: &str = "update customer set verification_status = $2, locked_reason = $3, updated_at_ms = $4
     where customer_id = $1";
+const SET_NUMBER: &str = "update customer set recommendation_number_sealed = $2 where customer_id = $1";
 const SET_EXPIRY: &str = "update customer set recommendation_expires_on = $2 where customer_id = $1";
 const HOLD_ORDERS: &str = "update customer_order set held_status = status, status = 'on_hold'
     where contact_id = $1 and held_status is null
@@ -293,6 +294,19 @@ pub async fn set_verification(
         .bind(crate::now_ms())
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Stores the customer's medical recommendation number, already sealed by the caller.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_recommendation_number(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    sqlx::query(SET_NUMBER).bind(customer_id).bind(sealed).execute(conn).await?;
     Ok(())
 }
 

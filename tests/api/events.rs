@@ -231,11 +231,19 @@ async fn a_customer_synced_by_the_platform_can_be_reached_by_its_events() {
     let app = spawn_app().await;
     let secret = integration(&app).await;
     let location = leafdesk::store::locations::list(&app.state.store).await.unwrap().remove(0).location_id;
-    let ana = json!({ "phone": "+1 (415) 555-0177", "location_id": location, "customer_type": "adult_use",
-        "first_name": "Ana", "locale": "es" });
+    let ana = json!({ "phone": "+1 (415) 555-0177", "location_id": location, "customer_type": "medical",
+        "first_name": "Ana", "locale": "es", "recommendation_number": "MMJ-4471-2209", "recommendation_expires_on": "2027-03-31" });
     let created = put_customer(&app, &secret, "cus_ana", &ana).await;
     assert_eq!((created.status, created.body["created"].clone()), (201, json!(true)), "{}", created.body);
     assert_eq!(put_customer(&app, &secret, "cus_ana", &ana).await.status, 200);
+    let (sealed,): (Vec<u8>,) =
+        sqlx::query_as("select recommendation_number_sealed from customer where customer_id = 'cus_ana'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert!(!sealed.windows(4).any(|w| w == b"4471"), "the number is stored sealed");
+    let context = leafdesk::channels::customers::recommendation_context("cus_ana");
+    assert_eq!(app.state.uploads.sealer.open(&context, &sealed).unwrap(), b"MMJ-4471-2209");
     let event = json!({ "id": "evt_ana", "type": "inventory.sync_error", "customer_id": "cus_ana",
         "data": { "sku": "FL-OG-28", "error_codes": ["INV-409"] } });
     let sent = send(&app, &secret, &event).await;
