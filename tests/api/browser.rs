@@ -71,10 +71,19 @@ impl Browser {
         self.call(reqwest::Method::POST, "/url", json!({ "url": url })).await;
     }
 
+    /// The element, waiting up to 10 s for it: after a form submit the next page may still be
+    /// loading when the click returns (seen under a loaded CI machine).
     async fn find(&self, css: &str) -> String {
-        let found =
-            self.call(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
-        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found =
+                self.call(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
+            if let Some(id) = found[ELEMENT].as_str() {
+                return id.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no element {css}: {found}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn type_into(&self, css: &str, text: &str) {
