@@ -15,7 +15,7 @@ use crate::domain::mask_phone;
 use crate::error::Result;
 use crate::startup::AppState;
 use crate::store::consent::{self, NewConsent, TRANSACTIONAL};
-use crate::store::{contacts, messages, receipts, StoreError};
+use crate::store::{messages, receipts, StoreError};
 
 /// Twilio's error for a message to a number that has opted out at the carrier.
 pub const CARRIER_OPTED_OUT: &str = "21610";
@@ -39,7 +39,6 @@ async fn receive_status(State(state): State<AppState>, form: TwilioForm) -> Resu
     messages::advance_status(&state.store, sid, status, error_code).await?;
     if error_code == Some(CARRIER_OPTED_OUT) {
         if let Some(to) = form.get("To") {
-            contacts::record_carrier_opt_out(&state.store, to).await?;
             let mut tx = state.store.begin().await?;
             let evidence = json!({ "message_sid": sid, "error_code": CARRIER_OPTED_OUT });
             let consent =

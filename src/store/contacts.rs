@@ -21,8 +21,6 @@ const UPSERT: &str = "insert into contact (contact_id, phone, locale, customer_t
     values ($1, $2, $3, $4, $5, $6)
     on conflict (phone) do update set locale = excluded.locale, customer_type = excluded.customer_type,
         first_name = excluded.first_name";
-const CARRIER_OPT_OUT: &str =
-    "update contact set carrier_opt_out_at_ms = $2 where phone = $1 and carrier_opt_out_at_ms is null";
 
 /// A new contact with defaults, on first contact.
 ///
@@ -74,34 +72,4 @@ pub async fn upsert(
         .execute(store.pool())
         .await?;
     Ok(())
-}
-
-/// Records that the carrier reports `phone` as opted out (Twilio error 21610). Returns whether
-/// this is news.
-///
-/// # Errors
-/// Database failures.
-pub async fn record_carrier_opt_out(store: &Store, phone: &str) -> Result<bool, StoreError> {
-    sqlx::query(
-        "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3) on conflict (phone) do nothing",
-    )
-    .bind(crate::new_id())
-    .bind(phone)
-    .bind(crate::now_ms())
-    .execute(store.pool())
-    .await?;
-    let done = sqlx::query(CARRIER_OPT_OUT).bind(phone).bind(crate::now_ms()).execute(store.pool()).await?;
-    Ok(done.rows_affected() > 0)
-}
-
-/// When the carrier reported `phone` opted out, if it did.
-///
-/// # Errors
-/// Database failures.
-pub async fn carrier_opt_out_at(store: &Store, phone: &str) -> Result<Option<i64>, StoreError> {
-    let at: Option<(Option<i64>,)> = sqlx::query_as("select carrier_opt_out_at_ms from contact where phone = $1")
-        .bind(phone)
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(at.and_then(|(at,)| at))
 }

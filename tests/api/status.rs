@@ -69,11 +69,15 @@ async fn a_repeated_callback_is_acknowledged_and_recorded_once() {
 async fn error_21610_records_that_the_carrier_has_the_number_opted_out() {
     let app = spawn_app().await;
     sent_message(&app, "SMout3").await;
-    assert_eq!(leafdesk::store::contacts::carrier_opt_out_at(&app.state.store, "+15555550100").await.unwrap(), None);
+    let carrier_opt_outs = |history: Vec<leafdesk::store::consent::ConsentEvent>| {
+        history.iter().filter(|e| e.source == "carrier_21610" && e.action == "opt_out").count()
+    };
+    assert_eq!(carrier_opt_outs(leafdesk::store::consent::history(&app.state.store, "+15555550100").await.unwrap()), 0);
     let reply = app.post_signed(PATH, &callback("SMout3", "failed", Some("21610"))).await;
     assert_eq!(reply.status, 204);
     assert_eq!(status(&app, "SMout3").await, ("failed".to_owned(), Some("21610".to_owned())));
-    assert!(leafdesk::store::contacts::carrier_opt_out_at(&app.state.store, "+15555550100").await.unwrap().is_some());
+    // The consent ledger is the one record of it, for both purposes.
+    assert_eq!(carrier_opt_outs(leafdesk::store::consent::history(&app.state.store, "+15555550100").await.unwrap()), 2);
 }
 
 #[tokio::test]
