@@ -115,11 +115,10 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
     )
     .await?;
     for (customer_id, phone, locale, kind, name) in DEMO_CONTACTS {
-        contacts::upsert(store, phone, locale, kind, *name).await?;
-        let contact = contacts::find(store, phone).await?.expect("demo contact was just upserted");
+        let contact_id = contacts::upsert(store, phone, locale, kind, *name).await?;
         let customer = Customer {
             customer_id: (*customer_id).into(),
-            contact_id: contact.contact_id,
+            contact_id,
             location_id: location.location_id.clone(),
             customer_type: (*kind).into(),
             date_of_birth: Some("1990-04-20".into()),

@@ -171,19 +171,19 @@ impl Settings {
             sqlite_sync: parse_sqlite_sync(get("LEAFDESK_SQLITE_SYNCHRONOUS"))?,
             demo_number: get("LEAFDESK_DEMO_NUMBER").unwrap_or_else(|| "+15005550006".into()),
             log_filter: get("LEAFDESK_LOG").unwrap_or_else(|| "info".into()),
-            outbox_retry_base_ms: parse_millis(
+            outbox_retry_base_ms: parse_positive(
                 "LEAFDESK_OUTBOX_RETRY_BASE_MS",
                 get("LEAFDESK_OUTBOX_RETRY_BASE_MS"),
                 2000,
             )?,
             ach_payment_url: get("LEAFDESK_ACH_PAYMENT_URL").map(parse_ach_url).transpose()?,
             upload_key: get("LEAFDESK_UPLOAD_KEY").map(Secret::new),
-            upload_link_ttl_ms: parse_millis(
+            upload_link_ttl_ms: parse_positive(
                 "LEAFDESK_UPLOAD_LINK_TTL_HOURS",
                 get("LEAFDESK_UPLOAD_LINK_TTL_HOURS"),
                 24,
             )? * 3_600_000,
-            upload_max_bytes: usize::try_from(parse_millis(
+            upload_max_bytes: usize::try_from(parse_positive(
                 "LEAFDESK_UPLOAD_MAX_MB",
                 get("LEAFDESK_UPLOAD_MAX_MB"),
                 10,
@@ -191,7 +191,7 @@ impl Settings {
             .unwrap_or(10)
                 * 1024
                 * 1024,
-            verification_sweep_ms: parse_millis(
+            verification_sweep_ms: parse_positive(
                 "LEAFDESK_VERIFICATION_SWEEP_MS",
                 get("LEAFDESK_VERIFICATION_SWEEP_MS"),
                 60_000,
@@ -314,7 +314,7 @@ fn parse_reload(value: Option<String>) -> Result<Option<Duration>, SettingsError
 }
 
 /// A positive whole number (milliseconds, hours or megabytes, as the key's name says).
-fn parse_millis(key: &'static str, value: Option<String>, default: i64) -> Result<i64, SettingsError> {
+fn parse_positive(key: &'static str, value: Option<String>, default: i64) -> Result<i64, SettingsError> {
     let Some(value) = value else { return Ok(default) };
     value.parse::<i64>().ok().filter(|n| *n > 0 && *n < 1_000_000_000).ok_or_else(|| SettingsError {
         key,

@@ -15,7 +15,7 @@ use crate::domain::Channel;
 use crate::flows::Assets;
 use crate::pipeline::{Pipeline, PlatformEvent};
 use crate::store::outbox::{self, NewOutbound};
-use crate::store::{commerce, contacts, conversations, locations, uploads as store_uploads, Store, StoreError};
+use crate::store::{commerce, conversations, uploads as store_uploads, Store, StoreError};
 use crate::uploads::Links;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,16 +55,9 @@ pub async fn review(
     if let Decision::Approve { expires_on: Some(on) } = decision {
         on.parse::<jiff::civil::Date>().map_err(|_| ReviewError::BadDate(on.to_owned()))?;
     }
+    let commerce::Reach { customer, contact, location } =
+        commerce::reach(store, customer_id).await?.ok_or_else(|| ReviewError::NoCustomer(customer_id.to_owned()))?;
     let mut tx = store.begin().await?;
-    let customer = commerce::customer_by_id(&mut tx, customer_id)
-        .await?
-        .ok_or_else(|| ReviewError::NoCustomer(customer_id.to_owned()))?;
-    let contact = contacts::find_by_id(store, &customer.contact_id)
-        .await?
-        .ok_or_else(|| ReviewError::NoCustomer(customer_id.to_owned()))?;
-    let location = locations::get(store, &customer.location_id)
-        .await?
-        .ok_or_else(|| ReviewError::NoCustomer(customer_id.to_owned()))?;
     let conversation = conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms").await?;
     let conversation_id = conversation.as_ref().map(|c| c.conversation_id.clone());
     let (status, note, template, mut slots) = match decision {
@@ -136,14 +129,7 @@ pub async fn sweep(store: &Store, pipeline: &Pipeline, now_ms: i64) -> Result<us
         if expires_on >= today {
             continue; // still valid today where the store is
         }
-        let mut conn = store.pool().acquire().await?;
-        let customer = commerce::customer_by_id(&mut conn, &customer_id).await?;
-        drop(conn);
-        let Some(customer) = customer else { continue };
-        let (Some(contact), Some(location)) = (
-            contacts::find_by_id(store, &customer.contact_id).await?,
-            locations::get(store, &customer.location_id).await?,
-        ) else {
+        let Some(commerce::Reach { contact, location, .. }) = commerce::reach(store, &customer_id).await? else {
             continue;
         };
         let event = PlatformEvent {

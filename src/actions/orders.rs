@@ -95,13 +95,13 @@ pub(super) async fn ach_link(
     Ok(ActionResult::new("ready", slots))
 }
 
-/// The order, if it is a pickup that can still change; otherwise the action's answer
-/// (`not_found`, `closed` or `delivery`).
+/// The order and the store's hours, if it is a pickup that can still change; otherwise the
+/// action's answer (`not_found`, `closed` or `delivery`).
 async fn open_pickup(
     conn: &mut AnyConnection,
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
-) -> Result<Result<Order, ActionResult>, StoreError> {
+) -> Result<Result<(Order, Hours), ActionResult>, StoreError> {
     let Some(o) = order(conn, ctx, args).await? else { return Ok(Err(ActionResult::outcome("not_found"))) };
     if CLOSED.contains(&o.status.as_str()) {
         return Ok(Err(ActionResult::new("closed", order_slots(&o, ctx))));
@@ -109,7 +109,8 @@ async fn open_pickup(
     if o.fulfillment != "pickup" {
         return Ok(Err(ActionResult::new("delivery", order_slots(&o, ctx))));
     }
-    Ok(Ok(o))
+    let hours = hours(conn, ctx).await?;
+    Ok(Ok((o, hours)))
 }
 
 /// `pay_on_pickup` (`number`): switches a pickup order to paying at the counter and confirms
@@ -120,11 +121,10 @@ pub(super) async fn pay_on_pickup(
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
-    let o = match open_pickup(conn, ctx, args).await? {
-        Ok(o) => o,
+    let (o, hours) = match open_pickup(conn, ctx, args).await? {
+        Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let hours = hours(conn, ctx).await?;
     let at = match o.pickup_at_ms {
         Some(at) if at > ctx.now_ms => at,
         _ => clock::next_pickup(ctx.now_ms, &ctx.timezone(), hours),
@@ -142,11 +142,10 @@ pub(super) async fn reschedule_pickup(
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
-    let o = match open_pickup(conn, ctx, args).await? {
-        Ok(o) => o,
+    let (o, hours) = match open_pickup(conn, ctx, args).await? {
+        Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let hours = hours(conn, ctx).await?;
     let mut slots = order_slots(&o, ctx);
     slots.insert("store_hours".into(), json!(clock::describe_hours(hours, ctx.locale)));
     let when = arg(args, "when").unwrap_or_default();

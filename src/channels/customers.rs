@@ -122,14 +122,12 @@ async fn put_customer(
             ));
         }
     }
-    contacts::upsert(&state.store, phone.as_ref(), &p.locale, &p.customer_type, p.first_name.as_deref()).await?;
-    let contact = contacts::find(&state.store, phone.as_ref())
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the contact was just written")))?;
+    let contact_id =
+        contacts::upsert(&state.store, phone.as_ref(), &p.locale, &p.customer_type, p.first_name.as_deref()).await?;
     let existed = commerce::customer_by_id(&mut conn, &customer_id).await?.is_some();
     let customer = Customer {
         customer_id: customer_id.clone(),
-        contact_id: contact.contact_id.clone(),
+        contact_id: contact_id.clone(),
         location_id: p.location_id,
         customer_type: p.customer_type,
         date_of_birth: p.date_of_birth,
@@ -145,6 +143,6 @@ async fn put_customer(
         commerce::set_recommendation_number(&mut conn, &customer_id, &sealed).await?;
     }
     let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(json!({ "customer_id": customer_id, "contact_id": contact.contact_id, "created": !existed })))
+    Ok((status, Json(json!({ "customer_id": customer_id, "contact_id": contact_id, "created": !existed })))
         .into_response())
 }

@@ -25,8 +25,8 @@ use crate::error::AppError;
 use crate::flows::model::KNOWN_EVENTS;
 use crate::pipeline::{Handled, PlatformEvent};
 use crate::startup::AppState;
+use crate::store::commerce;
 use crate::store::integrations::{self, Integration, Receipt};
-use crate::store::{commerce, contacts, locations};
 
 /// 300 s: a signed request older (or newer) than this is refused as a possible replay.
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -205,11 +205,8 @@ async fn resolve(
             format!("no customer {:?}; sync the customer to leafdesk before sending their events", p.customer_id),
         )
     };
-    let mut conn = state.store.pool().acquire().await.map_err(crate::store::StoreError::from)?;
-    let customer = commerce::customer_by_id(&mut conn, &p.customer_id).await?.ok_or_else(unknown)?;
-    drop(conn);
-    let contact = contacts::find_by_id(&state.store, &customer.contact_id).await?.ok_or_else(unknown)?;
-    let location = locations::get(&state.store, &customer.location_id).await?.ok_or_else(unknown)?;
+    let commerce::Reach { contact, location, .. } =
+        commerce::reach(&state.store, &p.customer_id).await?.ok_or_else(unknown)?;
     // SMS is the channel that can reach a customer first; a web or voice preference is served
     // there when those channels can start conversations.
     let channel = Channel::Sms;

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::store::{commerce, contacts, locations, uploads as store_uploads};
+use crate::store::{commerce, uploads as store_uploads};
 use crate::uploads::{self, Source, UploadError};
 
 /// 64 KiB: room for the multipart framing around the document.
@@ -27,17 +27,10 @@ pub fn router(max_bytes: usize) -> Router<AppState> {
 
 /// The page's language (Spanish?) and the store's timezone, from the link's customer.
 async fn viewer(state: &AppState, customer_id: &str) -> (bool, TimeZone) {
-    let Ok(mut conn) = state.store.pool().acquire().await else { return (false, TimeZone::UTC) };
-    let Ok(Some(customer)) = commerce::customer_by_id(&mut conn, customer_id).await else {
-        return (false, TimeZone::UTC);
-    };
-    drop(conn);
-    let es = matches!(contacts::find_by_id(&state.store, &customer.contact_id).await, Ok(Some(c)) if c.locale == "es");
-    let tz = match locations::get(&state.store, &customer.location_id).await {
-        Ok(Some(l)) => TimeZone::get(&l.timezone).unwrap_or(TimeZone::UTC),
-        _ => TimeZone::UTC,
-    };
-    (es, tz)
+    match commerce::reach(&state.store, customer_id).await {
+        Ok(Some(r)) => (r.contact.locale == "es", TimeZone::get(&r.location.timezone).unwrap_or(TimeZone::UTC)),
+        _ => (false, TimeZone::UTC),
+    }
 }
 
 fn page(state: &AppState, status: StatusCode, data: serde_json::Value) -> Result<Response, AppError> {

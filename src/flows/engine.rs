@@ -142,10 +142,7 @@ impl<'f> Run<'f> {
         self.expire(idle_ms);
         if let Some(flow) = self.flows.match_intent(text, true).and_then(|i| self.flows.flow_for_intent(&i.id)) {
             self.end_all(Outcome::Abandoned);
-            self.state.misses = 0;
-            self.state.slots.remove(EVENT_SLOT);
-            self.start(&flow.id);
-            return self.run();
+            return self.start_for_customer(&flow.id);
         }
         let waiting = self.state.stack.last().is_some_and(|f| f.wait == Wait::Answer);
         if waiting {
@@ -155,10 +152,7 @@ impl<'f> Run<'f> {
             return; // waiting for an action or callee: nothing to do with text
         }
         if let Some(flow) = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)) {
-            self.state.misses = 0;
-            self.state.slots.remove(EVENT_SLOT);
-            self.start(&flow.id);
-            return self.run();
+            return self.start_for_customer(&flow.id);
         }
         self.misunderstood();
     }
@@ -234,10 +228,7 @@ impl<'f> Run<'f> {
             .filter(|f| f.id != flow.id);
         if let Some(other) = other {
             self.end_all(Outcome::Abandoned);
-            self.state.misses = 0;
-            self.state.slots.remove(EVENT_SLOT);
-            self.start(&other.id);
-            return self.run();
+            return self.start_for_customer(&other.id);
         }
         self.state.misses += 1;
         self.state.attempts += 1;
@@ -309,6 +300,15 @@ impl<'f> Run<'f> {
 
     fn say(&mut self, template: &str) {
         self.effects.push(Effect::Say { template: template.to_owned() });
+    }
+
+    /// The customer's words start `flow` afresh: the miss count resets, and the slot naming an
+    /// event that started an earlier flow goes.
+    fn start_for_customer(&mut self, flow: &str) {
+        self.state.misses = 0;
+        self.state.slots.remove(EVENT_SLOT);
+        self.start(flow);
+        self.run();
     }
 
     fn start(&mut self, flow: &str) {

@@ -4,7 +4,9 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::StoreError;
+use super::contacts::{self, Contact};
+use super::locations::{self, Location};
+use super::{Store, StoreError};
 use crate::commerce::{Customer, OrderLine, Product, Promotion, Stock};
 
 const CUSTOMER: &str = "select customer_id, contact_id, location_id, customer_type, date_of_birth,
@@ -148,6 +150,27 @@ pub async fn customer(conn: &mut AnyConnection, contact_id: &str) -> Result<Opti
 pub async fn customer_by_id(conn: &mut AnyConnection, customer_id: &str) -> Result<Option<Customer>, StoreError> {
     let row: Option<CustomerRow> = sqlx::query_as(CUSTOMER_BY_ID).bind(customer_id).fetch_optional(conn).await?;
     Ok(row.map(Customer::from))
+}
+
+/// A customer with the contact that reaches them and their store.
+pub struct Reach {
+    pub customer: Customer,
+    pub contact: Contact,
+    pub location: Location,
+}
+
+/// The customer, their contact and their store; `None` when any is missing.
+///
+/// # Errors
+/// Database failures.
+pub async fn reach(store: &Store, customer_id: &str) -> Result<Option<Reach>, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let customer = customer_by_id(&mut conn, customer_id).await?;
+    drop(conn);
+    let Some(customer) = customer else { return Ok(None) };
+    let contact = contacts::find_by_id(store, &customer.contact_id).await?;
+    let location = locations::get(store, &customer.location_id).await?;
+    Ok(contact.zip(location).map(|(contact, location)| Reach { customer, contact, location }))
 }
 
 /// Creates or updates a customer record (demo data, the platform's customer sync).

@@ -20,7 +20,8 @@ const INSERT: &str = "insert into contact (contact_id, phone, created_at_ms) val
 const UPSERT: &str = "insert into contact (contact_id, phone, locale, customer_type, first_name, created_at_ms)
     values ($1, $2, $3, $4, $5, $6)
     on conflict (phone) do update set locale = excluded.locale, customer_type = excluded.customer_type,
-        first_name = excluded.first_name";
+        first_name = excluded.first_name
+    returning contact_id";
 
 /// A new contact with defaults, on first contact.
 ///
@@ -51,7 +52,7 @@ pub async fn find_by_id(store: &Store, contact_id: &str) -> Result<Option<Contac
     Ok(sqlx::query_as(FIND_BY_ID).bind(contact_id).fetch_optional(store.pool()).await?)
 }
 
-/// Creates or updates a contact's profile (demo data, imports).
+/// Creates or updates a contact's profile (demo data, customer sync); returns its id.
 ///
 /// # Errors
 /// Database failures.
@@ -61,15 +62,15 @@ pub async fn upsert(
     locale: &str,
     customer_type: &str,
     first_name: Option<&str>,
-) -> Result<(), StoreError> {
-    sqlx::query(UPSERT)
+) -> Result<String, StoreError> {
+    let (contact_id,): (String,) = sqlx::query_as(UPSERT)
         .bind(crate::new_id())
         .bind(phone)
         .bind(locale)
         .bind(customer_type)
         .bind(first_name)
         .bind(crate::now_ms())
-        .execute(store.pool())
+        .fetch_one(store.pool())
         .await?;
-    Ok(())
+    Ok(contact_id)
 }

@@ -148,10 +148,10 @@ pub fn check(req: &Request<'_>) -> Verdict {
         return unchecked(why, &state.name, String::new());
     };
     let earlier = if program.period == Period::Day { req.earlier_today } else { &[] };
-    if let Some(why) = uncountable(program, req.cart.iter().chain(earlier), &state.name) {
+    let constraints = program.constraints();
+    if let Some(why) = uncountable(program, &constraints, req.cart.iter().chain(earlier), &state.name) {
         return unchecked(why, &state.name, program.source.clone());
     }
-    let constraints = program.constraints();
     let quantities: Vec<u32> = req.cart.iter().map(|l| l.quantity).collect();
     let violations = violations(&constraints, program, req.cart, &quantities, earlier);
     let explanation = match violations.first() {
@@ -184,8 +184,12 @@ fn unchecked(explanation: String, state_name: &str, rule_source: String) -> Verd
 
 /// Why a line cannot be counted: a category the rules do not limit (and do not exempt), or a
 /// limit that needs a measure the line lacks.
-fn uncountable<'a>(program: &Program, lines: impl Iterator<Item = &'a Line>, state: &str) -> Option<String> {
-    let constraints = program.constraints();
+fn uncountable<'a>(
+    program: &Program,
+    constraints: &[Constraint],
+    lines: impl Iterator<Item = &'a Line>,
+    state: &str,
+) -> Option<String> {
     for line in lines.filter(|l| l.quantity > 0) {
         let category = counts_as(program, &line.category);
         if category == rules::EXEMPT {
