@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use leafdesk::compliance::gate::Recipient;
 use leafdesk::metrics::Metrics;
 use leafdesk::settings::SqliteSync;
 use leafdesk::store::outbox::NewOutbound;
@@ -35,26 +36,33 @@ async fn run() {
     let started = Instant::now();
     for i in 0..n {
         let phone = format!("+1555{:07}", 1_000_000 + i % 1000);
-        let consent = leafdesk::store::consent::current(&store, &phone).await.unwrap();
+        let (consent, place) = leafdesk::store::consent::gate_inputs(&store, &phone, true).await.unwrap();
+        let recipient = Recipient::locate(
+            &phone,
+            place.state.as_deref(),
+            place.timezone.as_deref(),
+            &location.state,
+            &location.timezone,
+        );
         std::hint::black_box(leafdesk::compliance::gate::decide(
             "marketing",
             consent,
             leafdesk::now_ms(),
-            &location.timezone,
-            &location.state,
+            &recipient,
             &[],
         ));
     }
     let per = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
     let started = Instant::now();
     let consent = leafdesk::compliance::gate::Consent { opted_out: false, marketing_opted_in: true };
+    // A Florida number at a California store: two states' windows, the area code's zone.
+    let recipient = Recipient::locate("+13055550100", Some("CA"), None, &location.state, &location.timezone);
     for _ in 0..n {
         std::hint::black_box(leafdesk::compliance::gate::decide(
             "marketing",
             consent,
             leafdesk::now_ms(),
-            &location.timezone,
-            &location.state,
+            &recipient,
             &[],
         ));
     }

@@ -115,7 +115,15 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
     )
     .await?;
     for (customer_id, phone, locale, kind, name) in DEMO_CONTACTS {
-        let contact_id = contacts::upsert(store, phone, locale, kind, *name).await?;
+        let profile = contacts::Profile {
+            phone,
+            locale,
+            customer_type: kind,
+            first_name: *name,
+            state: Some(&location.state),
+            timezone: Some(&location.timezone),
+        };
+        let contact_id = contacts::upsert(&mut conn, &profile).await?;
         let customer = Customer {
             customer_id: (*customer_id).into(),
             contact_id,

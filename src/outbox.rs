@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::compliance::gate::{self, Verdict};
+use crate::compliance::gate::{self, Recipient, Verdict};
 use crate::metrics::Metrics;
 use crate::store::consent;
 use crate::store::locations::{self, Location};
@@ -133,14 +133,23 @@ async fn deliver(
 ) -> Result<Settled, StoreError> {
     let release = |status, next_ms, reason: &str| Ok(Settled::Release { status, next_ms, reason: reason.to_owned() });
     let Some(location) = location else { return release("failed", now_ms, "the location no longer exists") };
-    let consent = consent::current(&worker.store, &row.to_phone).await?;
-    let recent = match (row.purpose.as_str(), gate::frequency_cap(&location.state)) {
-        ("marketing", Some(_)) => {
+    // Only marketing waits for quiet hours: where the recipient lives is read for it alone.
+    let marketing = row.purpose == "marketing";
+    let (consent, place) = consent::gate_inputs(&worker.store, &row.to_phone, marketing).await?;
+    let recipient = Recipient::locate(
+        &row.to_phone,
+        place.state.as_deref(),
+        place.timezone.as_deref(),
+        &location.state,
+        &location.timezone,
+    );
+    let recent = match gate::frequency_cap(&recipient) {
+        Some(_) if marketing => {
             outbox::marketing_sent_since(&worker.store, &row.to_phone, now_ms - gate::DAY_MS).await?
         }
         _ => Vec::new(),
     };
-    match gate::decide(&row.purpose, consent, now_ms, &location.timezone, &location.state, &recent) {
+    match gate::decide(&row.purpose, consent, now_ms, &recipient, &recent) {
         Verdict::Block { reason } => return release("blocked", now_ms, &reason),
         Verdict::Hold { until_ms, reason } => return release("held", until_ms, &reason),
         Verdict::Send => {}

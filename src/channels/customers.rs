@@ -44,6 +44,10 @@ struct CustomerPayload {
     preferred_channel: String,
     #[serde(default)]
     non_resident: bool,
+    /// Where the customer lives: USPS state code and IANA timezone. Quiet hours follow these
+    /// when given, else the phone's area code.
+    address_state: Option<String>,
+    timezone: Option<String>,
 }
 
 fn default_locale() -> String {
@@ -77,6 +81,12 @@ fn check(p: &CustomerPayload) -> Result<PhoneNumber, AppError> {
     one_of("locale", &p.locale, crate::templates::LOCALES)?;
     one_of("verification_status", &p.verification_status, &["verified", "pending_review", "expired", "rejected"])?;
     one_of("preferred_channel", &p.preferred_channel, &["sms", "web", "voice"])?;
+    if let Some(state) = p.address_state.as_deref().filter(|s| !crate::compliance::area_codes::is_us_state(s)) {
+        return Err(invalid(format!("address_state {state:?} must be a US state or territory code like CA")));
+    }
+    if let Some(tz) = p.timezone.as_deref().filter(|tz| jiff::tz::TimeZone::get(tz).is_err()) {
+        return Err(invalid(format!("timezone {tz:?} must be an IANA timezone like America/Los_Angeles")));
+    }
     for (field, value) in
         [("date_of_birth", &p.date_of_birth), ("recommendation_expires_on", &p.recommendation_expires_on)]
     {
@@ -111,9 +121,10 @@ async fn put_customer(
         let message = format!("no location {:?}; `leafdesk location list` shows the ids", p.location_id);
         return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "unknown_location", message));
     }
-    let mut conn = state.store.pool().acquire().await.map_err(StoreError::from)?;
+    // One transaction: the contact and the customer record change together or not at all.
+    let mut tx = state.store.begin().await?;
     if let Some(known) = contacts::find(&state.store, phone.as_ref()).await? {
-        let owner = commerce::customer(&mut conn, &known.contact_id).await?;
+        let owner = commerce::customer(&mut tx, &known.contact_id).await?;
         if owner.is_some_and(|c| c.customer_id != customer_id) {
             return Err(AppError::rejected(
                 StatusCode::CONFLICT,
@@ -122,9 +133,16 @@ async fn put_customer(
             ));
         }
     }
-    let contact_id =
-        contacts::upsert(&state.store, phone.as_ref(), &p.locale, &p.customer_type, p.first_name.as_deref()).await?;
-    let existed = commerce::customer_by_id(&mut conn, &customer_id).await?.is_some();
+    let profile = contacts::Profile {
+        phone: phone.as_ref(),
+        locale: &p.locale,
+        customer_type: &p.customer_type,
+        first_name: p.first_name.as_deref(),
+        state: p.address_state.as_deref(),
+        timezone: p.timezone.as_deref(),
+    };
+    let contact_id = contacts::upsert(&mut tx, &profile).await?;
+    let existed = commerce::customer_by_id(&mut tx, &customer_id).await?.is_some();
     let customer = Customer {
         customer_id: customer_id.clone(),
         contact_id: contact_id.clone(),
@@ -137,11 +155,12 @@ async fn put_customer(
         non_resident: p.non_resident,
         locked_reason: None,
     };
-    commerce::upsert_customer(&mut conn, &customer).await?;
+    commerce::upsert_customer(&mut tx, &customer).await?;
     if let Some(number) = p.recommendation_number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         let sealed = state.uploads.sealer.seal(&recommendation_context(&customer_id), number.as_bytes());
-        commerce::set_recommendation_number(&mut conn, &customer_id, &sealed).await?;
+        commerce::set_recommendation_number(&mut tx, &customer_id, &sealed).await?;
     }
+    tx.commit().await.map_err(StoreError::from)?;
     let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(json!({ "customer_id": customer_id, "contact_id": contact_id, "created": !existed })))
         .into_response())

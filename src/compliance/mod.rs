@@ -1,6 +1,7 @@
-//! Compliance rules that are product features: TCPA consent keywords (here), and later the
-//! consent ledger's send gate, quiet hours and state purchase limits.
+//! Compliance rules that are product features: TCPA consent keywords, the consent ledger's send
+//! gate with quiet hours and where a recipient is, SMS content checks, state purchase limits.
 
+pub mod area_codes;
 pub mod consent;
 pub mod content;
 pub mod gate;

@@ -3,6 +3,7 @@
 
 use sqlx::FromRow;
 
+use super::contacts::Place;
 use super::{Placeholders, Store, StoreError, Tx};
 
 pub const TRANSACTIONAL: &str = "transactional";
@@ -131,15 +132,39 @@ pub async fn history(store: &Store, phone: &str) -> Result<Vec<ConsentEvent>, St
 /// # Errors
 /// Database failures.
 pub async fn current(store: &Store, phone: &str) -> Result<crate::compliance::gate::Consent, StoreError> {
-    let rows: Vec<(String, String)> = sqlx::query_as("select purpose, status from consent_current where phone = $1")
-        .bind(phone)
-        .fetch_all(store.pool())
-        .await?;
-    let status = |purpose: &str| rows.iter().find(|(p, _)| p == purpose).map(|(_, s)| s.as_str());
-    Ok(crate::compliance::gate::Consent {
+    Ok(gate_inputs(store, phone, false).await?.0)
+}
+
+const GATE_INPUTS: &str = "select purpose, status, null as state, null as timezone
+        from consent_current where phone = $1
+    union all
+    select null, null, state, timezone from contact where phone = $1 and $2 = 1";
+
+/// The number's current consent and, with `with_place`, where its contact lives: what the
+/// send gate needs for one message, in one read.
+///
+/// # Errors
+/// Database failures.
+pub async fn gate_inputs(
+    store: &Store,
+    phone: &str,
+    with_place: bool,
+) -> Result<(crate::compliance::gate::Consent, Place), StoreError> {
+    type Row = (Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> =
+        sqlx::query_as(GATE_INPUTS).bind(phone).bind(i64::from(with_place)).fetch_all(store.pool()).await?;
+    let status =
+        |purpose: &str| rows.iter().find(|(p, ..)| p.as_deref() == Some(purpose)).and_then(|(_, s, ..)| s.as_deref());
+    let consent = crate::compliance::gate::Consent {
         opted_out: status(TRANSACTIONAL) == Some("opted_out"),
         marketing_opted_in: status(MARKETING) == Some("opted_in"),
-    })
+    };
+    let place = rows
+        .iter()
+        .find(|(p, ..)| p.is_none())
+        .map(|(_, _, state, timezone)| Place { state: state.clone(), timezone: timezone.clone() })
+        .unwrap_or_default();
+    Ok((consent, place))
 }
 
 /// One line of a consent export: a number's current consent for a purpose and how it was given.

@@ -1,6 +1,7 @@
-//! Contacts: customers by phone number, with locale and customer type.
+//! Contacts: customers by phone number, with locale, customer type and, when the platform
+//! knows it, where they live.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::{Store, StoreError, Tx};
 
@@ -17,11 +18,32 @@ const FIND: &str = "select contact_id, phone, locale, customer_type, first_name 
 const FIND_BY_ID: &str =
     "select contact_id, phone, locale, customer_type, first_name from contact where contact_id = $1";
 const INSERT: &str = "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3)";
-const UPSERT: &str = "insert into contact (contact_id, phone, locale, customer_type, first_name, created_at_ms)
-    values ($1, $2, $3, $4, $5, $6)
+const UPSERT: &str = "insert into contact
+        (contact_id, phone, locale, customer_type, first_name, state, timezone, created_at_ms)
+    values ($1, $2, $3, $4, $5, $6, $7, $8)
     on conflict (phone) do update set locale = excluded.locale, customer_type = excluded.customer_type,
-        first_name = excluded.first_name
+        first_name = excluded.first_name, state = excluded.state, timezone = excluded.timezone
     returning contact_id";
+
+/// A contact's profile as the platform or the demo gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile<'a> {
+    pub phone: &'a str,
+    pub locale: &'a str,
+    pub customer_type: &'a str,
+    pub first_name: Option<&'a str>,
+    /// USPS state code of where they live.
+    pub state: Option<&'a str>,
+    /// IANA timezone of where they live.
+    pub timezone: Option<&'a str>,
+}
+
+/// Where a contact lives, as far as leafdesk was told.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct Place {
+    pub state: Option<String>,
+    pub timezone: Option<String>,
+}
 
 /// A new contact with defaults, on first contact.
 ///
@@ -56,21 +78,17 @@ pub async fn find_by_id(store: &Store, contact_id: &str) -> Result<Option<Contac
 ///
 /// # Errors
 /// Database failures.
-pub async fn upsert(
-    store: &Store,
-    phone: &str,
-    locale: &str,
-    customer_type: &str,
-    first_name: Option<&str>,
-) -> Result<String, StoreError> {
+pub async fn upsert(conn: &mut AnyConnection, p: &Profile<'_>) -> Result<String, StoreError> {
     let (contact_id,): (String,) = sqlx::query_as(UPSERT)
         .bind(crate::new_id())
-        .bind(phone)
-        .bind(locale)
-        .bind(customer_type)
-        .bind(first_name)
+        .bind(p.phone)
+        .bind(p.locale)
+        .bind(p.customer_type)
+        .bind(p.first_name)
+        .bind(p.state)
+        .bind(p.timezone)
         .bind(crate::now_ms())
-        .fetch_one(store.pool())
+        .fetch_one(conn)
         .await?;
     Ok(contact_id)
 }

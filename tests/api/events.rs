@@ -264,6 +264,16 @@ async fn a_customer_synced_by_the_platform_can_be_reached_by_its_events() {
         (json!({ "phone": "+14155550178", "location_id": location, "customer_type": "tourist" }), 422, "invalid_field"),
         (json!({ "phone": "+14155550177", "location_id": location, "customer_type": "adult_use" }), 409, "phone_taken"),
         (json!({ "phone": "+14155550178" }), 400, "malformed_body"),
+        (
+            json!({ "phone": "+14155550178", "location_id": location, "customer_type": "adult_use", "address_state": "Calif." }),
+            422,
+            "invalid_field",
+        ),
+        (
+            json!({ "phone": "+14155550178", "location_id": location, "customer_type": "adult_use", "timezone": "PST" }),
+            422,
+            "invalid_field",
+        ),
     ];
     for (body, status, code) in cases {
         let sent = put_customer(&app, &secret, "cus_other", &body).await;
@@ -275,6 +285,17 @@ async fn a_customer_synced_by_the_platform_can_be_reached_by_its_events() {
         .await
         .unwrap();
     assert_eq!(locale, "es", "a refused update changes nothing");
+
+    // Where the customer lives reaches the contact, for the send gate's quiet hours.
+    let moved = json!({ "phone": "+14155550177", "location_id": location, "customer_type": "medical",
+        "locale": "es", "address_state": "NV", "timezone": "America/Los_Angeles" });
+    assert_eq!(put_customer(&app, &secret, "cus_ana", &moved).await.status, 200);
+    let place: (Option<String>, Option<String>) =
+        sqlx::query_as("select state, timezone from contact where phone = '+14155550177'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(place, (Some("NV".into()), Some("America/Los_Angeles".into())));
 }
 
 #[tokio::test]

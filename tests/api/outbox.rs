@@ -289,3 +289,58 @@ async fn a_marketing_text_queued_at_night_is_held_and_sent_when_the_window_opens
     assert_eq!(leafdesk::store::outbox::find(&store, &id).await.unwrap().unwrap().status, "sent");
     assert_eq!(fake.requests.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_marketing_text_waits_for_the_recipients_own_quiet_hours_not_the_stores() {
+    let app = spawn_app().await; // no worker of its own: this test drives one with its own clock
+    let (fake, base) = fake_twilio(vec![]).await;
+    let store = app.state.store.clone();
+    let location = leafdesk::store::locations::list(&store).await.unwrap().remove(0);
+    // A Miami number (305: Florida, Eastern time in NANPA's report) at the California store,
+    // and a second Miami number whose owner lives in Los Angeles.
+    let (miami, moved) = ("+13055550186", "+13055550187");
+    let mut tx = store.begin().await.unwrap();
+    let profile = leafdesk::store::contacts::Profile {
+        phone: moved,
+        locale: "en",
+        customer_type: "adult_use",
+        first_name: None,
+        state: Some("CA"),
+        timezone: Some("America/Los_Angeles"),
+    };
+    leafdesk::store::contacts::upsert(&mut tx, &profile).await.unwrap();
+    let mut ids = Vec::new();
+    for phone in [miami, moved] {
+        let consent = leafdesk::store::consent::NewConsent {
+            phone,
+            purpose: "marketing",
+            action: "opt_in",
+            source: "import",
+            evidence: serde_json::json!({ "evidence": "signed form" }),
+        };
+        leafdesk::store::consent::record(&mut tx, &consent).await.unwrap();
+        let row = leafdesk::store::outbox::NewOutbound {
+            conversation_id: None,
+            location_id: &location.location_id,
+            to_phone: phone,
+            purpose: "marketing",
+            body: "New arrivals this week.",
+        };
+        ids.push(leafdesk::store::outbox::enqueue(&mut tx, &row).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+    let callback = Some(format!("{PUBLIC_URL}/webhooks/twilio/status"));
+    let rest = leafdesk::twilio::rest::TwilioRest::new(ACCOUNT_SID, TOKEN, &base, callback).unwrap();
+    let worker =
+        Arc::new(leafdesk::outbox::Worker { store: store.clone(), rest, metrics: Arc::default(), retry_base_ms: 20 });
+
+    // 5:30 p.m. in Los Angeles is 8:30 p.m. in Miami, after Florida's 8 p.m. close.
+    leafdesk::outbox::deliver_due(&worker, la("2026-11-30T17:30")).await.unwrap();
+    let held = leafdesk::store::outbox::find(&store, &ids[0]).await.unwrap().unwrap();
+    assert_eq!(held.status, "held");
+    assert_eq!(held.next_attempt_at_ms, la("2026-12-01T05:00"), "8 a.m. in Miami");
+    assert!(held.reason.unwrap().starts_with("FL quiet hours"));
+    let sent = leafdesk::store::outbox::find(&store, &ids[1]).await.unwrap().unwrap();
+    assert_eq!(sent.status, "sent", "its owner's evening in Los Angeles is inside the window");
+    assert_eq!(fake.requests.lock().unwrap().len(), 1);
+}
