@@ -391,16 +391,15 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
 }
 
 async fn export_consent(store: &Store, purpose: &str, status: Option<&str>) -> anyhow::Result<()> {
-    use futures_util::StreamExt;
     let stdout = std::io::stdout().lock();
     let mut out = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 16, stdout));
     out.write_record(["phone", "purpose", "status", "since", "source", "evidence"])?;
-    let mut rows = leafdesk::store::consent::export(store, purpose, status);
-    while let Some(row) = rows.next().await {
-        let row = row?;
+    leafdesk::store::consent::export(store, purpose, status, |row| -> anyhow::Result<()> {
         let since = jiff::Timestamp::from_millisecond(row.updated_at_ms).map(|t| t.to_string()).unwrap_or_default();
         out.write_record([&row.phone, &row.purpose, &row.status, &since, &row.source, &row.evidence])?;
-    }
+        Ok(())
+    })
+    .await?;
     out.flush()?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::compliance::gate::{self, Recipient, Verdict};
 use crate::metrics::Metrics;
-use crate::store::consent;
+use crate::store::consent::{self, GateInputs};
 use crate::store::locations::{self, Location};
 use crate::store::outbox::{self, OutboxRow, Settled};
 use crate::store::{Store, StoreError};
@@ -83,11 +83,14 @@ pub async fn deliver_due(worker: &Arc<Worker>, now_ms: i64) -> Result<usize, Sto
             places.insert(row.location_id.clone(), found);
         }
     }
+    let phones: Vec<&str> = rows.iter().map(|r| r.to_phone.as_str()).collect();
+    let inputs = consent::gate_inputs(&worker.store, &phones).await?;
     let mut sends = JoinSet::new();
     for row in rows {
         let (worker, location) = (worker.clone(), places[&row.location_id].clone());
+        let gate = inputs.get(&row.to_phone).cloned().unwrap_or_default();
         sends.spawn(async move {
-            let outcome = deliver(&worker, &row, location.as_deref(), now_ms).await;
+            let outcome = deliver(&worker, &row, location.as_deref(), &gate, now_ms).await;
             (row, outcome)
         });
     }
@@ -129,27 +132,25 @@ async fn deliver(
     worker: &Worker,
     row: &OutboxRow,
     location: Option<&Location>,
+    gate: &GateInputs,
     now_ms: i64,
 ) -> Result<Settled, StoreError> {
     let release = |status, next_ms, reason: &str| Ok(Settled::Release { status, next_ms, reason: reason.to_owned() });
     let Some(location) = location else { return release("failed", now_ms, "the location no longer exists") };
-    // Only marketing waits for quiet hours: where the recipient lives is read for it alone.
-    let marketing = row.purpose == "marketing";
-    let (consent, place) = consent::gate_inputs(&worker.store, &row.to_phone, marketing).await?;
     let recipient = Recipient::locate(
         &row.to_phone,
-        place.state.as_deref(),
-        place.timezone.as_deref(),
+        gate.place.state.as_deref(),
+        gate.place.timezone.as_deref(),
         &location.state,
         &location.timezone,
     );
     let recent = match gate::frequency_cap(&recipient) {
-        Some(_) if marketing => {
+        Some(_) if row.purpose == "marketing" => {
             outbox::marketing_sent_since(&worker.store, &row.to_phone, now_ms - gate::DAY_MS).await?
         }
         _ => Vec::new(),
     };
-    match gate::decide(&row.purpose, consent, now_ms, &recipient, &recent) {
+    match gate::decide(&row.purpose, gate.consent, now_ms, &recipient, &recent) {
         Verdict::Block { reason } => return release("blocked", now_ms, &reason),
         Verdict::Hold { until_ms, reason } => return release("held", until_ms, &reason),
         Verdict::Send => {}

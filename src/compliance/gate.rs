@@ -24,7 +24,7 @@ use jiff::Timestamp;
 
 use super::area_codes;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Consent {
     pub opted_out: bool,
     pub marketing_opted_in: bool,

@@ -1,6 +1,8 @@
 //! The TCPA consent ledger: append-only events with evidence (the database refuses updates and
 //! deletes), and the current consent per number and purpose, updated in the same transaction.
 
+use std::collections::HashMap;
+
 use sqlx::FromRow;
 
 use super::contacts::Place;
@@ -132,39 +134,48 @@ pub async fn history(store: &Store, phone: &str) -> Result<Vec<ConsentEvent>, St
 /// # Errors
 /// Database failures.
 pub async fn current(store: &Store, phone: &str) -> Result<crate::compliance::gate::Consent, StoreError> {
-    Ok(gate_inputs(store, phone, false).await?.0)
+    Ok(gate_inputs(store, &[phone]).await?.remove(phone).unwrap_or_default().consent)
 }
 
-const GATE_INPUTS: &str = "select purpose, status, null as state, null as timezone
-        from consent_current where phone = $1
-    union all
-    select null, null, state, timezone from contact where phone = $1 and $2 = 1";
+/// What the send gate needs to know of a number: its consent and where its contact lives.
+#[derive(Debug, Clone, Default)]
+pub struct GateInputs {
+    pub consent: crate::compliance::gate::Consent,
+    pub place: Place,
+}
 
-/// The number's current consent and, with `with_place`, where its contact lives: what the
-/// send gate needs for one message, in one read.
+/// The gate inputs of several numbers (an outbox round) in one read; a number leafdesk knows
+/// nothing of is absent (its defaults: no consent recorded, place unknown).
 ///
 /// # Errors
 /// Database failures.
-pub async fn gate_inputs(
-    store: &Store,
-    phone: &str,
-    with_place: bool,
-) -> Result<(crate::compliance::gate::Consent, Place), StoreError> {
-    type Row = (Option<String>, Option<String>, Option<String>, Option<String>);
-    let rows: Vec<Row> =
-        sqlx::query_as(GATE_INPUTS).bind(phone).bind(i64::from(with_place)).fetch_all(store.pool()).await?;
-    let status =
-        |purpose: &str| rows.iter().find(|(p, ..)| p.as_deref() == Some(purpose)).and_then(|(_, s, ..)| s.as_deref());
-    let consent = crate::compliance::gate::Consent {
-        opted_out: status(TRANSACTIONAL) == Some("opted_out"),
-        marketing_opted_in: status(MARKETING) == Some("opted_in"),
-    };
-    let place = rows
-        .iter()
-        .find(|(p, ..)| p.is_none())
-        .map(|(_, _, state, timezone)| Place { state: state.clone(), timezone: timezone.clone() })
-        .unwrap_or_default();
-    Ok((consent, place))
+pub async fn gate_inputs(store: &Store, phones: &[&str]) -> Result<HashMap<String, GateInputs>, StoreError> {
+    type Row = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+    if phones.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut marks = Placeholders::for_store(store);
+    let sql = format!(
+        "select phone, purpose, status, null as state, null as timezone from consent_current where phone in ({})
+        union all select phone, null, null, state, timezone from contact where phone in ({})",
+        marks.list(phones.len()),
+        marks.list(phones.len())
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql);
+    for phone in phones.iter().chain(phones) {
+        query = query.bind(*phone);
+    }
+    let mut inputs: HashMap<String, GateInputs> = HashMap::with_capacity(phones.len());
+    for (phone, purpose, status, state, timezone) in query.fetch_all(store.pool()).await? {
+        let entry = inputs.entry(phone).or_default();
+        match (purpose.as_deref(), status.as_deref()) {
+            (Some(TRANSACTIONAL), Some(status)) => entry.consent.opted_out = status == "opted_out",
+            (Some(MARKETING), Some(status)) => entry.consent.marketing_opted_in = status == "opted_in",
+            (Some(_), _) => {}
+            (None, _) => entry.place = Place { state, timezone },
+        }
+    }
+    Ok(inputs)
 }
 
 /// One line of a consent export: a number's current consent for a purpose and how it was given.
@@ -185,16 +196,74 @@ const EXPORT_STATUS: &str = "select c.phone, c.purpose, c.status, c.updated_at_m
     from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
     where c.purpose = $1 and c.status = $2 order by c.phone";
 
-/// Streams current consent for a purpose (optionally one status) row by row: memory stays flat
-/// however many numbers there are.
-pub fn export<'a>(
-    store: &'a Store,
-    purpose: &'a str,
-    status: Option<&'a str>,
-) -> futures_util::stream::BoxStream<'a, Result<ExportRow, sqlx::Error>> {
-    match status {
-        Some(status) => sqlx::query_as(EXPORT_STATUS).bind(purpose).bind(status).fetch(store.pool()),
-        None => sqlx::query_as(EXPORT).bind(purpose).fetch(store.pool()),
+/// Visits current consent for a purpose (optionally one status) row by row, in phone order:
+/// memory stays flat however many numbers there are. `each` may fail (a closed pipe); the
+/// export stops there.
+///
+/// # Errors
+/// Database failures, or the first error `each` returns.
+pub async fn export<E: From<StoreError>>(
+    store: &Store,
+    purpose: &str,
+    status: Option<&str>,
+    mut each: impl FnMut(ExportRow) -> Result<(), E>,
+) -> Result<(), E> {
+    use futures_util::TryStreamExt;
+    if store.backend() == super::Backend::Sqlite {
+        return export_sqlite_chunks(store, purpose, status, each).await;
+    }
+    let sql = if status.is_some() { EXPORT_STATUS } else { EXPORT };
+    let query = sqlx::query_as::<_, ExportRow>(sql).bind(purpose);
+    let mut rows = match status {
+        Some(status) => query.bind(status),
+        None => query,
+    }
+    .fetch(store.pool());
+    while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+        each(row)?;
+    }
+    Ok(())
+}
+
+/// Rows per chunk of the SQLite export.
+const EXPORT_CHUNK: i64 = 4096;
+
+// SQLite packs a chunk of rows into one JSON array: handing rows one by one from SQLite's
+// worker thread to the async side cost more than SQLite's own work (BENCHMARKS.md). Chunks
+// follow the phone order by keyset ($2: the last phone of the previous chunk).
+const EXPORT_CHUNK_SQL: &str = "select json_group_array(json_array(phone, purpose, status, updated_at_ms, source,
+        evidence)), max(phone)
+    from (select c.phone, c.purpose, c.status, c.updated_at_ms, e.source, e.evidence
+        from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
+        where c.purpose = $1 and c.phone > $2 and ($3 = '' or c.status = $3)
+        order by c.phone limit $4)";
+
+async fn export_sqlite_chunks<E: From<StoreError>>(
+    store: &Store,
+    purpose: &str,
+    status: Option<&str>,
+    mut each: impl FnMut(ExportRow) -> Result<(), E>,
+) -> Result<(), E> {
+    type Packed = (String, String, String, i64, String, String);
+    let mut after = String::new();
+    loop {
+        let (json, last): (String, Option<String>) = sqlx::query_as(EXPORT_CHUNK_SQL)
+            .bind(purpose)
+            .bind(&after)
+            .bind(status.unwrap_or(""))
+            .bind(EXPORT_CHUNK)
+            .fetch_one(store.pool())
+            .await
+            .map_err(StoreError::from)?;
+        let Some(last) = last else { return Ok(()) };
+        let mut rows: Vec<Packed> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt { what: "consent export chunk", detail: e.to_string() })?;
+        // json_group_array keeps no order of its own: put the chunk back in phone order.
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (phone, purpose, status, updated_at_ms, source, evidence) in rows {
+            each(ExportRow { phone, purpose, status, updated_at_ms, source, evidence })?;
+        }
+        after = last;
     }
 }
 

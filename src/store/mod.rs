@@ -215,6 +215,10 @@ impl Placeholders {
         Self { numbered: tx.backend_name() != "SQLite", next: 0 }
     }
 
+    pub(crate) fn for_store(store: &Store) -> Self {
+        Self { numbered: store.backend() == Backend::Postgres, next: 0 }
+    }
+
     pub(crate) fn next(&mut self) -> String {
         if self.numbered {
             self.next += 1;

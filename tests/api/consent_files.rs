@@ -58,3 +58,35 @@ async fn a_good_csv_imports_with_evidence_and_exports_as_csv() {
     assert!(lines[1].starts_with("+14155550100,marketing,opted_in,20"), "{csv}");
     assert!(!csv.contains("+14155550102"));
 }
+
+#[tokio::test]
+async fn an_export_larger_than_one_chunk_keeps_every_row_once_in_phone_order() {
+    let app = spawn_app().await;
+    // 9,000 numbers (SQLite exports in chunks of 4,096), every third one opted out.
+    let seed = "insert into consent_event (consent_event_id, phone, purpose, action, source, evidence, created_at_ms)
+        with recursive n(i) as (select 1 union all select i + 1 from n where i < 9000)
+        select 'ev' || i, '+1555' || (2000000 + (i * 7919) % 9000), 'marketing',
+            case when i % 3 = 0 then 'opt_out' else 'opt_in' end, 'import', '{\"line\":' || i || '}', 1700000000000 + i
+        from n";
+    let current = "insert into consent_current (phone, purpose, status, consent_event_id, updated_at_ms)
+        select phone, purpose, case when action = 'opt_out' then 'opted_out' else 'opted_in' end, consent_event_id,
+            created_at_ms from consent_event";
+    sqlx::query(seed).execute(app.state.store.pool()).await.unwrap();
+    sqlx::query(current).execute(app.state.store.pool()).await.unwrap();
+
+    let phones = |args: &[&str]| -> Vec<String> {
+        let out = leafdesk(&app.database_url, args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).collect()
+    };
+    let all = phones(&["consent", "export", "--purpose", "marketing"]);
+    let mut expected = all.clone();
+    expected.sort();
+    expected.dedup();
+    assert_eq!((all.len(), expected.len()), (9000, 9000), "every number once");
+    assert_eq!(all, expected, "in phone order across chunks");
+    let out = phones(&["consent", "export", "--purpose", "marketing", "--status", "opted_out"]);
+    assert_eq!(out.len(), 3000);
+    assert!(out.windows(2).all(|w| w[0] < w[1]));
+    assert!(phones(&["consent", "export", "--purpose", "transactional"]).is_empty());
+}
