@@ -98,8 +98,9 @@ pub struct Inbound {
     /// The provider's id for this message; claiming it makes retries idempotent.
     pub provider_id: String,
     pub from: PhoneNumber,
-    /// Our number the customer wrote to, and the Messaging Service it belongs to, if any.
-    pub to: PhoneNumber,
+    /// Our address the customer wrote to: our number (SMS), or for web chat the store's number,
+    /// else its location id. With the Messaging Service it belongs to, if any.
+    pub to: String,
     pub messaging_service_sid: Option<String>,
     pub body: String,
     pub media: Vec<Media>,

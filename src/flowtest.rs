@@ -173,7 +173,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
             channel: Channel::Sms,
             provider_id: format!("SMflowtest{i:04}"),
             from: from.clone(),
-            to: PhoneNumber::parse(TEST_NUMBER).expect("test number is E.164"),
+            to: TEST_NUMBER.to_owned(),
             messaging_service_sid: None,
             body: turn.user.clone(),
             media: Vec::new(),

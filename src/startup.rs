@@ -162,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::sms::router())
         .merge(channels::status::router())
         .merge(channels::optin::router())
+        .merge(channels::webchat::router())
         .merge(channels::events::router())
         .merge(channels::customers::router())
         .merge(channels::upload::router(state.uploads.max_bytes))

@@ -131,20 +131,25 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(unauthorized("bad_signature", "X-Leafdesk-Signature must be v1=<hex HMAC-SHA256>"));
     }
-    for integration in active {
-        let mut mac = Hmac::<Sha256>::new_from_slice(integration.secret.as_bytes()).expect("HMAC takes any key");
-        mac.update(ts.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        // verify_slice compares in constant time.
-        if signatures.iter().any(|sig| mac.clone().verify_slice(sig).is_ok()) {
-            return Ok(integration.clone());
-        }
+    if let Some(integration) = signed_by(active, ts, body, &signatures) {
+        return Ok(integration);
     }
     Err(unauthorized(
         "bad_signature",
         "the signature matches no integration's secret; sign \"{timestamp}.{raw body}\" with HMAC-SHA256 under your integration secret",
     ))
+}
+
+/// The active integration whose secret signed `"{ts}.{body}"` with one of `signatures`
+/// (HMAC-SHA256, compared in constant time).
+pub fn signed_by(active: &[Integration], ts: &str, body: &[u8], signatures: &[Vec<u8>]) -> Option<Integration> {
+    active.iter().find_map(|integration| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(integration.secret.as_bytes()).expect("HMAC takes any key");
+        mac.update(ts.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        signatures.iter().any(|sig| mac.clone().verify_slice(sig).is_ok()).then(|| integration.clone())
+    })
 }
 
 fn unprocessable(code: &'static str, message: String) -> AppError {

@@ -10,6 +10,7 @@ pub mod optin;
 pub mod sms;
 pub mod status;
 pub mod upload;
+pub mod webchat;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -209,6 +210,14 @@ impl LocationCache {
     fn lookup(&self, key: &str) -> Option<Location> {
         self.by_endpoint.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
+}
+
+/// The visitor's IP for consent evidence: the first `X-Forwarded-For` hop when a proxy in
+/// front of us sets it, else the peer address.
+pub fn client_ip(headers: &axum::http::HeaderMap, peer: std::net::SocketAddr) -> String {
+    let forwarded =
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
+    forwarded.map_or_else(|| peer.ip().to_string(), str::to_owned)
 }
 
 #[cfg(test)]

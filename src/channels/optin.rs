@@ -78,43 +78,76 @@ async fn submit_form(
     let Some(version) = field("disclosure_version") else {
         return retry("This form is missing its disclosure version. Reload the page and try again.");
     };
-    let Some(disclosure) = DISCLOSURES.versions.get(version) else {
+    if disclosure(version, &location).is_none() {
         return retry("This form is out of date. Reload the page and try again.");
-    };
+    }
     let Ok(phone) = PhoneNumber::parse_north_american(field("phone").unwrap_or("")) else {
         return retry("Enter your mobile number, like (415) 555-0100.");
     };
     if field("agree") != Some("yes") {
         return retry("Check the box to agree to receive texts.");
     }
-    let disclosure = disclosure.replace("{business}", &location.name);
-    let text = confirmation_text(&state, &location)?;
-    let forwarded =
-        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
-    let ip = forwarded.map_or_else(|| peer.ip().to_string(), str::to_owned);
+    let ip = super::client_ip(&headers, peer);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let asked = Asked { source: "web_form", phone: &phone, version, ip: &ip, user_agent };
+    request_marketing(&state, &location, &asked).await?;
+    page(&state, StatusCode::OK, &location, json!({ "done": true, "masked_phone": phone.masked() }))
+}
+
+/// Someone asked for text offers on one of our pages, having seen disclosure `version`.
+pub struct Asked<'a> {
+    /// `web_form` or `web_chat`.
+    pub source: &'a str,
+    pub phone: &'a PhoneNumber,
+    pub version: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// The disclosure text of `version` as the person saw it, if the version exists.
+pub fn disclosure(version: &str, location: &Location) -> Option<String> {
+    DISCLOSURES.versions.get(version).map(|d| d.replace("{business}", &location.name))
+}
+
+/// The current disclosure version and its text for this store.
+pub fn current_disclosure(location: &Location) -> (&'static str, String) {
+    let version = DISCLOSURES.current.as_str();
+    (version, disclosure(version, location).unwrap_or_default())
+}
+
+/// Step 1 of double opt-in, wherever it was asked: the request with its evidence and the
+/// "Reply YES" text in the outbox, in one transaction.
+///
+/// # Errors
+/// `Validation` for an unknown disclosure version; database failures.
+pub async fn request_marketing(state: &AppState, location: &Location, asked: &Asked<'_>) -> Result<(), AppError> {
+    let Some(disclosure) = disclosure(asked.version, location) else {
+        return Err(AppError::Validation { field: "disclosure_version", message: "is not a version we show".into() });
+    };
+    let text = confirmation_text(state, location)?;
     let mut tx = state.store.begin().await?;
     let request = NewRequest {
-        phone: phone.as_ref(),
+        source: asked.source,
+        phone: asked.phone.as_ref(),
         purpose: MARKETING,
         location_id: &location.location_id,
-        disclosure_version: version,
+        disclosure_version: asked.version,
         disclosure_text: &disclosure,
-        ip: &ip,
-        user_agent,
+        ip: asked.ip,
+        user_agent: asked.user_agent,
     };
     consent::create_request(&mut tx, &request).await?;
     let message = NewOutbound {
         conversation_id: None,
         location_id: &location.location_id,
-        to_phone: phone.as_ref(),
+        to_phone: asked.phone.as_ref(),
         purpose: "transactional",
         body: &text,
     };
     outbox::enqueue(&mut tx, &message).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
-    tracing::info!(phone = %phone.masked(), version, "web opt-in requested; waiting for YES");
-    page(&state, StatusCode::OK, &location, json!({ "done": true, "masked_phone": phone.masked() }))
+    tracing::info!(phone = %asked.phone.masked(), version = asked.version, source = asked.source, "opt-in requested; waiting for YES");
+    Ok(())
 }
 
 fn confirmation_text(state: &AppState, location: &Location) -> Result<String, AppError> {
@@ -140,11 +173,11 @@ fn page(
     location: &Location,
     extra: serde_json::Value,
 ) -> Result<Response, AppError> {
-    let version = &DISCLOSURES.current;
+    let (version, disclosure) = current_disclosure(location);
     let mut data = json!({
         "location": location,
         "disclosure_version": version,
-        "disclosure": DISCLOSURES.versions[version].replace("{business}", &location.name),
+        "disclosure": disclosure,
         "phone": "",
     });
     if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {

@@ -35,7 +35,7 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
         state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", rejection_reason(e))]);
     })?;
     let service = inbound.messaging_service_sid.clone();
-    let Some(location) = state.locations.resolve(&state.store, inbound.to.as_ref(), service.as_deref()).await? else {
+    let Some(location) = state.locations.resolve(&state.store, &inbound.to, service.as_deref()).await? else {
         return unrouted(&state, &inbound).await;
     };
     if !inbound.media.is_empty() {
@@ -101,7 +101,7 @@ fn twiml_reply(xml: String) -> Response {
 /// A number we do not serve: acknowledge (Twilio must not retry forever) and record it.
 async fn unrouted(state: &AppState, inbound: &Inbound) -> Result<Response> {
     tracing::warn!(to = %inbound.to, from = %inbound.from.masked(), "message to a number leafdesk does not serve");
-    let detail = json!({ "to": inbound.to.as_ref(), "from": mask_phone(inbound.from.as_ref()), "messaging_service_sid": inbound.messaging_service_sid });
+    let detail = json!({ "to": inbound.to, "from": mask_phone(inbound.from.as_ref()), "messaging_service_sid": inbound.messaging_service_sid });
     receipts::record(&state.store, &format!("unrouted:{}", inbound.provider_id), "unrouted_message", &detail).await?;
     state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", "unknown_number")]);
     Ok(twiml_reply(twiml::empty_response()))
@@ -123,7 +123,7 @@ pub fn parse_inbound(form: &TwilioForm) -> Result<Inbound> {
         })
     };
     let from = phone("From")?;
-    let to = phone("To")?;
+    let to = phone("To")?.as_ref().to_owned();
     let body = form.get("Body").unwrap_or("").to_owned();
     if body.chars().count() > MAX_INBOUND_CHARS {
         return Err(AppError::Validation {

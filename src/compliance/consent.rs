@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use super::keywords::{classify, Keyword};
-use crate::domain::Inbound;
+use crate::domain::{Channel, Inbound};
 use crate::store::consent::{self, NewConsent, TRANSACTIONAL};
 use crate::store::{StoreError, Tx};
 
@@ -51,7 +51,7 @@ pub async fn apply(
         Some("STOP") => (Keyword::OptOut, "twilio_opt_out"),
         Some("START") => (Keyword::OptIn, "twilio_opt_out"),
         Some("HELP") => (Keyword::Help, "twilio_opt_out"),
-        _ => (verdict.keyword, "sms_keyword"),
+        _ => (verdict.keyword, keyword_source(inbound.channel)),
     };
     let twilio_answered = inbound.opt_out_type.is_some();
     // Built only when a consent change is recorded: most messages record nothing.
@@ -87,7 +87,7 @@ pub async fn apply(
             Ok(Outcome {
                 decision: Decision::Reply("consent/optin_confirmed"),
                 opted_out: false,
-                recorded: Some(("opt_in", "web_form")),
+                recorded: Some(("opt_in", "double_opt_in")),
             })
         }
         Keyword::OptIn if !verdict.soft || opted_out || inbound.opt_out_type.is_some() => {
@@ -104,6 +104,15 @@ pub async fn apply(
             Ok(Outcome { decision: Decision::Silent, opted_out, recorded: None })
         }
         Keyword::OptIn | Keyword::None => Ok(Outcome { decision: Decision::Continue, opted_out, recorded: None }),
+    }
+}
+
+/// The ledger source of a consent word typed on `channel`.
+fn keyword_source(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Sms => "sms_keyword",
+        Channel::Web => "web_chat",
+        Channel::Voice => "voice",
     }
 }
 
@@ -129,12 +138,12 @@ async fn confirm_web_request(
             phone,
             purpose: TRANSACTIONAL,
             action: "opt_in",
-            source: "web_form",
+            source: &request.source,
             evidence: evidence.clone(),
         };
         consent::record(tx, &back).await?;
     }
-    let consent = NewConsent { phone, purpose: &request.purpose, action: "opt_in", source: "web_form", evidence };
+    let consent = NewConsent { phone, purpose: &request.purpose, action: "opt_in", source: &request.source, evidence };
     consent::record(tx, &consent).await?;
     consent::confirm_request(tx, &request.request_id, now_ms).await?;
     Ok(true)

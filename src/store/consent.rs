@@ -269,6 +269,8 @@ async fn export_sqlite_chunks<E: From<StoreError>>(
 
 /// Step 1 of double opt-in: what the person submitted on the web form, and what they saw.
 pub struct NewRequest<'a> {
+    /// `web_form` or `web_chat`: where the person asked.
+    pub source: &'a str,
     pub phone: &'a str,
     pub purpose: &'a str,
     pub location_id: &'a str,
@@ -281,6 +283,7 @@ pub struct NewRequest<'a> {
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct Request {
     pub request_id: String,
+    pub source: String,
     pub phone: String,
     pub purpose: String,
     pub location_id: String,
@@ -297,7 +300,7 @@ pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>) -> Result<Strin
     let id = crate::new_id();
     sqlx::query(
         "insert into consent_request (request_id, phone, purpose, location_id, disclosure_version, disclosure_text, ip,
-            user_agent, created_at_ms) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            user_agent, created_at_ms, source) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(r.phone)
@@ -308,6 +311,7 @@ pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>) -> Result<Strin
     .bind(r.ip)
     .bind(r.user_agent)
     .bind(crate::now_ms())
+    .bind(r.source)
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -319,7 +323,8 @@ pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>) -> Result<Strin
 /// Database failures.
 pub async fn pending_request(tx: &mut Tx<'_>, phone: &str, since_ms: i64) -> Result<Option<Request>, StoreError> {
     Ok(sqlx::query_as(
-        "select request_id, phone, purpose, location_id, disclosure_version, disclosure_text, ip, user_agent, created_at_ms
+        "select request_id, source, phone, purpose, location_id, disclosure_version, disclosure_text, ip, user_agent,
+            created_at_ms
          from consent_request where phone = $1 and confirmed_at_ms is null and created_at_ms > $2
          order by created_at_ms desc limit 1",
     )

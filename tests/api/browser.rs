@@ -167,3 +167,33 @@ async fn a_customer_uploads_a_new_recommendation_from_a_phone_browser() {
     browser.goto(&app.url(&path)).await;
     assert!(browser.text("#error").await.contains("already used"));
 }
+
+#[tokio::test]
+async fn a_signed_in_customer_chats_and_asks_for_text_offers_in_a_real_browser() {
+    let app = spawn_app().await;
+    let secret = crate::webchat::integration(&app).await;
+    let link = crate::webchat::link(&secret, "cus_sam", crate::webchat::now_secs());
+    let url =
+        format!("/chat?customer=cus_sam&ts={}&sig={}", link["ts"].as_str().unwrap(), link["sig"].as_str().unwrap());
+    let browser = Browser::start().await;
+    browser.goto(&app.url(&url)).await;
+    assert!(browser.text("header").await.contains("Demo Dispensary"));
+
+    browser.type_into("#text", "where is my order").await;
+    browser.click("#send").await;
+    // The greeting, the customer's words, then the bot's answer.
+    let answer = browser.text("#log p:nth-of-type(3)").await;
+    assert!(answer.contains("LD-1004"), "{answer}");
+
+    browser.click("#offers summary").await;
+    browser.click("#agree").await;
+    let note = browser.text("#log p.note").await;
+    assert!(note.contains("Reply YES"), "{note}");
+    let (source, ua): (String, String) =
+        sqlx::query_as("select source, user_agent from consent_request where phone = '+15555550103'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(source, "web_chat");
+    assert!(ua.contains("Chrome"), "{ua}");
+}

@@ -14,3 +14,4 @@ mod reload;
 mod sms;
 mod status;
 mod uploads;
+mod webchat;

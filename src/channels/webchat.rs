@@ -1,0 +1,200 @@
+//! Web chat channel: the chat widget a store embeds for its signed-in customers (`GET /chat`)
+//! and its JSON API (`POST /api/v1/chat/messages`, `POST /api/v1/chat/consent`).
+//!
+//! Who is chatting is vouched for by the e-commerce platform, which knows its signed-in
+//! customer: the widget's link carries `customer`, `ts` (Unix seconds) and `sig`, `v1=` and the
+//! hex HMAC-SHA256 of `"{ts}.chat:{customer}"` under an integration secret (as events are
+//! signed), good for 12 hours. Messages run through the same pipeline as SMS — consent words
+//! first, so "stop texting me" typed here revokes consent, recorded with source `web_chat` —
+//! and the replies come back in the response as JSON frames. The widget's "text me offers" box
+//! is step 1 of double opt-in, recorded as the web form's is with source `web_chat`.
+//!
+//! Owns the widget's wire format; the turn is `pipeline`, the request is `channels::optin`.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::events::signed_by;
+use super::optin::{self, Asked};
+use crate::domain::{Channel, Inbound, PhoneNumber};
+use crate::error::AppError;
+use crate::pipeline::Handled;
+use crate::startup::AppState;
+use crate::store::commerce::{self, Reach};
+use crate::store::integrations;
+
+/// How long a signed chat link stays good: a page left open over a working day.
+pub const LINK_MAX_AGE_SECS: i64 = 12 * 3600;
+/// The longest message a customer can type, as for SMS.
+const MAX_TEXT_CHARS: usize = 1600;
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/chat", get(show))
+        .route("/api/v1/chat/messages", post(message))
+        .route("/api/v1/chat/consent", post(consent))
+}
+
+/// The platform's word for who is chatting.
+#[derive(Debug, Deserialize)]
+struct Link {
+    customer: String,
+    ts: String,
+    sig: String,
+}
+
+fn unauthorized(message: &str) -> AppError {
+    AppError::rejected(StatusCode::UNAUTHORIZED, "bad_chat_link", message.to_owned())
+}
+
+/// The customer a chat link names, if an active integration signed it in the last 12 hours.
+async fn identify(state: &AppState, link: &Link, now_secs: i64) -> Result<Reach, AppError> {
+    let secs: i64 = link.ts.trim().parse().map_err(|_| unauthorized("ts must be Unix seconds"))?;
+    if secs > now_secs + 300 || now_secs - secs > LINK_MAX_AGE_SECS {
+        return Err(unauthorized("this chat link has expired; reload the store's page for a fresh one"));
+    }
+    let signatures: Vec<Vec<u8>> = link
+        .sig
+        .split(',')
+        .filter_map(|part| part.trim().strip_prefix("v1="))
+        .filter_map(|hex_sig| hex::decode(hex_sig).ok())
+        .collect();
+    let active = integrations::active(&state.store).await?;
+    let signed = format!("chat:{}", link.customer);
+    if signed_by(&active, link.ts.trim(), signed.as_bytes(), &signatures).is_none() {
+        return Err(unauthorized(
+            "sig must be v1=<hex HMAC-SHA256 of \"{ts}.chat:{customer}\"> under an integration secret",
+        ));
+    }
+    commerce::reach(&state.store, &link.customer).await?.ok_or_else(|| {
+        AppError::rejected(
+            StatusCode::NOT_FOUND,
+            "unknown_customer",
+            "no such customer; sync it with PUT /api/v1/customers/{id}",
+        )
+    })
+}
+
+fn now_secs() -> i64 {
+    crate::now_ms() / 1000
+}
+
+async fn show(State(state): State<AppState>, Query(link): Query<Link>) -> Result<Response, AppError> {
+    let reach = match identify(&state, &link, now_secs()).await {
+        Ok(reach) => reach,
+        Err(AppError::Rejected { status, .. }) => {
+            let html = "<p>This chat link has expired. Reload the store's page to chat with us.</p>";
+            return Ok((status, Html(html)).into_response());
+        }
+        Err(e) => return Err(e),
+    };
+    let (version, disclosure) = optin::current_disclosure(&reach.location);
+    // For the page's script: JSON with `<` escaped, so no value can close the script element.
+    let script_json = |v: serde_json::Value| v.to_string().replace('<', "\\u003c");
+    let data = json!({
+        "location": { "name": reach.location.name },
+        "first_name": reach.contact.first_name,
+        "link_json": script_json(json!({ "customer": link.customer, "ts": link.ts, "sig": link.sig })),
+        "version_json": script_json(json!(version)),
+        "disclosure": disclosure,
+    });
+    let html = state.pages.render("chat", &data).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(([("cache-control", "no-store"), ("referrer-policy", "no-referrer")], Html(html)).into_response())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(AppError::TooLarge(MAX_BODY_BYTES));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        AppError::rejected(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            format!("the body is not valid JSON for this call: {e}"),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatMessage {
+    #[serde(flatten)]
+    link: Link,
+    /// The widget's id for this message: a retry with the same id gets the first answer.
+    id: String,
+    text: String,
+}
+
+#[tracing::instrument(skip_all, fields(channel = "web"), err(level = "warn"))]
+async fn message(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
+    let m: ChatMessage = parse(&body)?;
+    let invalid = |message: String| AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message);
+    if m.id.trim().is_empty() || m.id.len() > 64 {
+        return Err(invalid("id must be 1 to 64 characters, unique per message".into()));
+    }
+    let text = m.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+        return Err(invalid(format!("text must be 1 to {MAX_TEXT_CHARS} characters")));
+    }
+    let reach = identify(&state, &m.link, now_secs()).await?;
+    let from = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
+    let location = reach.location;
+    let inbound = Inbound {
+        channel: Channel::Web,
+        provider_id: format!("web:{}:{}", reach.customer.customer_id, m.id.trim()),
+        from,
+        to: location.phone_number.clone().unwrap_or_else(|| location.location_id.clone()),
+        messaging_service_sid: None,
+        body: text.to_owned(),
+        media: Vec::new(),
+        opt_out_type: None,
+    };
+    let handled = state.pipeline.handle(inbound, location).await.map_err(|e| AppError::Internal(e.into()))?;
+    let (replies, duplicate) = match handled {
+        Handled::Replied { texts, .. } => (texts, false),
+        Handled::Duplicate { texts } => (texts, true),
+        Handled::Silent { .. } => (Vec::new(), false),
+    };
+    let frames: Vec<_> = replies.iter().map(|text| json!({ "type": "text", "text": text })).collect();
+    Ok(Json(json!({ "replies": frames, "duplicate": duplicate })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatConsent {
+    #[serde(flatten)]
+    link: Link,
+    disclosure_version: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(channel = "web"), err(level = "warn"))]
+async fn consent(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let c: ChatConsent = parse(&body)?;
+    let Some(version) = c.disclosure_version.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+        return Err(AppError::rejected(
+            StatusCode::BAD_REQUEST,
+            "missing_disclosure_version",
+            "disclosure_version is required: the version of the text the customer agreed to",
+        ));
+    };
+    let reach = identify(&state, &c.link, now_secs()).await?;
+    let phone = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
+    let ip = super::client_ip(&headers, peer);
+    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let asked = Asked { source: "web_chat", phone: &phone, version, ip: &ip, user_agent };
+    optin::request_marketing(&state, &reach.location, &asked).await?;
+    let done = format!("We sent a text to {}. Reply YES there to confirm.", phone.masked());
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "confirmation_sent", "message": done }))).into_response())
+}

@@ -1,0 +1,151 @@
+//! The web chat widget end to end: the platform signs who is chatting, messages run the same
+//! pipeline as SMS (consent words first), consent given in the chat is recorded with its
+//! evidence and confirmed by SMS; bad links and bad input are refused and change nothing.
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::helpers::*;
+
+const SAM: &str = "+15555550103";
+
+pub(crate) async fn integration(app: &TestApp) -> String {
+    let secret = leafdesk::channels::events::new_secret().unwrap();
+    leafdesk::store::integrations::create(&app.state.store, "shop", &secret).await.unwrap();
+    secret
+}
+
+/// The link fields the platform puts in the widget's URL for a signed-in customer.
+pub(crate) fn link(secret: &str, customer: &str, ts: i64) -> Value {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.chat:{customer}").as_bytes());
+    json!({ "customer": customer, "ts": ts.to_string(), "sig": format!("v1={}", hex::encode(mac.finalize().into_bytes())) })
+}
+
+pub(crate) fn now_secs() -> i64 {
+    leafdesk::now_ms() / 1000
+}
+
+async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let resp = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .header("user-agent", "TestBrowser/1.0")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn say(app: &TestApp, link: &Value, id: &str, text: &str) -> (u16, Value) {
+    let mut body = link.clone();
+    body["id"] = json!(id);
+    body["text"] = json!(text);
+    post(app, "/api/v1/chat/messages", &body).await
+}
+
+fn replies(body: &Value) -> Vec<String> {
+    body["replies"].as_array().unwrap().iter().map(|f| f["text"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_signed_in_customer_chats_with_the_bot_and_a_retry_gets_the_first_answer() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let sam = link(&secret, "cus_sam", now_secs());
+    let query =
+        format!("/chat?customer=cus_sam&ts={}&sig={}", sam["ts"].as_str().unwrap(), sam["sig"].as_str().unwrap());
+    let page = app.client.get(app.url(&query)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Demo Dispensary") && html.contains("Hi Sam!") && html.contains("Text me offers"), "{html}");
+
+    let (status, body) = say(&app, &sam, "m1", "where is my order").await;
+    assert_eq!(status, 200, "{body}");
+    let first = replies(&body);
+    assert!(first.iter().any(|t| t.contains("LD-1004")), "the order flow answered: {first:?}");
+    let (_, again) = say(&app, &sam, "m1", "where is my order").await;
+    assert_eq!((replies(&again), again["duplicate"].clone()), (first, json!(true)), "a retried message runs once");
+    assert_eq!(
+        app.count("select count(*) from conversation c join contact k on k.contact_id = c.contact_id where c.channel = 'web' and k.phone = '+15555550103'").await,
+        1
+    );
+    assert_eq!(app.count("select count(*) from message where direction = 'inbound' and channel = 'web'").await, 1);
+}
+
+#[tokio::test]
+async fn stop_typed_in_the_chat_revokes_consent_with_the_chat_as_its_source() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let sam = link(&secret, "cus_sam", now_secs());
+    let (status, body) = say(&app, &sam, "m1", "please stop texting me").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(replies(&body).len(), 1, "one confirmation: {body}");
+    let history = leafdesk::store::consent::history(&app.state.store, SAM).await.unwrap();
+    let revoked = history.iter().find(|e| e.action == "opt_out").expect("an opt-out is recorded");
+    assert_eq!(revoked.source, "web_chat");
+    assert!(revoked.evidence.contains("please stop texting me"), "{}", revoked.evidence);
+    assert!(leafdesk::store::consent::current(&app.state.store, SAM).await.unwrap().opted_out);
+}
+
+#[tokio::test]
+async fn text_offers_asked_in_the_chat_are_confirmed_by_sms_and_recorded_with_both_steps() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let mut ask = link(&secret, "cus_sam", now_secs());
+    let (status, body) = post(&app, "/api/v1/chat/consent", &ask).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("missing_disclosure_version")), "{body}");
+    ask["disclosure_version"] = json!("marketing-2026-11");
+    let (status, body) = post(&app, "/api/v1/chat/consent", &ask).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("Reply YES"), "{body}");
+    let (source, user_agent, text): (String, String, String) =
+        sqlx::query_as("select source, user_agent, disclosure_text from consent_request where phone = $1")
+            .bind(SAM)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!((source.as_str(), user_agent.as_str()), ("web_chat", "TestBrowser/1.0"));
+    assert!(text.contains("Demo Dispensary"), "the disclosure as shown: {text}");
+    assert_eq!(app.count("select count(*) from outbox where to_phone = '+15555550103'").await, 1, "the YES request");
+    assert!(!leafdesk::store::consent::current(&app.state.store, SAM).await.unwrap().marketing_opted_in);
+
+    app.sms(&sid(), SAM, "YES").await;
+    assert!(leafdesk::store::consent::current(&app.state.store, SAM).await.unwrap().marketing_opted_in);
+    let history = leafdesk::store::consent::history(&app.state.store, SAM).await.unwrap();
+    let given = history.iter().find(|e| e.purpose == "marketing").expect("marketing opt-in");
+    assert_eq!(given.source, "web_chat");
+    assert!(given.evidence.contains("TestBrowser/1.0") && given.evidence.contains("YES"), "{}", given.evidence);
+}
+
+#[tokio::test]
+async fn bad_links_and_bad_messages_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let now = now_secs();
+    let cases = [
+        (link("ldk_wrong", "cus_sam", now), 401, "bad_chat_link"),
+        (link(&secret, "cus_sam", now - 13 * 3600), 401, "bad_chat_link"),
+        (link(&secret, "cus_sam", now + 3600), 401, "bad_chat_link"),
+        (link(&secret, "cus_nobody", now), 404, "unknown_customer"),
+    ];
+    for (link, status, code) in cases {
+        let (got, body) = say(&app, &link, "m1", "hello").await;
+        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{link}");
+    }
+    let sam = link(&secret, "cus_sam", now);
+    for (id, text, status) in [("m2", "   ", 422), ("", "hi", 422), ("m3", &"x".repeat(1601), 422)] {
+        assert_eq!(say(&app, &sam, id, text).await.0, status, "{id:?} {}", text.len());
+    }
+    assert_eq!(post(&app, "/api/v1/chat/messages", &json!({ "text": "hi" })).await.0, 400);
+    let huge = json!({ "customer": "cus_sam", "ts": "1", "sig": "v1=00", "id": "m4", "text": "x".repeat(20_000) });
+    assert_eq!(post(&app, "/api/v1/chat/messages", &huge).await.0, 413);
+    let expired = format!("/chat?customer=cus_sam&ts={}&sig=v1=00", now - 13 * 3600);
+    let page = app.client.get(app.url(&expired)).send().await.unwrap();
+    assert_eq!(page.status(), 401);
+    assert!(page.text().await.unwrap().contains("Reload the store's page"));
+    assert_eq!(app.count("select count(*) from message").await, 0, "nothing was stored");
+}
