@@ -15,20 +15,10 @@ struct Sent {
     body: Value,
 }
 
-async fn integration(app: &TestApp) -> String {
-    let secret = leafdesk::channels::events::new_secret().unwrap();
-    leafdesk::store::integrations::create(&app.state.store, "shop", &secret).await.unwrap();
-    secret
-}
-
 fn signature(secret: &str, ts: &str, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{ts}.{body}").as_bytes());
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn now_secs() -> i64 {
-    leafdesk::now_ms() / 1000
 }
 
 async fn send_at(app: &TestApp, secret: &str, body: &str, ts: i64) -> Sent {

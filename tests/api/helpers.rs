@@ -224,3 +224,14 @@ impl TestApp {
 pub fn sid() -> String {
     format!("SM{}", uuid::Uuid::new_v4().simple())
 }
+
+/// A platform integration; returns its secret (what the platform signs events and chat links with).
+pub async fn integration(app: &TestApp) -> String {
+    let secret = leafdesk::channels::events::new_secret().unwrap();
+    leafdesk::store::integrations::create(&app.state.store, "shop", &secret).await.unwrap();
+    secret
+}
+
+pub fn now_secs() -> i64 {
+    leafdesk::now_ms() / 1000
+}

@@ -241,14 +241,8 @@ fn la(datetime: &str) -> i64 {
         .as_millisecond()
 }
 
-#[tokio::test]
-async fn a_marketing_text_queued_at_night_is_held_and_sent_when_the_window_opens() {
-    let app = spawn_app().await; // no worker of its own: this test drives one with its own clock
-    let (fake, base) = fake_twilio(vec![]).await;
-    let store = app.state.store.clone();
-    let location = leafdesk::store::locations::list(&store).await.unwrap().remove(0);
-    let phone = "+15555550185";
-    let mut tx = store.begin().await.unwrap();
+/// A marketing opt-in for `phone` and a marketing text to it, queued in one transaction.
+async fn queue_marketing(tx: &mut leafdesk::store::Tx<'_>, location_id: &str, phone: &str) -> String {
     let consent = leafdesk::store::consent::NewConsent {
         phone,
         purpose: "marketing",
@@ -256,25 +250,34 @@ async fn a_marketing_text_queued_at_night_is_held_and_sent_when_the_window_opens
         source: "import",
         evidence: serde_json::json!({ "evidence": "signed form" }),
     };
-    leafdesk::store::consent::record(&mut tx, &consent).await.unwrap();
+    leafdesk::store::consent::record(tx, &consent).await.unwrap();
     let row = leafdesk::store::outbox::NewOutbound {
         conversation_id: None,
-        location_id: &location.location_id,
+        location_id,
         to_phone: phone,
         purpose: "marketing",
         body: "New arrivals this week.",
     };
-    let id = leafdesk::store::outbox::enqueue(&mut tx, &row).await.unwrap();
+    leafdesk::store::outbox::enqueue(tx, &row).await.unwrap()
+}
+
+/// An outbox worker the test drives with its own clock, sending to `base`.
+fn clock_worker(store: &leafdesk::store::Store, base: &str) -> Arc<leafdesk::outbox::Worker> {
+    let callback = Some(format!("{PUBLIC_URL}/webhooks/twilio/status"));
+    let rest = leafdesk::twilio::rest::TwilioRest::new(ACCOUNT_SID, TOKEN, base, callback).unwrap();
+    Arc::new(leafdesk::outbox::Worker { store: store.clone(), rest, metrics: Arc::default(), retry_base_ms: 20 })
+}
+
+#[tokio::test]
+async fn a_marketing_text_queued_at_night_is_held_and_sent_when_the_window_opens() {
+    let app = spawn_app().await; // no worker of its own: this test drives one with its own clock
+    let (fake, base) = fake_twilio(vec![]).await;
+    let store = app.state.store.clone();
+    let location = leafdesk::store::locations::list(&store).await.unwrap().remove(0);
+    let mut tx = store.begin().await.unwrap();
+    let id = queue_marketing(&mut tx, &location.location_id, "+15555550185").await;
     tx.commit().await.unwrap();
-    let rest = leafdesk::twilio::rest::TwilioRest::new(
-        ACCOUNT_SID,
-        TOKEN,
-        &base,
-        Some(format!("{PUBLIC_URL}/webhooks/twilio/status")),
-    )
-    .unwrap();
-    let worker =
-        Arc::new(leafdesk::outbox::Worker { store: store.clone(), rest, metrics: Arc::default(), retry_base_ms: 20 });
+    let worker = clock_worker(&store, &base);
 
     leafdesk::outbox::deliver_due(&worker, la("2026-11-30T22:00")).await.unwrap();
     let held = leafdesk::store::outbox::find(&store, &id).await.unwrap().unwrap();
@@ -311,28 +314,10 @@ async fn a_marketing_text_waits_for_the_recipients_own_quiet_hours_not_the_store
     leafdesk::store::contacts::upsert(&mut tx, &profile).await.unwrap();
     let mut ids = Vec::new();
     for phone in [miami, moved] {
-        let consent = leafdesk::store::consent::NewConsent {
-            phone,
-            purpose: "marketing",
-            action: "opt_in",
-            source: "import",
-            evidence: serde_json::json!({ "evidence": "signed form" }),
-        };
-        leafdesk::store::consent::record(&mut tx, &consent).await.unwrap();
-        let row = leafdesk::store::outbox::NewOutbound {
-            conversation_id: None,
-            location_id: &location.location_id,
-            to_phone: phone,
-            purpose: "marketing",
-            body: "New arrivals this week.",
-        };
-        ids.push(leafdesk::store::outbox::enqueue(&mut tx, &row).await.unwrap());
+        ids.push(queue_marketing(&mut tx, &location.location_id, phone).await);
     }
     tx.commit().await.unwrap();
-    let callback = Some(format!("{PUBLIC_URL}/webhooks/twilio/status"));
-    let rest = leafdesk::twilio::rest::TwilioRest::new(ACCOUNT_SID, TOKEN, &base, callback).unwrap();
-    let worker =
-        Arc::new(leafdesk::outbox::Worker { store: store.clone(), rest, metrics: Arc::default(), retry_base_ms: 20 });
+    let worker = clock_worker(&store, &base);
 
     // 5:30 p.m. in Los Angeles is 8:30 p.m. in Miami, after Florida's 8 p.m. close.
     leafdesk::outbox::deliver_due(&worker, la("2026-11-30T17:30")).await.unwrap();

@@ -10,21 +10,11 @@ use crate::helpers::*;
 
 const SAM: &str = "+15555550103";
 
-pub(crate) async fn integration(app: &TestApp) -> String {
-    let secret = leafdesk::channels::events::new_secret().unwrap();
-    leafdesk::store::integrations::create(&app.state.store, "shop", &secret).await.unwrap();
-    secret
-}
-
 /// The link fields the platform puts in the widget's URL for a signed-in customer.
 pub(crate) fn link(secret: &str, customer: &str, ts: i64) -> Value {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{ts}.chat:{customer}").as_bytes());
     json!({ "customer": customer, "ts": ts.to_string(), "sig": format!("v1={}", hex::encode(mac.finalize().into_bytes())) })
-}
-
-pub(crate) fn now_secs() -> i64 {
-    leafdesk::now_ms() / 1000
 }
 
 async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
