@@ -480,8 +480,12 @@ async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
             anyhow::ensure!(!text.trim().is_empty(), "the reply is empty");
             anyhow::ensure!(text.chars().count() <= 1600, "the reply is longer than 1600 characters");
             let queued = tickets::queue_reply(&store, &id, &text, &staff).await?;
-            let outbox_id = queued.with_context(|| format!("ticket {id} is not open"))?;
-            println!("queued {outbox_id}; the server's outbox sends it");
+            match queued.with_context(|| format!("ticket {id} is not open"))? {
+                tickets::Delivery::Outbox(outbox_id) => println!("queued {outbox_id}; the server's outbox sends it"),
+                tickets::Delivery::WebChat(message_id) => {
+                    println!("stored {message_id}; the customer's chat window shows it");
+                }
+            }
         }
         TicketCommand::Resolve { id, note } => {
             anyhow::ensure!(tickets::resolve(&store, &id, &note).await?, "ticket {id} is not open");

@@ -6,7 +6,9 @@
 //! hex HMAC-SHA256 of `"{ts}.chat:{customer}"` under an integration secret (as events are
 //! signed), good for 12 hours. Messages run through the same pipeline as SMS — consent words
 //! first, so "stop texting me" typed here revokes consent, recorded with source `web_chat` —
-//! and the replies come back in the response as JSON frames. The widget's "text me offers" box
+//! and the replies come back in the response as JSON frames. A person's replies (after a
+//! hand-off) are fetched by the widget (`POST /api/v1/chat/updates`, every few seconds). The
+//! widget's "text me offers" box
 //! is step 1 of double opt-in, recorded as the web form's is with source `web_chat`.
 //!
 //! Owns the widget's wire format; the turn is `pipeline`, the request is `channels::optin`.
@@ -42,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/chat", get(show))
         .route("/api/v1/chat/messages", post(message))
         .route("/api/v1/chat/consent", post(consent))
+        .route("/api/v1/chat/updates", post(updates))
 }
 
 /// The platform's word for who is chatting.
@@ -105,6 +108,8 @@ async fn show(State(state): State<AppState>, Query(link): Query<Link>) -> Result
         "first_name": reach.contact.first_name,
         "link_json": script_json(json!({ "customer": link.customer, "ts": link.ts, "sig": link.sig })),
         "version_json": script_json(json!(version)),
+        // Messages ids grow with time: the widget asks for those after this one.
+        "cursor_json": script_json(json!(crate::new_id())),
         "disclosure": disclosure,
     });
     let html = state.pages.render("chat", &data).map_err(|e| AppError::Internal(e.into()))?;
@@ -197,4 +202,34 @@ async fn consent(
     optin::request_marketing(&state, &reach.location, &asked).await?;
     let done = format!("We sent a text to {}. Reply YES there to confirm.", phone.masked());
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "confirmation_sent", "message": done }))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatUpdates {
+    #[serde(flatten)]
+    link: Link,
+    /// The id of the last message the widget shows.
+    #[serde(default)]
+    after: String,
+}
+
+/// A person's replies in the customer's web chat since `after`.
+async fn updates(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
+    let u: ChatUpdates = parse(&body)?;
+    let reach = identify(&state, &u.link, now_secs()).await?;
+    let mut tx = state.store.begin().await?;
+    let open =
+        crate::store::conversations::find_open(&mut tx, &reach.contact.contact_id, &reach.location.location_id, "web")
+            .await?;
+    drop(tx);
+    let messages = match open {
+        Some(conversation) => {
+            crate::store::messages::chat_replies_after(&state.store, &conversation.conversation_id, &u.after).await?
+        }
+        None => Vec::new(),
+    };
+    let cursor = messages.last().map_or(u.after.clone(), |(id, _)| id.clone());
+    let frames: Vec<_> =
+        messages.iter().map(|(id, text)| json!({ "id": id, "type": "text", "from": "staff", "text": text })).collect();
+    Ok(Json(json!({ "messages": frames, "cursor": cursor })).into_response())
 }

@@ -234,6 +234,53 @@ pub async fn insert_sent(
     Ok(())
 }
 
+/// A person's reply in a web chat conversation: stored as delivered, for the chat widget to
+/// fetch (`chat_replies_after`). Returns its id.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_chat_reply(
+    tx: &mut Tx<'_>,
+    conversation_id: &str,
+    ticket_id: &str,
+    body: &str,
+) -> Result<String, StoreError> {
+    let id = crate::new_id();
+    sqlx::query(
+        "insert into message (message_id, conversation_id, direction, channel, ticket_id, body, status, created_at_ms,
+            updated_at_ms) values ($1, $2, 'outbound', 'web', $3, $4, 'delivered', $5, $5)",
+    )
+    .bind(&id)
+    .bind(conversation_id)
+    .bind(ticket_id)
+    .bind(body)
+    .bind(crate::now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Outbound messages of a conversation that answer no inbound message (a person's replies),
+/// after the message id `after` (ids grow with time), oldest first: `(id, body)`.
+///
+/// # Errors
+/// Database failures.
+pub async fn chat_replies_after(
+    store: &Store,
+    conversation_id: &str,
+    after: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "select message_id, body from message
+         where conversation_id = $1 and direction = 'outbound' and reply_to is null and message_id > $2
+         order by message_id limit 50",
+    )
+    .bind(conversation_id)
+    .bind(after)
+    .fetch_all(store.pool())
+    .await?)
+}
+
 /// The status of the message with this provider id.
 ///
 /// # Errors

@@ -103,8 +103,8 @@ pub async fn resolve(store: &Store, ticket_id: &str, note: &str) -> Result<bool,
 }
 
 /// Queues a CSR's reply to the customer of an open ticket, in one transaction with a record of
-/// it in the conversation's events; the outbox worker delivers it. Returns the outbox id, or
-/// `None` when the ticket is not open.
+/// it in the conversation's events: in the outbox for the worker to text, or for a web chat
+/// conversation stored for the chat widget to fetch. `None` when the ticket is not open.
 ///
 /// # Errors
 /// Database failures.
@@ -113,27 +113,44 @@ pub async fn queue_reply(
     ticket_id: &str,
     text: &str,
     staff: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Delivery>, StoreError> {
     let mut tx = store.begin().await?;
-    let target: Option<(String, String, String)> = sqlx::query_as(
-        "select v.conversation_id, v.location_id, c.phone from ticket t
+    let target: Option<(String, String, String, String)> = sqlx::query_as(
+        "select v.conversation_id, v.location_id, v.channel, c.phone from ticket t
             join conversation v on v.conversation_id = t.conversation_id join contact c on c.contact_id = v.contact_id
          where t.ticket_id = $1 and t.status = 'open'",
     )
     .bind(ticket_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((conversation_id, location_id, phone)) = target else { return Ok(None) };
-    let message = super::outbox::NewOutbound {
-        conversation_id: Some(&conversation_id),
-        location_id: &location_id,
-        to_phone: &phone,
-        purpose: "transactional",
-        body: text,
+    let Some((conversation_id, location_id, channel, phone)) = target else { return Ok(None) };
+    let (delivery, detail) = if channel == "web" {
+        // The chat widget fetches it: no text message, no provider.
+        let message_id = super::messages::insert_chat_reply(&mut tx, &conversation_id, ticket_id, text).await?;
+        let detail = serde_json::json!({ "ticket_id": ticket_id, "message_id": message_id, "staff": staff });
+        (Delivery::WebChat(message_id), detail)
+    } else {
+        let message = super::outbox::NewOutbound {
+            conversation_id: Some(&conversation_id),
+            location_id: &location_id,
+            to_phone: &phone,
+            purpose: "transactional",
+            body: text,
+        };
+        let outbox_id = super::outbox::enqueue(&mut tx, &message).await?;
+        let detail = serde_json::json!({ "ticket_id": ticket_id, "outbox_id": outbox_id, "staff": staff });
+        (Delivery::Outbox(outbox_id), detail)
     };
-    let outbox_id = super::outbox::enqueue(&mut tx, &message).await?;
-    let detail = serde_json::json!({ "ticket_id": ticket_id, "outbox_id": outbox_id, "staff": staff });
     super::conversations::record_event(&mut tx, &conversation_id, "agent_reply", &detail).await?;
     tx.commit().await?;
-    Ok(Some(outbox_id))
+    Ok(Some(delivery))
+}
+
+/// How a person's reply reaches the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued in the outbox (SMS); the id of its row.
+    Outbox(String),
+    /// Stored for the web chat widget to fetch; the id of the message.
+    WebChat(String),
 }

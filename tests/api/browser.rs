@@ -196,4 +196,15 @@ async fn a_signed_in_customer_chats_and_asks_for_text_offers_in_a_real_browser()
             .unwrap();
     assert_eq!(source, "web_chat");
     assert!(ua.contains("Chrome"), "{ua}");
+
+    // A person takes over; their reply appears in the open chat window.
+    browser.type_into("#text", "talk to a human").await;
+    browser.click("#send").await;
+    browser.find("#log p:nth-of-type(6)").await; // the hand-off acknowledgement
+    let (ticket,): (String,) = sqlx::query_as("select ticket_id from ticket where status = 'open'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "Hi Sam, Jo here.", "jo").await.unwrap();
+    assert_eq!(browser.text("#log p.staff").await, "Hi Sam, Jo here.");
 }

@@ -127,10 +127,7 @@ async fn a_csr_reply_is_delivered_with_a_status_callback_and_its_status_tracked(
     let (app, fake) = app_with(vec![]).await;
     let ticket = open_ticket(&app, "+15555550180").await;
     let outbox_id =
-        leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "Your order is ready at 3 pm.", "sam")
-            .await
-            .unwrap()
-            .unwrap();
+        queue_sms_reply(&app.state.store, &ticket, "Your order is ready at 3 pm.", "sam").await.unwrap().unwrap();
     let row = wait_for_status(&app, &outbox_id, "sent").await;
     assert!(fake.violations.lock().unwrap().is_empty(), "{:?}", fake.violations.lock().unwrap());
     let requests = fake.requests.lock().unwrap().clone();
@@ -158,15 +155,13 @@ async fn a_csr_reply_is_delivered_with_a_status_callback_and_its_status_tracked(
 async fn server_errors_are_retried_with_backoff_and_client_errors_are_not() {
     let (app, fake) = app_with(vec![(500, 20500), (503, 20503)]).await;
     let ticket = open_ticket(&app, "+15555550181").await;
-    let retried =
-        leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "first", "sam").await.unwrap().unwrap();
+    let retried = queue_sms_reply(&app.state.store, &ticket, "first", "sam").await.unwrap().unwrap();
     let row = wait_for_status(&app, &retried, "sent").await;
     assert_eq!(row.attempts, 3, "two failures, then success");
     assert_eq!(fake.requests.lock().unwrap().len(), 3);
 
     fake.script.lock().unwrap().push((400, 21211)); // invalid To: final
-    let refused =
-        leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "second", "sam").await.unwrap().unwrap();
+    let refused = queue_sms_reply(&app.state.store, &ticket, "second", "sam").await.unwrap().unwrap();
     let row = wait_for_status(&app, &refused, "failed").await;
     assert_eq!(row.attempts, 1);
     assert!(row.reason.unwrap().contains("21211"));
@@ -177,7 +172,7 @@ async fn server_errors_are_retried_with_backoff_and_client_errors_are_not() {
 async fn error_21610_blocks_the_row_and_records_the_carrier_opt_out() {
     let (app, _fake) = app_with(vec![(400, 21610)]).await;
     let ticket = open_ticket(&app, "+15555550182").await;
-    let id = leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "hello", "sam").await.unwrap().unwrap();
+    let id = queue_sms_reply(&app.state.store, &ticket, "hello", "sam").await.unwrap().unwrap();
     let row = wait_for_status(&app, &id, "blocked").await;
     assert!(row.reason.unwrap().contains("21610"));
     let history = leafdesk::store::consent::history(&app.state.store, "+15555550182").await.unwrap();
@@ -189,10 +184,7 @@ async fn nothing_is_sent_to_a_number_that_opted_out_and_the_row_keeps_its_reason
     let (app, fake) = app_with(vec![]).await;
     let ticket = open_ticket(&app, "+15555550183").await;
     app.sms(&sid(), "+15555550183", "STOP").await;
-    let id = leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "are you there?", "sam")
-        .await
-        .unwrap()
-        .unwrap();
+    let id = queue_sms_reply(&app.state.store, &ticket, "are you there?", "sam").await.unwrap().unwrap();
     let row = wait_for_status(&app, &id, "blocked").await;
     assert!(row.reason.unwrap().contains("opted out"));
     assert!(fake.requests.lock().unwrap().is_empty());
@@ -214,12 +206,7 @@ async fn two_outbox_workers_on_one_postgres_never_send_a_row_twice() {
     let ticket = open_ticket(&first, "+15555550184").await;
     let mut ids = Vec::new();
     for i in 0..60 {
-        ids.push(
-            leafdesk::store::tickets::queue_reply(&first.state.store, &ticket, &format!("update {i}"), "sam")
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        ids.push(queue_sms_reply(&first.state.store, &ticket, &format!("update {i}"), "sam").await.unwrap().unwrap());
     }
     for id in &ids {
         wait_for_status(&second, id, "sent").await;
@@ -239,6 +226,20 @@ fn la(datetime: &str) -> i64 {
         .unwrap()
         .timestamp()
         .as_millisecond()
+}
+
+/// A CSR's reply on an SMS ticket: the id of its outbox row.
+async fn queue_sms_reply(
+    store: &leafdesk::store::Store,
+    ticket: &str,
+    text: &str,
+    staff: &str,
+) -> Result<Option<String>, leafdesk::store::StoreError> {
+    use leafdesk::store::tickets::{queue_reply, Delivery};
+    Ok(queue_reply(store, ticket, text, staff).await?.map(|delivery| match delivery {
+        Delivery::Outbox(id) => id,
+        other => panic!("an SMS ticket's reply goes through the outbox, not {other:?}"),
+    }))
 }
 
 /// A marketing opt-in for `phone` and a marketing text to it, queued in one transaction.

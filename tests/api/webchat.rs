@@ -139,3 +139,41 @@ async fn bad_links_and_bad_messages_are_refused_and_change_nothing() {
     assert!(page.text().await.unwrap().contains("Reload the store's page"));
     assert_eq!(app.count("select count(*) from message").await, 0, "nothing was stored");
 }
+
+#[tokio::test]
+async fn after_a_hand_off_the_persons_reply_reaches_the_chat_window_not_a_text() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let sam = link(&secret, "cus_sam", now_secs());
+    let (status, body) = say(&app, &sam, "m1", "I want to talk to a human").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(replies(&body).len(), 1, "one hand-off acknowledgement: {body}");
+    let (ticket,): (String,) = sqlx::query_as(
+        "select t.ticket_id from ticket t join conversation v on v.conversation_id = t.conversation_id
+         where v.channel = 'web' and t.status = 'open'",
+    )
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    let (_, quiet) = say(&app, &sam, "m2", "are you there?").await;
+    assert!(replies(&quiet).is_empty(), "the bot keeps quiet while a person owns the chat: {quiet}");
+
+    let delivery = leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "Hi Sam, Jo here.", "jo")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(delivery, leafdesk::store::tickets::Delivery::WebChat(_)), "{delivery:?}");
+    assert_eq!(app.count("select count(*) from outbox").await, 0, "no text message for a chat reply");
+
+    let mut ask = sam.clone();
+    ask["after"] = json!("");
+    let (status, update) = post(&app, "/api/v1/chat/updates", &ask).await;
+    assert_eq!(status, 200, "{update}");
+    assert_eq!(update["messages"][0]["text"], "Hi Sam, Jo here.");
+    ask["after"] = update["cursor"].clone();
+    let (_, none) = post(&app, "/api/v1/chat/updates", &ask).await;
+    assert_eq!(none["messages"], json!([]), "shown once");
+    let other = link(&secret, "cus_alex", now_secs());
+    let (_, theirs) = post(&app, "/api/v1/chat/updates", &other).await;
+    assert_eq!(theirs["messages"], json!([]), "another customer sees none of it");
+}
