@@ -105,6 +105,14 @@ enum IntegrationCommand {
         #[arg(long)]
         name: String,
     },
+    /// Print a web chat link for a customer, signed with the integration's secret now (good
+    /// for 12 hours): what the store's site does for a signed-in customer, for trying the chat.
+    ChatLink {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        customer: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -534,6 +542,16 @@ async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Re
         IntegrationCommand::Revoke { name } => {
             anyhow::ensure!(integrations::revoke(&store, &name).await?, "no active integration named {name:?}");
             println!("integration {name} revoked: its events are refused from now on");
+        }
+        IntegrationCommand::ChatLink { name, customer } => {
+            let active = integrations::active(&store).await?;
+            let integration = active
+                .iter()
+                .find(|i| i.name == name)
+                .with_context(|| format!("no active integration named {name:?}"))?;
+            let path =
+                leafdesk::channels::webchat::signed_path(&integration.secret, &customer, leafdesk::now_ms() / 1000);
+            println!("{}{path}", settings.public_base());
         }
     }
     store.close().await;

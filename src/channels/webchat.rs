@@ -87,6 +87,27 @@ async fn identify(state: &AppState, link: &Link, now_secs: i64) -> Result<Reach,
     })
 }
 
+/// The chat widget's path and query for `customer`, signed at `ts` with an integration's
+/// secret: what the platform puts in its page (here for `leafdesk integration chat-link`).
+pub fn signed_path(secret: &str, customer: &str, ts: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(format!("{ts}.chat:{customer}").as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    let customer = percent_encode(customer);
+    format!("/chat?customer={customer}&ts={ts}&sig=v1%3D{sig}")
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn now_secs() -> i64 {
     crate::now_ms() / 1000
 }

@@ -177,3 +177,21 @@ async fn after_a_hand_off_the_persons_reply_reaches_the_chat_window_not_a_text()
     let (_, theirs) = post(&app, "/api/v1/chat/updates", &other).await;
     assert_eq!(theirs["messages"], json!([]), "another customer sees none of it");
 }
+
+#[tokio::test]
+async fn the_chat_link_command_prints_a_link_the_widget_accepts() {
+    let app = spawn_app().await;
+    integration(&app).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["integration", "chat-link", "--name", "shop", "--customer", "cus_sam"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("LEAFDESK_PUBLIC_URL", "https://chat.example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = String::from_utf8(out.stdout).unwrap();
+    let path = url.trim().strip_prefix("https://chat.example.com").expect("starts with the public URL");
+    let page = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{path}");
+    assert!(page.text().await.unwrap().contains("Hi Sam!"));
+}
