@@ -112,7 +112,14 @@ fn now_secs() -> i64 {
     crate::now_ms() / 1000
 }
 
-async fn show(State(state): State<AppState>, Query(link): Query<Link>) -> Result<Response, AppError> {
+async fn show(
+    State(state): State<AppState>,
+    link: Result<Query<Link>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Ok(Query(link)) = link else {
+        let html = "<p>This chat opens from the store's website when you are signed in.</p>";
+        return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
+    };
     let reach = match identify(&state, &link, now_secs()).await {
         Ok(reach) => reach,
         Err(AppError::Rejected { status, .. }) => {

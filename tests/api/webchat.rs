@@ -137,6 +137,9 @@ async fn bad_links_and_bad_messages_are_refused_and_change_nothing() {
     let page = app.client.get(app.url(&expired)).send().await.unwrap();
     assert_eq!(page.status(), 401);
     assert!(page.text().await.unwrap().contains("Reload the store's page"));
+    let bare = app.client.get(app.url("/chat")).send().await.unwrap();
+    assert_eq!(bare.status(), 400);
+    assert!(bare.text().await.unwrap().contains("when you are signed in"));
     assert_eq!(app.count("select count(*) from message").await, 0, "nothing was stored");
 }
 
