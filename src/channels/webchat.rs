@@ -94,18 +94,12 @@ pub fn signed_path(secret: &str, customer: &str, ts: i64) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(format!("{ts}.chat:{customer}").as_bytes());
     let sig = hex::encode(mac.finalize().into_bytes());
-    let customer = percent_encode(customer);
-    format!("/chat?customer={customer}&ts={ts}&sig=v1%3D{sig}")
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("customer", customer)
+        .append_pair("ts", &ts.to_string())
+        .append_pair("sig", &format!("v1={sig}"))
+        .finish();
+    format!("/chat?{query}")
 }
 
 fn now_secs() -> i64 {

@@ -189,12 +189,10 @@ pub struct ExportRow {
     pub evidence: String,
 }
 
+// `$2` is the status to keep, or '' for every status.
 const EXPORT: &str = "select c.phone, c.purpose, c.status, c.updated_at_ms, e.source, e.evidence
     from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
-    where c.purpose = $1 order by c.phone";
-const EXPORT_STATUS: &str = "select c.phone, c.purpose, c.status, c.updated_at_ms, e.source, e.evidence
-    from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
-    where c.purpose = $1 and c.status = $2 order by c.phone";
+    where c.purpose = $1 and ($2 = '' or c.status = $2) order by c.phone";
 
 /// Visits current consent for a purpose (optionally one status) row by row, in phone order:
 /// memory stays flat however many numbers there are. `each` may fail (a closed pipe); the
@@ -212,13 +210,7 @@ pub async fn export<E: From<StoreError>>(
     if store.backend() == super::Backend::Sqlite {
         return export_sqlite_chunks(store, purpose, status, each).await;
     }
-    let sql = if status.is_some() { EXPORT_STATUS } else { EXPORT };
-    let query = sqlx::query_as::<_, ExportRow>(sql).bind(purpose);
-    let mut rows = match status {
-        Some(status) => query.bind(status),
-        None => query,
-    }
-    .fetch(store.pool());
+    let mut rows = sqlx::query_as::<_, ExportRow>(EXPORT).bind(purpose).bind(status.unwrap_or("")).fetch(store.pool());
     while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
         each(row)?;
     }
