@@ -51,7 +51,7 @@ async fn run() {
             std::hint::black_box(leafdesk::compliance::gate::decide(
                 "marketing",
                 gate.consent,
-                leafdesk::now_ms(),
+                store.now_ms(),
                 &recipient,
                 &[],
             ));
@@ -69,13 +69,7 @@ async fn run() {
     // A Florida number at a California store: two states' windows, the area code's zone.
     let recipient = Recipient::locate("+13055550100", Some("CA"), None, &location.state, &location.timezone);
     for _ in 0..n {
-        std::hint::black_box(leafdesk::compliance::gate::decide(
-            "marketing",
-            consent,
-            leafdesk::now_ms(),
-            &recipient,
-            &[],
-        ));
+        std::hint::black_box(leafdesk::compliance::gate::decide("marketing", consent, store.now_ms(), &recipient, &[]));
     }
     let pure = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
     println!(
@@ -112,7 +106,7 @@ async fn run() {
             purpose: "transactional",
             body: "Your order is ready.",
         };
-        leafdesk::store::outbox::enqueue(&mut tx, &row).await.unwrap();
+        leafdesk::store::outbox::enqueue(&mut tx, &row, store.now_ms()).await.unwrap();
     }
     tx.commit().await.unwrap();
     let rest = TwilioRest::new(

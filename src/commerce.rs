@@ -140,6 +140,7 @@ pub trait Commerce: Send + Sync {
         conn: &'a mut AnyConnection,
         customer: &'a Customer,
         reason: &'a str,
+        now_ms: i64,
     ) -> Fut<'a, u64>;
 }
 
@@ -214,10 +215,11 @@ impl Commerce for DbCommerce {
         conn: &'a mut AnyConnection,
         customer: &'a Customer,
         reason: &'a str,
+        now_ms: i64,
     ) -> Fut<'a, u64> {
         Box::pin(async move {
             let status = if reason == "recommendation_expired" { "expired" } else { "id_failed" };
-            db::set_verification(&mut *conn, &customer.customer_id, status, Some(reason)).await?;
+            db::set_verification(&mut *conn, &customer.customer_id, status, Some(reason), now_ms).await?;
             db::hold_orders(conn, &customer.contact_id).await
         })
     }

@@ -21,8 +21,19 @@ pub const DEMO_CONTACTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("cus_casey", "+15555550105", "en", "medical", Some("Casey")),
 ];
 
-/// Casey's recommendation ended on this day: checkout locks at the next midnight, store time.
-pub const CASEY_RECOMMENDATION_ENDED: &str = "2026-01-31";
+/// Casey's recommendation ended this many days before the demo is seeded (so checkout locks at
+/// the next midnight, store time); the other medical patients' run this many days after it.
+const CASEY_ENDED_DAYS_AGO: i64 = 30;
+const VALID_FOR_DAYS: i64 = 365;
+
+/// The store's date `days` from the instant `now_ms`, as `YYYY-MM-DD` (demo dates follow the
+/// clock, so the demo tells the same story on any day).
+fn store_date(now_ms: i64, timezone: &str, days: i64) -> String {
+    let tz = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today =
+        jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_zoned_datetime(tz).date();
+    today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string()
+}
 
 /// SKU, name, category, net weight mg, THC mg, price in cents.
 type DemoProduct = (&'static str, &'static str, &'static str, Option<i64>, Option<i64>, i64);
@@ -90,14 +101,14 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             thc_mg: *thc,
             price_cents: *price,
         };
-        let id = commerce::upsert_product(&mut conn, &product).await?;
+        let id = commerce::upsert_product(&mut conn, &product, store.now_ms()).await?;
         product_ids.insert(*sku, (id, *price));
     }
     for (sku, online, in_store) in STOCK {
         let stock = Stock { online: *online, store: *in_store };
-        commerce::set_stock(&mut conn, &location.location_id, &product_ids[sku].0, stock).await?;
+        commerce::set_stock(&mut conn, &location.location_id, &product_ids[sku].0, stock, store.now_ms()).await?;
     }
-    let now = crate::now_ms();
+    let now = store.now_ms();
     let deal = Promotion {
         description: "Online-only deal: 20% off Blue Dream".into(),
         price_cents: 3_200,
@@ -123,7 +134,7 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             state: Some(&location.state),
             timezone: Some(&location.timezone),
         };
-        let contact_id = contacts::upsert(&mut conn, &profile).await?;
+        let contact_id = contacts::upsert(&mut conn, &profile, store.now_ms()).await?;
         let customer = Customer {
             customer_id: (*customer_id).into(),
             contact_id,
@@ -131,15 +142,15 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             customer_type: (*kind).into(),
             date_of_birth: Some("1990-04-20".into()),
             recommendation_expires_on: match *customer_id {
-                "cus_casey" => Some(CASEY_RECOMMENDATION_ENDED.into()),
-                _ => (*kind == "medical").then(|| "2027-06-30".into()),
+                "cus_casey" => Some(store_date(now, &location.timezone, -CASEY_ENDED_DAYS_AGO)),
+                _ => (*kind == "medical").then(|| store_date(now, &location.timezone, VALID_FOR_DAYS)),
             },
             verification_status: "verified".into(),
             preferred_channel: "sms".into(),
             non_resident: false,
             locked_reason: None,
         };
-        commerce::upsert_customer(&mut conn, &customer).await?;
+        commerce::upsert_customer(&mut conn, &customer, store.now_ms()).await?;
     }
     for (phone, number, status, payment, fulfillment, lines) in ORDERS {
         let contact = contacts::find(store, phone).await?.expect("demo contact was just upserted");

@@ -1,7 +1,9 @@
 //! Conversation tests for flow authors: `flows/tests/*.yaml`, each test a scripted dialog
 //! (customer says → bot reply equals / contains, silence, hand-off) with expected outcome and
 //! slots. Each test runs through the real pipeline, engine and templates against its own fresh
-//! SQLite database seeded with the demo data; nothing is mocked.
+//! SQLite database seeded with the demo data; nothing is mocked. Every test starts at the same
+//! instant ([`TEST_START_MS`], a Monday noon at the demo store), so its replies are the same on
+//! any day.
 //!
 //! Owns the test file format and the runner behind `leafdesk flows test` and `cargo test`.
 
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use crate::clock::Clock;
 use crate::domain::{Channel, Inbound, PhoneNumber};
 use crate::flows::Library;
 use crate::metrics::Metrics;
@@ -21,6 +24,9 @@ use crate::store::{contacts, conversations, tickets, Store};
 
 /// The number the demo location answers on in conversation tests.
 const TEST_NUMBER: &str = "+15005550006";
+/// 2026-11-30T20:00:00Z, Monday 30 November 2026 at noon in Los Angeles: where every
+/// conversation test's clock starts.
+pub const TEST_START_MS: i64 = 1_796_068_800_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,7 +134,7 @@ pub async fn run_dir(flows_dir: &Path, templates_dir: &Path) -> anyhow::Result<R
 async fn run_case(library: &Arc<Library>, case: &TestCase) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let url = format!("sqlite://{}?mode=rwc", dir.join("flowtest.db").display());
-    let store = Store::connect(&url, SqliteSync::Normal).await?;
+    let store = Store::connect(&url, SqliteSync::Normal).await?.with_clock(Clock::starting_at(TEST_START_MS));
     let result = run_turns(library, &store, case).await;
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -17,6 +17,7 @@
 
 pub mod actions;
 pub mod channels;
+pub mod clock;
 pub mod commerce;
 pub mod compliance;
 pub mod demo;
@@ -35,12 +36,6 @@ pub mod templates;
 pub mod twilio;
 pub mod uploads;
 pub mod verification;
-
-/// Milliseconds since the Unix epoch, the unit of every stored time.
-pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("system clock is after 1970");
-    i64::try_from(now.as_millis()).expect("milliseconds fit in i64 until year 292 million")
-}
 
 /// A new time-ordered id (UUID v7) as text, the primary key of every table.
 pub fn new_id() -> String {

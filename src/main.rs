@@ -275,7 +275,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             app.run(startup::shutdown_signal()).await?;
         }
         Command::Migrate => {
-            Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            connect(&settings).await?;
             println!("database is up to date");
         }
         Command::Location(cmd) => location(cmd, &settings).await?,
@@ -335,7 +335,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                     "--status must be opted_in or opted_out"
                 );
             }
-            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            let store = connect(&settings).await?;
             export_consent(&store, &purpose, status.as_deref()).await?;
         }
         Command::Consent(ConsentCommand::Import { file, dry_run }) => {
@@ -350,7 +350,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             if dry_run {
                 println!("{} rows are valid; nothing imported (dry run)", rows.len());
             } else {
-                let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+                let store = connect(&settings).await?;
                 let n = leafdesk::compliance::import::import(&store, &file.display().to_string(), &rows).await?;
                 println!("imported {n} consent records");
             }
@@ -358,8 +358,8 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         Command::Integration(cmd) => integration(cmd, &settings).await?,
         Command::Verification(cmd) => verification(cmd, &settings).await?,
         Command::Report(ReportCommand::Tags { days }) => {
-            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
-            let since = leafdesk::now_ms() - days.max(0) * 86_400_000;
+            let store = connect(&settings).await?;
+            let since = store.now_ms() - days.max(0) * 86_400_000;
             let mut tx = store.begin().await?;
             println!("conversation outcomes in the last {days} days (tag, outcome, count):");
             for (tag, outcome, n) in leafdesk::store::outcomes::count_by_tag(&mut tx, since).await? {
@@ -376,7 +376,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             return Ok(limits_check(&state, &customer, non_resident, &items));
         }
         Command::Outbox { limit } => {
-            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            let store = connect(&settings).await?;
             for r in leafdesk::store::outbox::list(&store, limit).await? {
                 let to = PhoneNumber::parse(&r.to_phone).map_or(r.to_phone.clone(), |p| p.masked());
                 let reason = r.reason.unwrap_or_default();
@@ -385,7 +385,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         }
         Command::Consent(ConsentCommand::Show { phone }) => {
             let phone = PhoneNumber::parse(&phone)?;
-            let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+            let store = connect(&settings).await?;
             let history = leafdesk::store::consent::history(&store, phone.as_ref()).await?;
             if history.is_empty() {
                 println!("no consent events for {phone}");
@@ -396,6 +396,12 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The database, migrated, on this process's clock.
+async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    Ok(store.with_clock(settings.clock()))
 }
 
 async fn export_consent(store: &Store, purpose: &str, status: Option<&str>) -> anyhow::Result<()> {
@@ -413,7 +419,7 @@ async fn export_consent(store: &Store, purpose: &str, status: Option<&str>) -> a
 }
 
 async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    let store = connect(settings).await?;
     match cmd {
         LocationCommand::Add { name, state, timezone, number, messaging_service_sid } => {
             anyhow::ensure!(
@@ -450,7 +456,7 @@ async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<(
 }
 
 async fn ticket(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    let store = connect(settings).await?;
     match cmd {
         TicketCommand::List => {
             let open = tickets::list_open(&store).await?;
@@ -524,7 +530,7 @@ fn limits_check(state: &str, customer: &str, non_resident: bool, items: &[String
 
 async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Result<()> {
     use leafdesk::store::integrations;
-    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    let store = connect(settings).await?;
     match cmd {
         IntegrationCommand::Add { name } => {
             let secret = leafdesk::channels::events::new_secret().context("reading randomness for the secret")?;
@@ -550,7 +556,7 @@ async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Re
                 .find(|i| i.name == name)
                 .with_context(|| format!("no active integration named {name:?}"))?;
             let path =
-                leafdesk::channels::webchat::signed_path(&integration.secret, &customer, leafdesk::now_ms() / 1000);
+                leafdesk::channels::webchat::signed_path(&integration.secret, &customer, store.clock().now_secs());
             println!("{}{path}", settings.public_base());
         }
     }
@@ -561,7 +567,7 @@ async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Re
 async fn verification(cmd: VerificationCommand, settings: &Settings) -> anyhow::Result<()> {
     use leafdesk::store::uploads;
     use leafdesk::verification::{review, Decision};
-    let store = Store::connect(&settings.database_url, settings.sqlite_sync).await?;
+    let store = connect(settings).await?;
     let links = startup::upload_links(settings)?;
     match cmd {
         VerificationCommand::List => {

@@ -47,7 +47,7 @@ pub fn spawn(worker: Worker, poll: Duration) -> (Arc<Notify>, tokio::task::JoinH
     let worker = Arc::new(worker);
     let handle = tokio::spawn(async move {
         loop {
-            match deliver_due(&worker, crate::now_ms()).await {
+            match deliver_due(&worker, worker.store.now_ms()).await {
                 Ok(0) => {
                     tokio::select! {
                         () = notified.notified() => {}

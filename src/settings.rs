@@ -70,6 +70,9 @@ pub struct Settings {
     pub upload_max_bytes: usize,
     /// How often expired medical recommendations are looked for (they lock at local midnight).
     pub verification_sweep_ms: i64,
+    /// Testing and demos only: the instant the clock starts at (it then runs on). Lets a
+    /// command agree with a test server's pinned clock, or replay a day.
+    pub now_ms: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,7 @@ const KEYS: &[&str] = &[
     "LEAFDESK_UPLOAD_LINK_TTL_HOURS",
     "LEAFDESK_UPLOAD_MAX_MB",
     "LEAFDESK_VERIFICATION_SWEEP_MS",
+    "LEAFDESK_NOW",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -196,7 +200,13 @@ impl Settings {
                 get("LEAFDESK_VERIFICATION_SWEEP_MS"),
                 60_000,
             )?,
+            now_ms: get("LEAFDESK_NOW").map(parse_now).transpose()?,
         })
+    }
+
+    /// The clock everything in this process reads: the machine's, unless `LEAFDESK_NOW` pins it.
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.now_ms.map_or_else(crate::clock::Clock::system, crate::clock::Clock::starting_at)
     }
 
     /// What `serve` needs beyond the common settings: a way to verify Twilio's signatures.
@@ -227,6 +237,14 @@ impl Settings {
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
     }
+}
+
+fn parse_now(value: String) -> Result<i64, SettingsError> {
+    value.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|_| SettingsError {
+        key: "LEAFDESK_NOW",
+        problem: format!("{value:?} is not an instant"),
+        fix: "Use RFC 3339 with a zone, for example 2026-11-30T20:00:00Z, or leave it unset (the machine's clock).",
+    })
 }
 
 fn parse_ach_url(url: String) -> Result<String, SettingsError> {
@@ -362,6 +380,8 @@ mod tests {
             ("LEAFDESK_RELOAD_INTERVAL_MS", "soon"),
             ("LEAFDESK_SQLITE_SYNCHRONOUS", "off"),
             ("LEAFDESK_OUTBOX_RETRY_BASE_MS", "-5"),
+            ("LEAFDESK_NOW", "yesterday"),
+            ("LEAFDESK_NOW", "2026-11-30 12:00"),
         ] {
             let err = settings(&[(key, value)]).expect_err(key);
             assert_eq!(err.key, key, "{key}={value:?} should be rejected naming {key}");
@@ -372,6 +392,14 @@ mod tests {
     fn serving_without_a_twilio_token_is_refused_unless_explicitly_skipped() {
         assert_eq!(settings(&[]).unwrap().check_serving().unwrap_err().key, "TWILIO_AUTH_TOKEN");
         assert!(settings(&[("LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE", "true")]).unwrap().check_serving().is_ok());
+    }
+
+    #[test]
+    fn the_clock_is_the_machines_unless_pinned() {
+        assert!(settings(&[]).unwrap().now_ms.is_none());
+        let pinned = settings(&[("LEAFDESK_NOW", "2026-11-30T20:00:00Z")]).unwrap();
+        let now = pinned.clock().now_ms();
+        assert!((1_796_068_800_000..1_796_068_860_000).contains(&now), "{now}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::channels::{self, LocationCache};
+use crate::clock::Clock;
 use crate::flows::{self, Library};
 use crate::metrics::Metrics;
 use crate::outbox;
@@ -66,6 +67,18 @@ pub struct App {
 /// # Errors
 /// Anything that must stop the process at start: database, broken flows, a taken port.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let clock = settings.clock();
+    build_with_clock(settings, clock).await
+}
+
+/// As [`build`], reading the time from `clock` (tests pin the time they mean).
+///
+/// # Errors
+/// As for [`build`].
+pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<App> {
+    if settings.now_ms.is_some() {
+        tracing::warn!("LEAFDESK_NOW pins the clock: for tests and demos only, never in production");
+    }
     if settings.skip_twilio_signature {
         tracing::warn!(
             "LEAFDESK_DEV_SKIP_TWILIO_SIGNATURE is on: Twilio webhooks are NOT verified. Never use this in production."
@@ -73,7 +86,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     }
     let store = Store::connect_server(&settings.database_url, settings.sqlite_sync)
         .await
-        .context("connecting to the database (DATABASE_URL)")?;
+        .context("connecting to the database (DATABASE_URL)")?
+        .with_clock(clock);
     let library =
         Library::open(&settings.flows_dir, &settings.templates_dir, crate::actions::NAMES).map_err(|diags| {
             let list: Vec<String> = diags.iter().map(ToString::to_string).collect();

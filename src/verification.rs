@@ -57,6 +57,7 @@ pub async fn review(
     }
     let commerce::Reach { customer, contact, location } =
         commerce::reach(store, customer_id).await?.ok_or_else(|| ReviewError::NoCustomer(customer_id.to_owned()))?;
+    let now = store.now_ms();
     let mut tx = store.begin().await?;
     let conversation = conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms").await?;
     let conversation_id = conversation.as_ref().map(|c| c.conversation_id.clone());
@@ -65,22 +66,24 @@ pub async fn review(
             if let Some(on) = expires_on {
                 commerce::set_recommendation_expiry(&mut tx, customer_id, on).await?;
             }
-            commerce::set_verification(&mut tx, customer_id, "verified", None).await?;
+            commerce::set_verification(&mut tx, customer_id, "verified", None, now).await?;
             let released = commerce::release_orders(&mut tx, &contact.contact_id).await?;
             ("approved", None, "medical_reverification/approved", json!({ "released_orders": released }))
         }
         Decision::Reject { reason } => {
-            commerce::set_verification(&mut tx, customer_id, "rejected", customer.locked_reason.as_deref()).await?;
-            let expires = crate::now_ms() + links.ttl_ms;
-            let token = store_uploads::insert_token(&mut tx, customer_id, conversation_id.as_deref(), expires).await?;
+            commerce::set_verification(&mut tx, customer_id, "rejected", customer.locked_reason.as_deref(), now)
+                .await?;
+            let expires = now + links.ttl_ms;
+            let token =
+                store_uploads::insert_token(&mut tx, customer_id, conversation_id.as_deref(), expires, now).await?;
             let slots = json!({ "reason": reason, "upload_url": links.url(&token) });
             ("rejected", Some(reason), "medical_reverification/rejected", slots)
         }
     };
-    if store_uploads::review(&mut tx, customer_id, status, note).await? == 0 {
+    if store_uploads::review(&mut tx, customer_id, status, note, now).await? == 0 {
         return Err(ReviewError::NothingPending(customer_id.to_owned()));
     }
-    store_uploads::close_tickets(&mut tx, customer_id).await?;
+    store_uploads::close_tickets(&mut tx, customer_id, now).await?;
     slots["staff"] = json!(staff);
     let data = json!({
         "contact": { "locale": contact.locale, "first_name": contact.first_name, "customer_type": contact.customer_type },
@@ -99,10 +102,10 @@ pub async fn review(
         purpose: "transactional",
         body: &text,
     };
-    outbox::enqueue(&mut tx, &message).await?;
+    outbox::enqueue(&mut tx, &message, now).await?;
     if let Some(id) = &conversation_id {
         let detail = json!({ "decision": status, "staff": staff });
-        conversations::record_event(&mut tx, id, "verification_reviewed", &detail).await?;
+        conversations::record_event(&mut tx, id, "verification_reviewed", &detail, now).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(text)
@@ -155,7 +158,7 @@ pub fn spawn_sweeper(store: Store, pipeline: Pipeline, every: Duration) -> tokio
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
-            match sweep(&store, &pipeline, crate::now_ms()).await {
+            match sweep(&store, &pipeline, store.now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(locked = n, "expired medical recommendations locked"),
                 Err(e) => tracing::error!(error = %e, "verification sweep failed"),

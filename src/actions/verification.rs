@@ -49,7 +49,7 @@ pub(super) async fn lock_account(
         Some("id_verification_failed") => "id_verification_failed",
         _ => "recommendation_expired",
     };
-    let held = ctx.commerce.lock_checkout(conn, &c, reason).await?;
+    let held = ctx.commerce.lock_checkout(conn, &c, reason, ctx.now_ms).await?;
     let mut slots = Slots::from([("held_orders".into(), json!(held)), ("locked_reason".into(), json!(reason))]);
     if let Some(on) = &c.recommendation_expires_on {
         slots.insert("recommendation_expired_on".into(), json!(on));
@@ -66,7 +66,7 @@ pub(super) async fn upload_link(conn: &mut AnyConnection, ctx: &ActionContext<'_
         return Ok(ActionResult::outcome("no_customer"));
     };
     let expires = ctx.now_ms + links.ttl_ms;
-    let token = uploads::insert_token(conn, &c.customer_id, Some(ctx.conversation_id), expires).await?;
+    let token = uploads::insert_token(conn, &c.customer_id, Some(ctx.conversation_id), expires, ctx.now_ms).await?;
     let slots = Slots::from([
         ("upload_url".into(), json!(links.url(&token))),
         ("upload_expires".into(), json!(clock::describe(expires, ctx.now_ms, &ctx.timezone(), ctx.locale))),

@@ -112,7 +112,7 @@ async fn put_customer(
 ) -> Result<Response, AppError> {
     check_json(&headers)?;
     let body = to_bytes(body, MAX_EVENT_BYTES).await.map_err(|_| AppError::TooLarge(MAX_EVENT_BYTES))?;
-    verify(&integrations::active(&state.store).await?, &headers, &body, crate::now_ms() / 1000)?;
+    verify(&integrations::active(&state.store).await?, &headers, &body, state.store.now_ms() / 1000)?;
     let p: CustomerPayload = serde_json::from_slice(&body).map_err(|e| {
         AppError::rejected(StatusCode::BAD_REQUEST, "malformed_body", format!("the body is not a valid customer: {e}"))
     })?;
@@ -141,7 +141,7 @@ async fn put_customer(
         state: p.address_state.as_deref(),
         timezone: p.timezone.as_deref(),
     };
-    let contact_id = contacts::upsert(&mut tx, &profile).await?;
+    let contact_id = contacts::upsert(&mut tx, &profile, state.store.now_ms()).await?;
     let existed = commerce::customer_by_id(&mut tx, &customer_id).await?.is_some();
     let customer = Customer {
         customer_id: customer_id.clone(),
@@ -155,7 +155,7 @@ async fn put_customer(
         non_resident: p.non_resident,
         locked_reason: None,
     };
-    commerce::upsert_customer(&mut tx, &customer).await?;
+    commerce::upsert_customer(&mut tx, &customer, state.store.now_ms()).await?;
     if let Some(number) = p.recommendation_number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         let sealed = state.uploads.sealer.seal(&recommendation_context(&customer_id), number.as_bytes());
         commerce::set_recommendation_number(&mut tx, &customer_id, &sealed).await?;

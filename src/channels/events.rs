@@ -63,7 +63,7 @@ struct EventPayload {
 async fn receive_event(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     check_json(&headers)?;
     let body = to_bytes(body, MAX_EVENT_BYTES).await.map_err(|_| AppError::TooLarge(MAX_EVENT_BYTES))?;
-    let integration = verify(&integrations::active(&state.store).await?, &headers, &body, crate::now_ms() / 1000)?;
+    let integration = verify(&integrations::active(&state.store).await?, &headers, &body, state.store.now_ms() / 1000)?;
     let payload: EventPayload = serde_json::from_slice(&body).map_err(|e| {
         AppError::rejected(StatusCode::BAD_REQUEST, "malformed_body", format!("the body is not a valid event: {e}"))
     })?;

@@ -13,11 +13,12 @@ pub mod upload;
 pub mod webchat;
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{LazyLock, RwLock};
 
 use axum::extract::FromRequest;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use regex::Regex;
 
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -27,6 +28,18 @@ use crate::twilio::signature::{self, Algorithm};
 
 /// 64 KiB: a real Twilio webhook is a few KiB even with ten media URLs.
 pub const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
+/// 100: Twilio sends about 20 fields (with ten media, 40); more is not Twilio.
+const MAX_FIELDS: usize = 100;
+/// 64 bytes: the longest field name Twilio sends is about 20 characters.
+const MAX_KEY_BYTES: usize = 64;
+/// 2,048 bytes for any value but `Body` (media URLs are the longest, about 150 bytes).
+const MAX_VALUE_BYTES: usize = 2048;
+/// 1600: the longest body Twilio delivers; anything longer did not come from Twilio.
+pub const MAX_BODY_CHARS: usize = 1600;
+
+/// Twilio's message SIDs: `SM` (SMS) or `MM` (MMS), then 32 lower-case hex digits.
+static MESSAGE_SID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("^(SM|MM)[0-9a-f]{32}$").expect("message SID pattern compiles"));
 
 /// A Twilio webhook's form parameters, in the order sent, after its signature was verified.
 #[derive(Debug)]
@@ -45,6 +58,45 @@ impl TwilioForm {
         self.get(key)
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| AppError::Validation { field: key, message: "is required".into() })
+    }
+
+    /// The message's SID in Twilio's own format. The deprecated `SmsSid` and `SmsMessageSid`,
+    /// when sent, must be the same SID: Twilio signs keys and values run together, so a replay
+    /// that shifts the boundary between two fields keeps a valid signature but cannot keep
+    /// these three in agreement.
+    ///
+    /// # Errors
+    /// `Validation` naming the field that is missing, malformed or disagrees.
+    pub fn message_sid(&self) -> Result<&str, AppError> {
+        let sid = self.require("MessageSid")?;
+        if !MESSAGE_SID.is_match(sid) {
+            let message = "is not a Twilio message SID (SM or MM, then 32 hex digits)".into();
+            return Err(AppError::Validation { field: "MessageSid", message });
+        }
+        for alias in ["SmsSid", "SmsMessageSid"] {
+            if self.get(alias).is_some_and(|other| other != sid) {
+                return Err(AppError::Validation { field: "MessageSid", message: format!("differs from {alias}") });
+            }
+        }
+        Ok(sid)
+    }
+
+    /// Bounds every field, so nothing unbounded is stored or logged.
+    pub(crate) fn check_sizes(&self) -> Result<(), AppError> {
+        if self.params.len() > MAX_FIELDS {
+            return Err(AppError::BadRequest(format!("more than {MAX_FIELDS} form fields")));
+        }
+        for (key, value) in &self.params {
+            let too_long =
+                if key == "Body" { value.chars().count() > MAX_BODY_CHARS } else { value.len() > MAX_VALUE_BYTES };
+            if key.len() > MAX_KEY_BYTES || too_long {
+                let field = if key == "Body" { "Body" } else { "form field" };
+                let limit = if key == "Body" { "1600 characters" } else { "2048 bytes" };
+                let shown: String = key.chars().take(MAX_KEY_BYTES).collect();
+                return Err(AppError::Validation { field, message: format!("{shown:?} is longer than {limit}") });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -69,7 +121,10 @@ impl FromRequest<AppState> for TwilioForm {
                 .map_err(|_| AppError::TooLarge(MAX_WEBHOOK_BYTES))?;
             let params = parse_form(&bytes)?;
             verify(state, &parts, &params)?;
-            Ok(Self { params })
+            let form = Self { params };
+            form.check_sizes()?;
+            check_account(state, &form)?;
+            Ok(form)
         }
         .await;
         result.inspect_err(|err| {
@@ -130,10 +185,9 @@ fn decode_component(raw: &str) -> Result<String, AppError> {
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
                 let Some(byte) = hex else {
-                    return Err(AppError::BadRequest(format!(
-                        "malformed form body: bad %-escape near {:?}",
-                        &raw[i..raw.len().min(i + 3)]
-                    )));
+                    // Bytes, not a str slice: the escape may be cut inside a UTF-8 character.
+                    let near = String::from_utf8_lossy(&bytes[i..bytes.len().min(i + 3)]);
+                    return Err(AppError::BadRequest(format!("malformed form body: bad %-escape near {near:?}")));
                 };
                 out.push(byte);
                 i += 2;
@@ -174,6 +228,14 @@ fn verify(state: &AppState, parts: &Parts, params: &[(String, String)]) -> Resul
         Ok(())
     } else {
         Err(AppError::BadSignature("bad_signature"))
+    }
+}
+
+/// A webhook for another account, though signed (a subaccount's token, say), is not ours.
+fn check_account(state: &AppState, form: &TwilioForm) -> Result<(), AppError> {
+    match (&state.settings.twilio_account_sid, form.get("AccountSid")) {
+        (Some(ours), Some(theirs)) if ours != theirs => Err(AppError::BadSignature("wrong_account")),
+        _ => Ok(()),
     }
 }
 
@@ -247,13 +309,12 @@ mod tests {
         auth_token_used: String,
     }
 
-    /// Realistic Twilio payloads with their real signatures (`../shared/cases/twilio_webhooks.json`):
+    /// Realistic Twilio payloads with their real signatures (`tests/fixtures/twilio/twilio_webhooks.json`):
     /// each decodes, verifies, and every inbound message parses.
     #[test]
     fn every_shared_webhook_payload_decodes_verifies_and_parses() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/cases/twilio_webhooks.json");
-        let file: Payloads =
-            serde_json::from_str(&std::fs::read_to_string(path).expect("shared cases")).expect("parses");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/twilio/twilio_webhooks.json");
+        let file: Payloads = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("parses");
         assert_eq!(file.payloads.len(), 21);
         for p in file.payloads {
             let params = parse_form(p.raw_body.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", p.name));
@@ -261,9 +322,14 @@ mod tests {
                 signature::verify_form(&p.auth_token_used, &p.url, &params, &p.x_twilio_signature, Algorithm::Sha1);
             assert!(ok, "{}: signature should verify", p.name);
             if p.name.starts_with("inbound_") {
-                let inbound = sms::parse_inbound(&TwilioForm { params }).unwrap_or_else(|e| panic!("{}: {e}", p.name));
-                if p.name == "inbound_mms_2_media" {
-                    assert_eq!(inbound.media.len(), 2);
+                let form = TwilioForm { params };
+                form.check_sizes().unwrap_or_else(|e| panic!("{}: {e}", p.name));
+                match sms::parse_inbound(&form) {
+                    Ok(sms::Webhook::Message(inbound)) if p.name == "inbound_mms_2_media" => {
+                        assert_eq!(inbound.media.len(), 2);
+                    }
+                    Ok(sms::Webhook::Message(_)) => {}
+                    other => panic!("{}: {other:?}", p.name),
                 }
             }
         }
@@ -276,6 +342,8 @@ mod tests {
             (b"Body=%F", "truncated escape"),
             (b"Body=%FF%FE", "not UTF-8"),
             (b"\xff=1", "raw non-UTF-8"),
+            ("Body=%aé".as_bytes(), "an escape cut inside a UTF-8 character"),
+            ("%é=1".as_bytes(), "an escape cut inside a UTF-8 character, in a key"),
         ] {
             assert!(parse_form(raw).is_err(), "{why}: {raw:?} should be rejected");
         }

@@ -136,7 +136,7 @@ pub async fn request_marketing(state: &AppState, location: &Location, asked: &As
         ip: asked.ip,
         user_agent: asked.user_agent,
     };
-    consent::create_request(&mut tx, &request).await?;
+    consent::create_request(&mut tx, &request, state.store.now_ms()).await?;
     let message = NewOutbound {
         conversation_id: None,
         location_id: &location.location_id,
@@ -144,7 +144,7 @@ pub async fn request_marketing(state: &AppState, location: &Location, asked: &As
         purpose: "transactional",
         body: &text,
     };
-    outbox::enqueue(&mut tx, &message).await?;
+    outbox::enqueue(&mut tx, &message, state.store.now_ms()).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     tracing::info!(phone = %asked.phone.masked(), version = asked.version, source = asked.source, "opt-in requested; waiting for YES");
     Ok(())

@@ -20,8 +20,6 @@ use crate::store::{commerce, contacts, conversations, receipts};
 use crate::twilio::twiml;
 use crate::uploads::{self, Source};
 
-/// 1600: the longest body Twilio delivers; anything longer did not come from Twilio.
-const MAX_INBOUND_CHARS: usize = 1600;
 /// 10: Twilio's maximum number of media in one MMS.
 const MAX_MEDIA: usize = 10;
 
@@ -31,9 +29,13 @@ pub fn router() -> Router<AppState> {
 
 #[tracing::instrument(skip_all, fields(channel = "sms", conversation_id = tracing::field::Empty))]
 async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<Response> {
-    let inbound = parse_inbound(&form).inspect_err(|e| {
+    let parsed = parse_inbound(&form).inspect_err(|e| {
         state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", rejection_reason(e))]);
     })?;
+    let inbound = match parsed {
+        Webhook::Message(inbound) => inbound,
+        Webhook::OtherSender { provider_id } => return other_sender(&state, &provider_id).await,
+    };
     let service = inbound.messaging_service_sid.clone();
     let Some(location) = state.locations.resolve(&state.store, &inbound.to, service.as_deref()).await? else {
         return unrouted(&state, &inbound).await;
@@ -100,38 +102,57 @@ fn twiml_reply(xml: String) -> Response {
 
 /// A number we do not serve: acknowledge (Twilio must not retry forever) and record it.
 async fn unrouted(state: &AppState, inbound: &Inbound) -> Result<Response> {
-    tracing::warn!(to = %inbound.to, from = %inbound.from.masked(), "message to a number leafdesk does not serve");
+    tracing::warn!(to = %mask_phone(&inbound.to), from = %inbound.from.masked(), "message to a number leafdesk does not serve");
     let detail = json!({ "to": inbound.to, "from": mask_phone(inbound.from.as_ref()), "messaging_service_sid": inbound.messaging_service_sid });
-    receipts::record(&state.store, &format!("unrouted:{}", inbound.provider_id), "unrouted_message", &detail).await?;
+    acknowledge(state, &format!("unrouted:{}", inbound.provider_id), "unrouted_message", &detail).await?;
     state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", "unknown_number")]);
     Ok(twiml_reply(twiml::empty_response()))
+}
+
+/// A short code or alphanumeric sender: recorded, answered with nothing (no flow, no consent).
+async fn other_sender(state: &AppState, provider_id: &str) -> Result<Response> {
+    tracing::info!("message from a short code or alphanumeric sender; recorded, not answered");
+    let detail = json!({ "sid": provider_id });
+    acknowledge(state, &format!("other_sender:{provider_id}"), "other_sender_message", &detail).await?;
+    state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", "not_a_phone_sender")]);
+    Ok(twiml_reply(twiml::empty_response()))
+}
+
+async fn acknowledge(state: &AppState, key: &str, kind: &str, detail: &serde_json::Value) -> Result<()> {
+    let mut tx = state.store.begin().await?;
+    receipts::record(&mut tx, key, kind, detail, state.store.now_ms()).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(())
+}
+
+/// What a verified messaging webhook carries.
+#[derive(Debug)]
+pub enum Webhook {
+    /// A customer's message from a phone number.
+    Message(Inbound),
+    /// A message from a short code or an alphanumeric sender (a carrier, a bank): nobody to
+    /// answer and no consent to change. Recorded, answered with an empty `<Response/>`.
+    OtherSender { provider_id: String },
 }
 
 /// Turns a verified messaging webhook into an [`Inbound`].
 ///
 /// # Errors
 /// `Validation` naming the missing or malformed field.
-pub fn parse_inbound(form: &TwilioForm) -> Result<Inbound> {
-    let provider_id = form.require("MessageSid")?.trim().to_owned();
-    let phone = |field: &'static str| -> Result<PhoneNumber> {
-        let raw = form.require(field)?;
-        let raw = raw.strip_prefix("whatsapp:").unwrap_or(raw);
-        PhoneNumber::parse(raw).map_err(|e| {
-            // A '+' sent unencoded in a form body arrives as a space.
-            let hint = if raw.starts_with(' ') { "; encode '+' as %2B in a form body" } else { "" };
-            AppError::Validation { field, message: format!("{e}{hint}") }
-        })
+pub fn parse_inbound(form: &TwilioForm) -> Result<Webhook> {
+    let provider_id = form.message_sid()?.to_owned();
+    let raw_from = form.require("From")?;
+    let raw_from = raw_from.strip_prefix("whatsapp:").unwrap_or(raw_from);
+    let from = match PhoneNumber::parse(raw_from) {
+        Ok(from) => from,
+        Err(_) if is_other_sender(raw_from) => return Ok(Webhook::OtherSender { provider_id }),
+        Err(e) => return Err(phone_error("From", raw_from, &e)),
     };
-    let from = phone("From")?;
-    let to = phone("To")?.as_ref().to_owned();
+    let raw_to = form.require("To")?;
+    let raw_to = raw_to.strip_prefix("whatsapp:").unwrap_or(raw_to);
+    let to = PhoneNumber::parse(raw_to).map_err(|e| phone_error("To", raw_to, &e))?.as_ref().to_owned();
     let body = form.get("Body").unwrap_or("").to_owned();
-    if body.chars().count() > MAX_INBOUND_CHARS {
-        return Err(AppError::Validation {
-            field: "Body",
-            message: format!("is longer than {MAX_INBOUND_CHARS} characters"),
-        });
-    }
-    Ok(Inbound {
+    Ok(Webhook::Message(Inbound {
         channel: Channel::Sms,
         provider_id,
         from,
@@ -140,7 +161,24 @@ pub fn parse_inbound(form: &TwilioForm) -> Result<Inbound> {
         body,
         media: parse_media(form)?,
         opt_out_type: form.get("OptOutType").filter(|t| !t.is_empty()).map(str::to_ascii_uppercase),
-    })
+    }))
+}
+
+fn phone_error(field: &'static str, raw: &str, e: &crate::domain::DomainError) -> AppError {
+    // A '+' sent unencoded in a form body arrives as a space.
+    let hint = if raw.starts_with(' ') { "; encode '+' as %2B in a form body" } else { "" };
+    AppError::Validation { field, message: format!("{e}{hint}") }
+}
+
+/// A short code (3 to 8 digits, as US and other carriers use) or an alphanumeric sender ID
+/// (up to 11 letters, digits and spaces, with at least one letter).
+fn is_other_sender(raw: &str) -> bool {
+    let short_code = (3..=8).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit());
+    let alphanumeric = (1..=11).contains(&raw.len())
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+        && raw.bytes().any(|b| b.is_ascii_alphabetic())
+        && !raw.starts_with(' ');
+    short_code || alphanumeric
 }
 
 fn parse_media(form: &TwilioForm) -> Result<Vec<Media>> {
@@ -173,8 +211,16 @@ mod tests {
         TwilioForm { params: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect() }
     }
 
+    const SID: &str = "SM0123456789abcdef0123456789abcdef";
     const GOOD: &[(&str, &str)] =
-        &[("MessageSid", "SM1"), ("From", "+14155550100"), ("To", "+15005550006"), ("Body", "hi")];
+        &[("MessageSid", SID), ("From", "+14155550100"), ("To", "+15005550006"), ("Body", "hi")];
+
+    fn message(pairs: &[(&str, &str)]) -> Inbound {
+        match parse_inbound(&form(pairs)) {
+            Ok(Webhook::Message(inbound)) => inbound,
+            other => panic!("{pairs:?} should parse as a message, got {other:?}"),
+        }
+    }
 
     #[test]
     fn a_complete_webhook_parses_with_its_media() {
@@ -186,7 +232,7 @@ mod tests {
             ("MediaUrl1", "https://api.twilio.com/m/1"),
             ("MediaContentType1", "application/pdf"),
         ]);
-        let inbound = parse_inbound(&form(&pairs)).unwrap();
+        let inbound = message(&pairs);
         assert_eq!(inbound.media.len(), 2);
         assert_eq!(inbound.media[1].content_type, "application/pdf");
         assert_eq!(inbound.body, "hi");
@@ -194,19 +240,20 @@ mod tests {
 
     #[test]
     fn missing_or_bad_fields_are_named() {
+        let (from, to) = (("From", "+14155550100"), ("To", "+15005550006"));
+        let sid = ("MessageSid", SID);
         let cases: &[(&str, &[(&str, &str)])] = &[
-            ("MessageSid", &[("From", "+14155550100"), ("To", "+15005550006")]),
-            ("From", &[("MessageSid", "SM1"), ("To", "+15005550006")]),
-            ("To", &[("MessageSid", "SM1"), ("From", "+14155550100")]),
-            ("From", &[("MessageSid", "SM1"), ("From", "not-a-number"), ("To", "+15005550006")]),
-            (
-                "NumMedia",
-                &[("MessageSid", "SM1"), ("From", "+14155550100"), ("To", "+15005550006"), ("NumMedia", "99")],
-            ),
-            (
-                "MediaUrlN",
-                &[("MessageSid", "SM1"), ("From", "+14155550100"), ("To", "+15005550006"), ("NumMedia", "1")],
-            ),
+            ("MessageSid", &[from, to]),
+            ("MessageSid", &[("MessageSid", "SM1"), from, to]),
+            ("MessageSid", &[("MessageSid", "SM0123456789ABCDEF0123456789ABCDEF"), from, to]),
+            ("MessageSid", &[("MessageSid", "SM0123456789abcdef0123456789abcdefTo+1"), from, to]),
+            ("MessageSid", &[sid, ("SmsSid", "SM99999999999999999999999999999999"), from, to]),
+            ("MessageSid", &[sid, ("SmsMessageSid", "SMffffffffffffffffffffffffffffffff"), from, to]),
+            ("From", &[sid, to]),
+            ("To", &[sid, from]),
+            ("From", &[sid, ("From", "not-a-number"), to]),
+            ("NumMedia", &[sid, from, to, ("NumMedia", "99")]),
+            ("MediaUrlN", &[sid, from, to, ("NumMedia", "1")]),
         ];
         for (field, pairs) in cases {
             match parse_inbound(&form(pairs)) {
@@ -214,14 +261,48 @@ mod tests {
                 other => panic!("{pairs:?} should be rejected naming {field}, got {other:?}"),
             }
         }
-        let unencoded_plus = [("MessageSid", "SM1"), ("From", " 14155550100"), ("To", "+15005550006")];
+        let unencoded_plus = [sid, ("From", " 14155550100"), to];
         match parse_inbound(&form(&unencoded_plus)) {
             Err(AppError::Validation { message, .. }) => assert!(message.contains("%2B"), "{message}"),
             other => panic!("{other:?}"),
         }
-        let long = "x".repeat(1601);
+    }
+
+    #[test]
+    fn the_deprecated_sid_fields_are_accepted_when_they_agree() {
         let mut pairs = GOOD.to_vec();
-        pairs[3] = ("Body", &long);
-        assert!(matches!(parse_inbound(&form(&pairs)), Err(AppError::Validation { field: "Body", .. })));
+        pairs.extend([("SmsSid", SID), ("SmsMessageSid", SID)]);
+        assert_eq!(message(&pairs).provider_id, SID);
+        let mms = [("MessageSid", "MM0123456789abcdef0123456789abcdef"), GOOD[1], GOOD[2]];
+        assert!(message(&mms).provider_id.starts_with("MM"));
+    }
+
+    #[test]
+    fn short_codes_and_alphanumeric_senders_are_not_customers() {
+        for sender in ["12345", "898211", "MyBank", "ACME Alerts"] {
+            let pairs = [GOOD[0], ("From", sender), GOOD[2], GOOD[3]];
+            assert!(
+                matches!(parse_inbound(&form(&pairs)), Ok(Webhook::OtherSender { .. })),
+                "{sender:?} should be taken for a short code or sender ID"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_fields_are_refused() {
+        let long_body = "x".repeat(1601);
+        let long_value = "y".repeat(2049);
+        let long_key = "K".repeat(65);
+        let many: Vec<(String, String)> = (0..101).map(|i| (format!("F{i}"), String::new())).collect();
+        for (why, params) in [
+            ("a body over 1600 characters", vec![("Body".to_owned(), long_body)]),
+            ("a value over 2048 bytes", vec![("MessageSid".to_owned(), long_value)]),
+            ("a key over 64 bytes", vec![(long_key, "v".to_owned())]),
+            ("over 100 fields", many),
+        ] {
+            assert!(TwilioForm { params }.check_sizes().is_err(), "{why} should be refused");
+        }
+        let emoji_body = "🌿".repeat(1600); // 1600 characters, 6400 bytes: Twilio's limit is characters
+        assert!(TwilioForm { params: vec![("Body".to_owned(), emoji_body)] }.check_sizes().is_ok());
     }
 }

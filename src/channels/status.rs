@@ -26,27 +26,30 @@ pub fn router() -> Router<AppState> {
 
 #[tracing::instrument(skip_all, fields(channel = "sms"))]
 async fn receive_status(State(state): State<AppState>, form: TwilioForm) -> Result<StatusCode> {
-    let fields = form.require("MessageSid").and_then(|sid| Ok((sid, form.require("MessageStatus")?)));
+    let fields = form.message_sid().and_then(|sid| Ok((sid, form.require("MessageStatus")?)));
     let (sid, status) = fields.inspect_err(|e| {
         state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", rejection_reason(e))]);
     })?;
     let error_code = form.get("ErrorCode").filter(|c| !c.is_empty());
     let detail = json!({ "sid": sid, "status": status, "error_code": error_code });
-    let first = receipts::record(&state.store, &format!("status:{sid}:{status}"), "status_callback", &detail).await?;
-    if !first {
+    let now = state.store.now_ms();
+    // Receipt, status and a carrier opt-out in one transaction: if recording fails, nothing is
+    // kept, Twilio's retry is not taken for a duplicate, and the opt-out is not lost.
+    let mut tx = state.store.begin().await?;
+    if !receipts::record(&mut tx, &format!("status:{sid}:{status}"), "status_callback", &detail, now).await? {
         return Ok(StatusCode::NO_CONTENT); // a retried callback: already applied
     }
-    messages::advance_status(&state.store, sid, status, error_code).await?;
-    if error_code == Some(CARRIER_OPTED_OUT) {
-        if let Some(to) = form.get("To") {
-            let mut tx = state.store.begin().await?;
-            let evidence = json!({ "message_sid": sid, "error_code": CARRIER_OPTED_OUT });
-            let consent =
-                NewConsent { phone: to, purpose: TRANSACTIONAL, action: "opt_out", source: "carrier_21610", evidence };
-            consent::record_all_purposes(&mut tx, consent).await?;
-            tx.commit().await.map_err(StoreError::from)?;
-            tracing::info!(to = %mask_phone(to), "carrier reports the number opted out (21610)");
-        }
+    messages::advance_status(&mut tx, sid, status, error_code, now).await?;
+    let opted_out_to = form.get("To").filter(|_| error_code == Some(CARRIER_OPTED_OUT));
+    if let Some(to) = opted_out_to {
+        let evidence = json!({ "message_sid": sid, "error_code": CARRIER_OPTED_OUT });
+        let consent =
+            NewConsent { phone: to, purpose: TRANSACTIONAL, action: "opt_out", source: "carrier_21610", evidence };
+        consent::record_all_purposes(&mut tx, consent, now).await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    if let Some(to) = opted_out_to {
+        tracing::info!(to = %mask_phone(to), "carrier reports the number opted out (21610)");
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -81,7 +81,7 @@ fn problem(err: &UploadError, es: bool) -> (StatusCode, String) {
 async fn usable(state: &AppState, token: &str) -> Result<store_uploads::Token, UploadError> {
     let id = state.uploads.sealer.verify_token(token).ok_or(UploadError::BadLink)?;
     let found = store_uploads::find_token(&state.store, id).await?.ok_or(UploadError::BadLink)?;
-    match (found.used_at_ms, found.expires_at_ms <= crate::now_ms()) {
+    match (found.used_at_ms, found.expires_at_ms <= state.store.now_ms()) {
         (Some(_), _) => Err(UploadError::Used),
         (None, true) => Err(UploadError::Expired),
         (None, false) => Ok(found),
@@ -93,8 +93,12 @@ async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     match usable(&state, &token).await {
         Ok(t) => {
             let (es, tz) = viewer(&state, &t.customer_id).await;
-            let expires =
-                crate::actions::clock::describe(t.expires_at_ms, crate::now_ms(), &tz, if es { "es" } else { "en" });
+            let expires = crate::actions::clock::describe(
+                t.expires_at_ms,
+                state.store.now_ms(),
+                &tz,
+                if es { "es" } else { "en" },
+            );
             let max_mb = state.uploads.max_bytes / (1024 * 1024);
             page(&state, StatusCode::OK, json!({ "es": es, "expires": expires, "max_mb": max_mb }))
         }
@@ -121,7 +125,7 @@ async fn receive(
     let token_id = token.token_id;
     let (es, tz) = viewer(&state, &token.customer_id).await;
     let expires =
-        crate::actions::clock::describe(token.expires_at_ms, crate::now_ms(), &tz, if es { "es" } else { "en" });
+        crate::actions::clock::describe(token.expires_at_ms, state.store.now_ms(), &tz, if es { "es" } else { "en" });
     let bytes = match read_document(multipart, state.uploads.max_bytes).await {
         Ok(bytes) => bytes,
         Err(err) => return form_error(&state, &err, es, &expires),

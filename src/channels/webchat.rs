@@ -102,10 +102,6 @@ pub fn signed_path(secret: &str, customer: &str, ts: i64) -> String {
     format!("/chat?{query}")
 }
 
-fn now_secs() -> i64 {
-    crate::now_ms() / 1000
-}
-
 async fn show(
     State(state): State<AppState>,
     link: Result<Query<Link>, axum::extract::rejection::QueryRejection>,
@@ -114,7 +110,7 @@ async fn show(
         let html = "<p>This chat opens from the store's website when you are signed in.</p>";
         return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
     };
-    let reach = match identify(&state, &link, now_secs()).await {
+    let reach = match identify(&state, &link, state.store.clock().now_secs()).await {
         Ok(reach) => reach,
         Err(AppError::Rejected { status, .. }) => {
             let html = "<p>This chat link has expired. Reload the store's page to chat with us.</p>";
@@ -171,7 +167,7 @@ async fn message(State(state): State<AppState>, body: Bytes) -> Result<Response,
     if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
         return Err(invalid(format!("text must be 1 to {MAX_TEXT_CHARS} characters")));
     }
-    let reach = identify(&state, &m.link, now_secs()).await?;
+    let reach = identify(&state, &m.link, state.store.clock().now_secs()).await?;
     let from = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
     let location = reach.location;
     let inbound = Inbound {
@@ -216,7 +212,7 @@ async fn consent(
             "disclosure_version is required: the version of the text the customer agreed to",
         ));
     };
-    let reach = identify(&state, &c.link, now_secs()).await?;
+    let reach = identify(&state, &c.link, state.store.clock().now_secs()).await?;
     let phone = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
     let ip = super::client_ip(&headers, peer);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -238,7 +234,7 @@ struct ChatUpdates {
 /// A person's replies in the customer's web chat since `after`.
 async fn updates(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
     let u: ChatUpdates = parse(&body)?;
-    let reach = identify(&state, &u.link, now_secs()).await?;
+    let reach = identify(&state, &u.link, state.store.clock().now_secs()).await?;
     let mut tx = state.store.begin().await?;
     let open =
         crate::store::conversations::find_open(&mut tx, &reach.contact.contact_id, &reach.location.location_id, "web")

@@ -69,7 +69,7 @@ pub async fn apply(
     match keyword {
         Keyword::OptOut => {
             let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_out", source, evidence: evidence() };
-            consent::record_all_purposes(tx, consent).await?;
+            consent::record_all_purposes(tx, consent, now_ms).await?;
             let recently =
                 consent::confirmation_sent_at(tx, phone).await?.is_some_and(|at| now_ms - at < CONFIRMATION_WINDOW_MS);
             let decision = if twilio_answered || recently {
@@ -92,7 +92,7 @@ pub async fn apply(
         }
         Keyword::OptIn if !verdict.soft || opted_out || inbound.opt_out_type.is_some() => {
             let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_in", source, evidence: evidence() };
-            consent::record(tx, &consent).await?;
+            consent::record(tx, &consent, now_ms).await?;
             let decision = if twilio_answered { Decision::Silent } else { Decision::Reply("consent/opted_in") };
             Ok(Outcome { decision, opted_out: false, recorded: Some(("opt_in", source)) })
         }
@@ -141,10 +141,10 @@ async fn confirm_web_request(
             source: &request.source,
             evidence: evidence.clone(),
         };
-        consent::record(tx, &back).await?;
+        consent::record(tx, &back, now_ms).await?;
     }
     let consent = NewConsent { phone, purpose: &request.purpose, action: "opt_in", source: &request.source, evidence };
-    consent::record(tx, &consent).await?;
+    consent::record(tx, &consent, now_ms).await?;
     consent::confirm_request(tx, &request.request_id, now_ms).await?;
     Ok(true)
 }

@@ -111,7 +111,7 @@ pub async fn import(store: &Store, file: &str, rows: &[Row]) -> Result<usize, Im
             json!({ "file": file, "line": row.line, "evidence": row.evidence, "consented_at": row.consented_at });
         let consent =
             NewConsent { phone: &row.phone, purpose: &row.purpose, action: &row.action, source: "import", evidence };
-        consent::record(&mut tx, &consent).await?;
+        consent::record(&mut tx, &consent, store.now_ms()).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(rows.len())

@@ -39,7 +39,7 @@ pub(super) struct Prepared {
 }
 
 impl Batch {
-    pub(super) async fn load(tx: &mut Tx<'_>, jobs: &[Job]) -> Result<Self, StoreError> {
+    pub(super) async fn load(tx: &mut Tx<'_>, jobs: &[Job], now: i64) -> Result<Self, StoreError> {
         let mut phones: Vec<&str> = jobs.iter().map(|j| j.inbound.from.as_ref()).collect();
         phones.sort_unstable();
         phones.dedup();
@@ -52,7 +52,7 @@ impl Batch {
         }
         for phone in phones {
             if !contacts.iter().any(|c| c.phone == phone) {
-                contacts.push(contacts::create(tx, phone).await?);
+                contacts.push(contacts::create(tx, phone, now).await?);
             }
         }
         let mut batch = Self {
@@ -68,7 +68,6 @@ impl Batch {
             outcomes: Vec::new(),
         };
         batch.opted_out = opted_out;
-        let now = crate::now_ms();
         for job in jobs {
             let contact =
                 batch.contacts.iter().position(|c| c.phone == job.inbound.from.as_ref()).expect("every sender loaded");
@@ -90,7 +89,7 @@ impl Batch {
                 media: &job.inbound.media,
             })
             .collect();
-        let claimed = messages::claim_many(tx, &claims).await?;
+        let claimed = messages::claim_many(tx, &claims, now).await?;
         for p in &mut batch.jobs {
             p.claimed = claimed.contains(&p.message_id);
             if p.claimed {
@@ -137,15 +136,15 @@ impl Batch {
         self.given.insert(inbound.provider_id.clone(), texts.to_vec());
     }
 
-    pub(super) async fn flush_replies(&mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
-        messages::insert_replies(tx, &self.replies).await?;
+    pub(super) async fn flush_replies(&mut self, tx: &mut Tx<'_>, now: i64) -> Result<(), StoreError> {
+        messages::insert_replies(tx, &self.replies, now).await?;
         self.replies.clear();
         Ok(())
     }
 
-    pub(super) async fn write(mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
-        self.flush_replies(tx).await?;
-        outcomes::insert_many(tx, &self.outcomes).await?;
+    pub(super) async fn write(mut self, tx: &mut Tx<'_>, now: i64) -> Result<(), StoreError> {
+        self.flush_replies(tx, now).await?;
+        outcomes::insert_many(tx, &self.outcomes, now).await?;
         let mut tickets: HashMap<&str, Vec<String>> = HashMap::new();
         for (ticket, message) in &self.silent {
             tickets.entry(ticket.as_str()).or_default().push(message.clone());

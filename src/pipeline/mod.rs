@@ -249,12 +249,13 @@ async fn commit_turns(
     keys.sort_unstable();
     keys.dedup();
     store::lock_conversations(&mut tx, ctx.store.backend(), &keys).await?;
-    let mut batch = Batch::load(&mut tx, jobs).await?;
+    let now = ctx.store.now_ms();
+    let mut batch = Batch::load(&mut tx, jobs, now).await?;
     let mut reports = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        reports.push(turn(&mut tx, ctx, assets, &mut batch, i, job).await?);
+        reports.push(turn(&mut tx, ctx, assets, &mut batch, i, job, now).await?);
     }
-    batch.write(&mut tx).await?;
+    batch.write(&mut tx, now).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(reports)
 }
@@ -268,10 +269,10 @@ async fn turn(
     batch: &mut Batch,
     index: usize,
     job: &Job,
+    now: i64,
 ) -> Result<TurnReport, PipelineError> {
     let inbound = &job.inbound;
     let channel = inbound.channel.as_str();
-    let now = crate::now_ms();
     let (contact_ix, conv_ix, message_id, claimed) = {
         let p = &batch.jobs[index];
         (p.contact, p.conversation, p.message_id.clone(), p.claimed)
@@ -350,10 +351,10 @@ async fn turn(
     batch.conversations[conv_ix].state = state;
 
     if effects.iter().any(|e| matches!(e, Effect::Handoff { .. })) {
-        batch.flush_replies(tx).await?; // the summary reads this batch's earlier replies too
+        batch.flush_replies(tx, now).await?; // the summary reads this batch's earlier replies too
     }
     let look = Look { assets, contact: &contact, location: &job.location, channel: inbound.channel };
-    let applied = apply_effects(tx, &look, &mut batch.conversations[conv_ix], &before, &effects).await?;
+    let applied = apply_effects(tx, &look, &mut batch.conversations[conv_ix], &before, &effects, now).await?;
     batch.outcomes.extend(applied.ended);
     let (texts, outcomes, handoff_queue) = (applied.texts, applied.outcomes, applied.handoff_queue);
     let conversation_id = batch.conversations[conv_ix].conversation_id.clone();
@@ -386,6 +387,7 @@ async fn apply_effects(
     conv: &mut Conversation,
     before: &(Option<String>, Option<String>),
     effects: &[Effect],
+    now: i64,
 ) -> Result<Applied, StoreError> {
     let data = render_data(look.contact, look.location, &conv.state, look.channel.as_str());
     let mut applied = Applied { texts: Vec::new(), outcomes: Vec::new(), ended: Vec::new(), handoff_queue: None };
@@ -415,11 +417,11 @@ async fn apply_effects(
                     reason: &reason,
                     summary: &summary,
                 };
-                let ticket_id = tickets::insert(tx, &ticket).await?;
+                let ticket_id = tickets::insert(tx, &ticket, now).await?;
                 conv.ownership = Ownership::Queued;
                 conv.open_ticket_id = Some(ticket_id.clone());
                 let detail = json!({ "from": "bot", "to": "queued", "queue": queue, "ticket_id": ticket_id });
-                conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail).await?;
+                conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail, now).await?;
                 applied.handoff_queue = Some(queue.clone());
             }
             Effect::RunAction { .. } => {}

@@ -79,17 +79,17 @@ async fn commit(
     assets: &Assets,
     ev: &PlatformEvent,
 ) -> Result<Handled, PipelineError> {
+    let now = ctx.store.now_ms();
     let mut tx = conn.begin().await.map_err(StoreError::from)?;
     store::lock_conversations(&mut tx, ctx.store.backend(), &[ev.conversation_key()]).await?;
     if let Some(receipt) = &ev.receipt {
-        if !integrations::claim(&mut tx, receipt).await? {
+        if !integrations::claim(&mut tx, receipt, now).await? {
             return Ok(Handled::Duplicate { texts: Vec::new() }); // dropping `tx` rolls back
         }
     }
-    let now = crate::now_ms();
     let mut conv = open_conversation(&mut tx, ev, now).await?;
     let detail = json!({ "event": ev.event_type, "data": ev.data });
-    conversations::record_event(&mut tx, &conv.conversation_id, "platform_event", &detail).await?;
+    conversations::record_event(&mut tx, &conv.conversation_id, "platform_event", &detail, now).await?;
     if conv.ownership != Ownership::Bot {
         let result = json!({
             "status": "accepted",
@@ -122,8 +122,8 @@ async fn commit(
     let (state, effects) = run_engine(&mut tx, assets, state, input, 0, &action_ctx).await?;
     conv.state = state;
     let look = Look { assets, contact: &ev.contact, location: &ev.location, channel: ev.channel };
-    let applied = apply_effects(&mut tx, &look, &mut conv, &before, &effects).await?;
-    outcomes::insert_many(&mut tx, &applied.ended).await?;
+    let applied = apply_effects(&mut tx, &look, &mut conv, &before, &effects, now).await?;
+    outcomes::insert_many(&mut tx, &applied.ended, now).await?;
     for body in &applied.texts {
         let message = NewOutbound {
             conversation_id: Some(&conv.conversation_id),
@@ -132,7 +132,7 @@ async fn commit(
             purpose: "transactional",
             body,
         };
-        outbox::enqueue(&mut tx, &message).await?;
+        outbox::enqueue(&mut tx, &message, now).await?;
     }
     conversations::save_many(&mut tx, &mut [&mut conv]).await?;
     if let Some(receipt) = &ev.receipt {

@@ -177,7 +177,7 @@ pub async fn reach(store: &Store, customer_id: &str) -> Result<Option<Reach>, St
 ///
 /// # Errors
 /// Database failures.
-pub async fn upsert_customer(conn: &mut AnyConnection, c: &Customer) -> Result<(), StoreError> {
+pub async fn upsert_customer(conn: &mut AnyConnection, c: &Customer, now_ms: i64) -> Result<(), StoreError> {
     sqlx::query(UPSERT_CUSTOMER)
         .bind(&c.customer_id)
         .bind(&c.contact_id)
@@ -189,7 +189,7 @@ pub async fn upsert_customer(conn: &mut AnyConnection, c: &Customer) -> Result<(
         .bind(&c.preferred_channel)
         .bind(i64::from(c.non_resident))
         .bind(&c.locked_reason)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(conn)
         .await?;
     Ok(())
@@ -309,14 +309,9 @@ pub async fn set_verification(
     customer_id: &str,
     status: &str,
     locked_reason: Option<&str>,
+    now_ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(SET_VERIFICATION)
-        .bind(customer_id)
-        .bind(status)
-        .bind(locked_reason)
-        .bind(crate::now_ms())
-        .execute(conn)
-        .await?;
+    sqlx::query(SET_VERIFICATION).bind(customer_id).bind(status).bind(locked_reason).bind(now_ms).execute(conn).await?;
     Ok(())
 }
 
@@ -404,7 +399,7 @@ const INSERT_LINE: &str = "insert into order_line (order_id, line_no, product_id
 ///
 /// # Errors
 /// Database failures.
-pub async fn upsert_product(conn: &mut AnyConnection, p: &Product) -> Result<String, StoreError> {
+pub async fn upsert_product(conn: &mut AnyConnection, p: &Product, now_ms: i64) -> Result<String, StoreError> {
     sqlx::query(UPSERT_PRODUCT)
         .bind(&p.product_id)
         .bind(&p.sku)
@@ -413,7 +408,7 @@ pub async fn upsert_product(conn: &mut AnyConnection, p: &Product) -> Result<Str
         .bind(p.net_weight_mg)
         .bind(p.thc_mg)
         .bind(p.price_cents)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(&mut *conn)
         .await?;
     let (id,): (String,) = sqlx::query_as(PRODUCT_BY_SKU).bind(&p.sku).fetch_one(conn).await?;
@@ -427,13 +422,14 @@ pub async fn set_stock(
     location_id: &str,
     product_id: &str,
     stock: Stock,
+    now_ms: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(UPSERT_STOCK)
         .bind(location_id)
         .bind(product_id)
         .bind(stock.online)
         .bind(stock.store)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(conn)
         .await?;
     Ok(())

@@ -52,9 +52,9 @@ const HISTORY: &str =
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(purpose = c.purpose, action = c.action, source = c.source))]
-pub async fn record(tx: &mut Tx<'_>, c: &NewConsent<'_>) -> Result<(), StoreError> {
+pub async fn record(tx: &mut Tx<'_>, c: &NewConsent<'_>, now_ms: i64) -> Result<(), StoreError> {
     let id = crate::new_id();
-    let now = crate::now_ms();
+    let now = now_ms;
     sqlx::query(INSERT_EVENT)
         .bind(&id)
         .bind(c.phone)
@@ -81,9 +81,9 @@ pub async fn record(tx: &mut Tx<'_>, c: &NewConsent<'_>) -> Result<(), StoreErro
 ///
 /// # Errors
 /// Database failures.
-pub async fn record_all_purposes(tx: &mut Tx<'_>, c: NewConsent<'_>) -> Result<(), StoreError> {
+pub async fn record_all_purposes(tx: &mut Tx<'_>, c: NewConsent<'_>, now_ms: i64) -> Result<(), StoreError> {
     for purpose in [TRANSACTIONAL, MARKETING] {
-        record(tx, &NewConsent { purpose, evidence: c.evidence.clone(), ..c }).await?;
+        record(tx, &NewConsent { purpose, evidence: c.evidence.clone(), ..c }, now_ms).await?;
     }
     Ok(())
 }
@@ -288,7 +288,7 @@ pub struct Request {
 
 /// # Errors
 /// Database failures.
-pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>) -> Result<String, StoreError> {
+pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>, now_ms: i64) -> Result<String, StoreError> {
     let id = crate::new_id();
     sqlx::query(
         "insert into consent_request (request_id, phone, purpose, location_id, disclosure_version, disclosure_text, ip,
@@ -302,7 +302,7 @@ pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>) -> Result<Strin
     .bind(r.disclosure_text)
     .bind(r.ip)
     .bind(r.user_agent)
-    .bind(crate::now_ms())
+    .bind(now_ms)
     .bind(r.source)
     .execute(&mut **tx)
     .await?;

@@ -50,9 +50,9 @@ pub struct Place {
 /// # Errors
 /// Database failures; a unique violation if the phone is known already.
 #[tracing::instrument(skip_all)]
-pub async fn create(tx: &mut Tx<'_>, phone: &str) -> Result<Contact, StoreError> {
+pub async fn create(tx: &mut Tx<'_>, phone: &str, now_ms: i64) -> Result<Contact, StoreError> {
     let id = crate::new_id();
-    sqlx::query(INSERT).bind(&id).bind(phone).bind(crate::now_ms()).execute(&mut **tx).await?;
+    sqlx::query(INSERT).bind(&id).bind(phone).bind(now_ms).execute(&mut **tx).await?;
     Ok(Contact {
         contact_id: id,
         phone: phone.to_owned(),
@@ -78,7 +78,7 @@ pub async fn find_by_id(store: &Store, contact_id: &str) -> Result<Option<Contac
 ///
 /// # Errors
 /// Database failures.
-pub async fn upsert(conn: &mut AnyConnection, p: &Profile<'_>) -> Result<String, StoreError> {
+pub async fn upsert(conn: &mut AnyConnection, p: &Profile<'_>, now_ms: i64) -> Result<String, StoreError> {
     let (contact_id,): (String,) = sqlx::query_as(UPSERT)
         .bind(crate::new_id())
         .bind(p.phone)
@@ -87,7 +87,7 @@ pub async fn upsert(conn: &mut AnyConnection, p: &Profile<'_>) -> Result<String,
         .bind(p.first_name)
         .bind(p.state)
         .bind(p.timezone)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .fetch_one(conn)
         .await?;
     Ok(contact_id)

@@ -323,13 +323,14 @@ pub async fn record_event(
     conversation_id: &str,
     kind: &str,
     detail: &serde_json::Value,
+    now_ms: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(INSERT_EVENT)
         .bind(crate::new_id())
         .bind(conversation_id)
         .bind(kind)
         .bind(detail.to_string())
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -26,7 +26,7 @@ const RESULT: &str = "select result from event_received where integration_id = $
 /// A unique violation when the name is taken.
 pub async fn create(store: &Store, name: &str, secret: &str) -> Result<String, StoreError> {
     let id = crate::new_id();
-    sqlx::query(INSERT).bind(&id).bind(name).bind(secret).bind(crate::now_ms()).execute(store.pool()).await?;
+    sqlx::query(INSERT).bind(&id).bind(name).bind(secret).bind(store.now_ms()).execute(store.pool()).await?;
     Ok(id)
 }
 
@@ -41,7 +41,7 @@ pub async fn active(store: &Store) -> Result<Vec<Integration>, StoreError> {
 /// # Errors
 /// Database failures.
 pub async fn revoke(store: &Store, name: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query(REVOKE).bind(name).bind(crate::now_ms()).execute(store.pool()).await?.rows_affected() > 0)
+    Ok(sqlx::query(REVOKE).bind(name).bind(store.now_ms()).execute(store.pool()).await?.rows_affected() > 0)
 }
 
 /// An event to claim in its turn's transaction.
@@ -58,14 +58,14 @@ pub struct Receipt {
 ///
 /// # Errors
 /// Database failures.
-pub async fn claim(tx: &mut Tx<'_>, r: &Receipt) -> Result<bool, StoreError> {
+pub async fn claim(tx: &mut Tx<'_>, r: &Receipt, now_ms: i64) -> Result<bool, StoreError> {
     let done = sqlx::query(CLAIM)
         .bind(&r.integration_id)
         .bind(&r.event_id)
         .bind(&r.event_type)
         .bind(&r.customer_id)
         .bind(&r.body)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() == 1)

@@ -44,7 +44,7 @@ pub async fn insert(store: &Store, new: &NewLocation<'_>) -> Result<Location, St
         .bind(new.timezone)
         .bind(new.phone_number)
         .bind(new.messaging_service_sid)
-        .bind(crate::now_ms())
+        .bind(store.now_ms())
         .execute(store.pool())
         .await?;
 

@@ -54,11 +54,15 @@ const OF_TICKET: &str = "select direction, body, created_at_ms from message wher
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(count = messages.len()))]
-pub async fn claim_many(tx: &mut Tx<'_>, messages: &[NewInbound<'_>]) -> Result<HashSet<String>, StoreError> {
+pub async fn claim_many(
+    tx: &mut Tx<'_>,
+    messages: &[NewInbound<'_>],
+    now_ms: i64,
+) -> Result<HashSet<String>, StoreError> {
     if messages.is_empty() {
         return Ok(HashSet::new());
     }
-    let now = crate::now_ms();
+    let now = now_ms;
     // Multi-row statements format placeholders (never values) into the SQL.
     let mut p = Placeholders::for_tx(tx);
     let rows: Vec<String> = (0..messages.len()).map(|_| format!("({}, 'inbound', 'received')", p.list(8))).collect();
@@ -85,11 +89,11 @@ pub async fn claim_many(tx: &mut Tx<'_>, messages: &[NewInbound<'_>]) -> Result<
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(count = replies.len()))]
-pub async fn insert_replies(tx: &mut Tx<'_>, replies: &[NewReply]) -> Result<(), StoreError> {
+pub async fn insert_replies(tx: &mut Tx<'_>, replies: &[NewReply], now_ms: i64) -> Result<(), StoreError> {
     if replies.is_empty() {
         return Ok(());
     }
-    let now = crate::now_ms();
+    let now = now_ms;
     let mut p = Placeholders::for_tx(tx);
     let rows: Vec<String> = (0..replies.len()).map(|_| format!("({}, 'outbound', 'replied')", p.list(7))).collect();
     let sql = format!("{REPLY_PREFIX}{}", rows.join(", "));
@@ -185,10 +189,11 @@ const UPDATE_STATUS: &str = "update message set status = $2, error_code = coales
 /// Database failures.
 #[tracing::instrument(skip_all, fields(%status))]
 pub async fn advance_status(
-    store: &Store,
+    tx: &mut Tx<'_>,
     provider_id: &str,
     status: &str,
     error_code: Option<&str>,
+    now_ms: i64,
 ) -> Result<bool, StoreError> {
     let Some(rank) = status_rank(status) else {
         return Ok(false);
@@ -197,9 +202,9 @@ pub async fn advance_status(
         .bind(provider_id)
         .bind(status)
         .bind(error_code)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .bind(rank)
-        .execute(store.pool())
+        .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() > 0)
 }
@@ -217,7 +222,7 @@ pub async fn insert_sent(
     body: &str,
     status: &str,
 ) -> Result<(), StoreError> {
-    let now = crate::now_ms();
+    let now = store.now_ms();
     sqlx::query(
         "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status, created_at_ms, updated_at_ms)
          values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $7)",
@@ -244,6 +249,7 @@ pub async fn insert_chat_reply(
     conversation_id: &str,
     ticket_id: &str,
     body: &str,
+    now_ms: i64,
 ) -> Result<String, StoreError> {
     let id = crate::new_id();
     sqlx::query(
@@ -254,7 +260,7 @@ pub async fn insert_chat_reply(
     .bind(conversation_id)
     .bind(ticket_id)
     .bind(body)
-    .bind(crate::now_ms())
+    .bind(now_ms)
     .execute(&mut **tx)
     .await?;
     Ok(id)

@@ -24,6 +24,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor};
 
+use crate::clock::Clock;
 use crate::settings::SqliteSync;
 
 /// A transaction on a pooled connection, or on a connection a lane keeps for itself.
@@ -51,6 +52,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The time every stored `*_at_ms` is taken from (see [`crate::clock`]).
+    clock: Clock,
 }
 
 impl Store {
@@ -111,7 +114,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Self { pool, backend };
+        let store = Self { pool, backend, clock: Clock::system() };
         store.migrate().await?;
         Ok(store)
     }
@@ -122,6 +125,22 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// The same store reading the time from `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, in milliseconds since the Unix epoch, from the store's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn pool(&self) -> &AnyPool {

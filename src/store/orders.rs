@@ -73,7 +73,7 @@ pub async fn insert_if_absent(store: &Store, o: &NewOrder<'_>) -> Result<String,
         .bind(o.payment_method)
         .bind(o.pickup_at_ms)
         .bind(o.fulfillment)
-        .bind(crate::now_ms())
+        .bind(store.now_ms())
         .execute(store.pool())
         .await?;
     let (id,): (String,) = sqlx::query_as(ID_BY_NUMBER).bind(o.order_number).fetch_one(store.pool()).await?;

@@ -57,7 +57,7 @@ const LIST: &str = "select outbox_id, conversation_id, location_id, to_phone, pu
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(purpose = m.purpose))]
-pub async fn enqueue(tx: &mut Tx<'_>, m: &NewOutbound<'_>) -> Result<String, StoreError> {
+pub async fn enqueue(tx: &mut Tx<'_>, m: &NewOutbound<'_>, now_ms: i64) -> Result<String, StoreError> {
     let id = crate::new_id();
     sqlx::query(INSERT)
         .bind(&id)
@@ -66,7 +66,7 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewOutbound<'_>) -> Result<String, Sto
         .bind(m.to_phone)
         .bind(m.purpose)
         .bind(m.body)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(&mut **tx)
         .await?;
     Ok(id)
@@ -100,7 +100,7 @@ pub enum Settled {
 #[tracing::instrument(skip_all, fields(count = outcomes.len()))]
 pub async fn settle(store: &Store, outcomes: &[(OutboxRow, Settled)]) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
-    let now = crate::now_ms();
+    let now = store.now_ms();
     for (row, outcome) in outcomes {
         match outcome {
             Settled::Sent(provider_id) => {
@@ -134,7 +134,7 @@ pub async fn settle(store: &Store, outcomes: &[(OutboxRow, Settled)]) -> Result<
                     source: "carrier_21610",
                     evidence,
                 };
-                super::consent::record_all_purposes(&mut tx, consent).await?;
+                super::consent::record_all_purposes(&mut tx, consent, now).await?;
                 let reason = "the carrier reports the number opted out (21610)";
                 sqlx::query(SET_STATUS)
                     .bind(&row.outbox_id)

@@ -22,7 +22,7 @@ const COUNT_BY_TAG: &str = "select tags, outcome, cast(sum(runs) as bigint) from
 ///
 /// # Errors
 /// Database failures.
-pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome]) -> Result<(), StoreError> {
+pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome], now_ms: i64) -> Result<(), StoreError> {
     let mut counted: Vec<(&NewOutcome, i64)> = Vec::new();
     for o in outcomes {
         match counted.iter_mut().find(|(c, _)| c.flow_id == o.flow_id && c.outcome == o.outcome) {
@@ -30,7 +30,7 @@ pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome]) -> Result<(),
             None => counted.push((o, 1)),
         }
     }
-    let now = crate::now_ms();
+    let now = now_ms;
     for (o, runs) in counted {
         sqlx::query(INSERT)
             .bind(crate::new_id())

@@ -48,7 +48,7 @@ const HAND_BACK: &str = "update conversation set ownership = 'resolved', open_ti
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(queue = %t.queue))]
-pub async fn insert(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<String, StoreError> {
+pub async fn insert(tx: &mut Tx<'_>, t: &NewTicket<'_>, now_ms: i64) -> Result<String, StoreError> {
     let id = crate::new_id();
     sqlx::query(INSERT)
         .bind(&id)
@@ -58,7 +58,7 @@ pub async fn insert(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<String, StoreE
         .bind(serde_json::to_string(t.tags).expect("tags serialize"))
         .bind(t.reason)
         .bind(t.summary)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(&mut **tx)
         .await?;
     Ok(id)
@@ -86,7 +86,7 @@ pub async fn find(store: &Store, ticket_id: &str) -> Result<Option<Ticket>, Stor
 #[tracing::instrument(skip_all)]
 pub async fn resolve(store: &Store, ticket_id: &str, note: &str) -> Result<bool, StoreError> {
     let mut tx = store.begin().await?;
-    let now = crate::now_ms();
+    let now = store.now_ms();
     let done = sqlx::query(RESOLVE).bind(ticket_id).bind(now).execute(&mut *tx).await?;
     if done.rows_affected() == 0 {
         return Ok(false);
@@ -97,7 +97,7 @@ pub async fn resolve(store: &Store, ticket_id: &str, note: &str) -> Result<bool,
         .await?;
     sqlx::query(HAND_BACK).bind(ticket_id).bind(now).execute(&mut *tx).await?;
     let detail = serde_json::json!({ "ticket_id": ticket_id, "note": note, "to": "bot" });
-    super::conversations::record_event(&mut tx, &conversation.0, "handed_back", &detail).await?;
+    super::conversations::record_event(&mut tx, &conversation.0, "handed_back", &detail, now).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -114,6 +114,7 @@ pub async fn queue_reply(
     text: &str,
     staff: &str,
 ) -> Result<Option<Delivery>, StoreError> {
+    let now = store.now_ms();
     let mut tx = store.begin().await?;
     let target: Option<(String, String, String, String)> = sqlx::query_as(
         "select v.conversation_id, v.location_id, v.channel, c.phone from ticket t
@@ -126,7 +127,7 @@ pub async fn queue_reply(
     let Some((conversation_id, location_id, channel, phone)) = target else { return Ok(None) };
     let (delivery, detail) = if channel == "web" {
         // The chat widget fetches it: no text message, no provider.
-        let message_id = super::messages::insert_chat_reply(&mut tx, &conversation_id, ticket_id, text).await?;
+        let message_id = super::messages::insert_chat_reply(&mut tx, &conversation_id, ticket_id, text, now).await?;
         let detail = serde_json::json!({ "ticket_id": ticket_id, "message_id": message_id, "staff": staff });
         (Delivery::WebChat(message_id), detail)
     } else {
@@ -137,11 +138,11 @@ pub async fn queue_reply(
             purpose: "transactional",
             body: text,
         };
-        let outbox_id = super::outbox::enqueue(&mut tx, &message).await?;
+        let outbox_id = super::outbox::enqueue(&mut tx, &message, now).await?;
         let detail = serde_json::json!({ "ticket_id": ticket_id, "outbox_id": outbox_id, "staff": staff });
         (Delivery::Outbox(outbox_id), detail)
     };
-    super::conversations::record_event(&mut tx, &conversation_id, "agent_reply", &detail).await?;
+    super::conversations::record_event(&mut tx, &conversation_id, "agent_reply", &detail, now).await?;
     tx.commit().await?;
     Ok(Some(delivery))
 }

@@ -69,6 +69,7 @@ pub async fn insert_token(
     customer_id: &str,
     conversation_id: Option<&str>,
     expires_at_ms: i64,
+    now_ms: i64,
 ) -> Result<String, StoreError> {
     let id = hex::encode(uuid::Uuid::now_v7().as_bytes());
     sqlx::query(INSERT_TOKEN)
@@ -76,7 +77,7 @@ pub async fn insert_token(
         .bind(customer_id)
         .bind(conversation_id)
         .bind(expires_at_ms)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(conn)
         .await?;
     Ok(id)
@@ -107,7 +108,7 @@ pub async fn use_token(tx: &mut Tx<'_>, token_id: &str, now_ms: i64) -> Result<T
 
 /// # Errors
 /// Database failures.
-pub async fn insert(tx: &mut Tx<'_>, u: &NewUpload<'_>) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut Tx<'_>, u: &NewUpload<'_>, now_ms: i64) -> Result<(), StoreError> {
     sqlx::query(INSERT)
         .bind(u.upload_id)
         .bind(u.customer_id)
@@ -117,7 +118,7 @@ pub async fn insert(tx: &mut Tx<'_>, u: &NewUpload<'_>) -> Result<(), StoreError
         .bind(i64::try_from(u.size_bytes).unwrap_or(i64::MAX))
         .bind(u.sealed)
         .bind(u.ticket_id)
-        .bind(crate::now_ms())
+        .bind(now_ms)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -141,9 +142,14 @@ pub async fn pending(store: &Store) -> Result<Vec<Upload>, StoreError> {
 ///
 /// # Errors
 /// Database failures.
-pub async fn review(tx: &mut Tx<'_>, customer_id: &str, status: &str, note: Option<&str>) -> Result<u64, StoreError> {
-    let done =
-        sqlx::query(REVIEW).bind(customer_id).bind(status).bind(note).bind(crate::now_ms()).execute(&mut **tx).await?;
+pub async fn review(
+    tx: &mut Tx<'_>,
+    customer_id: &str,
+    status: &str,
+    note: Option<&str>,
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(REVIEW).bind(customer_id).bind(status).bind(note).bind(now_ms).execute(&mut **tx).await?;
     Ok(done.rows_affected())
 }
 
@@ -151,7 +157,7 @@ pub async fn review(tx: &mut Tx<'_>, customer_id: &str, status: &str, note: Opti
 ///
 /// # Errors
 /// Database failures.
-pub async fn close_tickets(tx: &mut Tx<'_>, customer_id: &str) -> Result<u64, StoreError> {
-    let done = sqlx::query(CLOSE_TICKETS).bind(customer_id).bind(crate::now_ms()).execute(&mut **tx).await?;
+pub async fn close_tickets(tx: &mut Tx<'_>, customer_id: &str, now_ms: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query(CLOSE_TICKETS).bind(customer_id).bind(now_ms).execute(&mut **tx).await?;
     Ok(done.rows_affected())
 }

@@ -130,11 +130,11 @@ mod tests {
         expect_valid: bool,
     }
 
-    /// The official helper libraries' own vectors (see `../shared/cases/README.md`).
+    /// The official helper libraries' own vectors (copied to `tests/fixtures/twilio/`, sources inside).
     #[test]
     fn every_official_twilio_vector_gets_the_libraries_verdict() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/cases/twilio_signatures.json");
-        let text = std::fs::read_to_string(path).expect("shared/cases/twilio_signatures.json is beside the project");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/twilio/twilio_signatures.json");
+        let text = std::fs::read_to_string(path).expect("tests/fixtures/twilio/twilio_signatures.json");
         let file: Vectors = serde_json::from_str(&text).expect("vector file parses");
         assert!(file.vectors.len() >= 34, "all vectors present");
         for v in file.vectors {

@@ -90,7 +90,7 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
         return Err(UploadError::TooLarge(links.max_bytes / (1024 * 1024)));
     }
     let content_type = sniff(bytes).ok_or(UploadError::WrongType)?;
-    let now = crate::now_ms();
+    let now = store.now_ms();
     let mut tx = store.begin().await?;
     let (customer_id, conversation_id, token_id, kind) = match source {
         Source::Link { token_id } => {
@@ -128,7 +128,7 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
                 reason: "Expedited review of a new medical recommendation",
                 summary: &summary,
             };
-            Some(tickets::insert(&mut tx, &ticket).await?)
+            Some(tickets::insert(&mut tx, &ticket, now).await?)
         }
         None => None,
     };
@@ -142,8 +142,8 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
         sealed: &sealed,
         ticket_id: ticket_id.as_deref(),
     };
-    uploads::insert(&mut tx, &upload).await?;
-    commerce::set_verification(&mut tx, &customer_id, "pending_review", customer.locked_reason.as_deref()).await?;
+    uploads::insert(&mut tx, &upload, now).await?;
+    commerce::set_verification(&mut tx, &customer_id, "pending_review", customer.locked_reason.as_deref(), now).await?;
     tx.commit().await.map_err(StoreError::from)?;
     tracing::info!(%upload_id, content_type, size = bytes.len(), source = kind, "medical document received for review");
     Ok(upload_id)

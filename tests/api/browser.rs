@@ -172,7 +172,7 @@ async fn a_customer_uploads_a_new_recommendation_from_a_phone_browser() {
 async fn a_signed_in_customer_chats_and_asks_for_text_offers_in_a_real_browser() {
     let app = spawn_app().await;
     let secret = integration(&app).await;
-    let link = crate::webchat::link(&secret, "cus_sam", now_secs());
+    let link = crate::webchat::link(&secret, "cus_sam", app.now_secs());
     let url =
         format!("/chat?customer=cus_sam&ts={}&sig={}", link["ts"].as_str().unwrap(), link["sig"].as_str().unwrap());
     let browser = Browser::start().await;

@@ -63,7 +63,7 @@ async fn the_consent_ledger_refuses_updates_and_deletes() {
 async fn a_carrier_opt_out_21610_lands_in_the_ledger_and_silences_the_bot() {
     let app = spawn_app().await;
     let params: Vec<(String, String)> = [
-        ("MessageSid", "SMx21610"),
+        ("MessageSid", "SM00000000000000000000000000021610"),
         ("MessageStatus", "failed"),
         ("ErrorCode", "21610"),
         ("From", OUR_NUMBER),

@@ -38,7 +38,7 @@ async fn send_at(app: &TestApp, secret: &str, body: &str, ts: i64) -> Sent {
 }
 
 async fn send(app: &TestApp, secret: &str, body: &Value) -> Sent {
-    send_at(app, secret, &body.to_string(), now_secs()).await
+    send_at(app, secret, &body.to_string(), app.now_secs()).await
 }
 
 fn declined(id: &str) -> Value {
@@ -91,9 +91,9 @@ async fn bad_signatures_and_old_timestamps_are_refused_and_nothing_is_stored() {
     let secret = integration(&app).await;
     let body = declined("evt_bad").to_string();
     let cases = [
-        ("a secret that is not ours", send_at(&app, "ldk_wrong", &body, now_secs()).await, "bad_signature"),
-        ("six minutes old: a replay", send_at(&app, &secret, &body, now_secs() - 360).await, "stale_timestamp"),
-        ("from the future", send_at(&app, &secret, &body, now_secs() + 360).await, "stale_timestamp"),
+        ("a secret that is not ours", send_at(&app, "ldk_wrong", &body, app.now_secs()).await, "bad_signature"),
+        ("six minutes old: a replay", send_at(&app, &secret, &body, app.now_secs() - 360).await, "stale_timestamp"),
+        ("from the future", send_at(&app, &secret, &body, app.now_secs() + 360).await, "stale_timestamp"),
     ];
     for (why, sent, code) in cases {
         assert_eq!(sent.status, 401, "{why}");
@@ -110,7 +110,7 @@ async fn bad_signatures_and_old_timestamps_are_refused_and_nothing_is_stored() {
     assert_eq!(unsigned.status(), 401);
     // A revoked integration's signature no longer counts.
     assert!(leafdesk::store::integrations::revoke(&app.state.store, "shop").await.unwrap());
-    assert_eq!(send_at(&app, &secret, &body, now_secs()).await.status, 401);
+    assert_eq!(send_at(&app, &secret, &body, app.now_secs()).await.status, 401);
     assert_eq!(app.count("select count(*) from event_received").await, 0);
     assert_eq!(app.count("select count(*) from outbox").await, 0);
 }
@@ -150,7 +150,7 @@ async fn malformed_events_get_a_4xx_naming_the_problem() {
         ),
     ];
     for (why, body, status, code) in cases {
-        let sent = send_at(&app, &secret, &body, now_secs()).await;
+        let sent = send_at(&app, &secret, &body, app.now_secs()).await;
         assert_eq!(sent.status, status, "{why}: {}", sent.body);
         assert_eq!(sent.body["error"]["code"], code, "{why}");
         assert!(!sent.body["error"]["message"].as_str().unwrap().is_empty(), "{why}");
@@ -165,7 +165,7 @@ async fn malformed_events_get_a_4xx_naming_the_problem() {
         .unwrap();
     assert_eq!(form.status(), 415);
     let huge = format!("{{\"id\":\"{}\"}}", "x".repeat(300 * 1024));
-    assert_eq!(send_at(&app, &secret, &huge, now_secs()).await.status, 413);
+    assert_eq!(send_at(&app, &secret, &huge, app.now_secs()).await.status, 413);
     assert_eq!(app.count("select count(*) from event_received").await, 0);
     assert_eq!(app.count("select count(*) from conversation").await, 0);
 }
@@ -200,7 +200,7 @@ async fn the_openapi_document_describes_every_event_type_with_an_example() {
 }
 
 async fn put_customer(app: &TestApp, secret: &str, id: &str, body: &Value) -> Sent {
-    let ts = now_secs().to_string();
+    let ts = app.now_secs().to_string();
     let body = body.to_string();
     let resp = app
         .client
@@ -296,11 +296,7 @@ async fn outcomes_and_tickets_are_reported_by_crm_tag() {
     app.sms(&sid(), SAM, "2").await; // pay at pickup: the flow ends resolved
     app.sms(&sid(), "+15555550104", "is my order over the purchase limit?").await;
     app.sms(&sid(), "+15555550104", "agent").await; // a ticket tagged "human requested"
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"))
-        .args(["report", "tags", "--days", "1"])
-        .env("DATABASE_URL", &app.database_url)
-        .output()
-        .unwrap();
+    let out = app.command().args(["report", "tags", "--days", "1"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("payment issue\tresolved\t1"), "{text}");

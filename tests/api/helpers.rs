@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use leafdesk::clock::Clock;
 use leafdesk::settings::Settings;
 use leafdesk::startup::{self, AppState};
 use leafdesk::twilio::signature::{self, Algorithm};
@@ -32,6 +33,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// A local stand-in for Twilio's REST API; turns the outbox worker on.
     pub twilio_api_base: Option<String>,
+    /// The server's clock: pinned at [`TEST_START`] unless a test says otherwise.
+    pub clock: Clock,
 }
 
 impl Default for Options {
@@ -43,8 +46,28 @@ impl Default for Options {
             reload_ms: 0,
             database_url: None,
             twilio_api_base: None,
+            clock: test_clock(),
         }
     }
+}
+
+/// When every test server's clock starts, unless the test pins another: a Monday noon in Los
+/// Angeles (the demo store's timezone). Tests pass on any day because they never read the
+/// machine's clock.
+pub const TEST_START: &str = "2026-11-30T12:00";
+
+pub fn test_clock() -> Clock {
+    Clock::starting_at(la(TEST_START))
+}
+
+/// UTC milliseconds of a Los Angeles wall-clock time (the demo store's timezone).
+pub fn la(datetime: &str) -> i64 {
+    let civil: jiff::civil::DateTime = datetime.parse().expect("a civil date-time like 2026-11-30T12:00");
+    civil
+        .to_zoned_datetime(jiff::tz::TimeZone::get("America/Los_Angeles").expect("tz data"))
+        .expect("a time that exists in Los Angeles")
+        .timestamp()
+        .as_millisecond()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -63,7 +86,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         settings.twilio_account_sid = Some(ACCOUNT_SID.to_owned());
         settings.outbox_retry_base_ms = 20;
     }
-    let app = startup::build(settings).await.expect("app builds");
+    let app = startup::build_with_clock(settings, options.clock).await.expect("app builds");
     let addr = app.local_addr();
     let state = app.state().clone();
     leafdesk::demo::seed(&state.store, OUR_NUMBER).await.expect("demo seed");
@@ -105,13 +128,25 @@ pub async fn test_database_url(dir: &Path) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             use sqlx::Connection;
-            let name = format!("leafdesk_test_{}", uuid::Uuid::new_v4().simple());
+            let name = format!("leafdesk_test_{}_{}", run_id(), uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("TEST_DATABASE_URL reachable");
             sqlx::query(&format!("create database {name}")).execute(&mut conn).await.expect("create test database");
             let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
             format!("{base}/{name}")
         }
         _ => format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+    }
+}
+
+/// This run's id (`LEAFDESK_TEST_RUN`, set by `scripts/test`): test databases are named after
+/// it, so a run drops only its own and two checkouts can share one PostgreSQL server.
+fn run_id() -> String {
+    let raw = std::env::var("LEAFDESK_TEST_RUN").unwrap_or_default();
+    let clean: String = raw.chars().filter(char::is_ascii_alphanumeric).take(24).collect();
+    if clean.is_empty() {
+        "adhoc".to_owned()
+    } else {
+        clean.to_ascii_lowercase()
     }
 }
 
@@ -123,7 +158,7 @@ pub fn is_postgres() -> bool {
 pub fn sms_params(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
     [
         ("MessageSid", sid),
-        ("AccountSid", "AC123"),
+        ("AccountSid", ACCOUNT_SID),
         ("From", from),
         ("To", OUR_NUMBER),
         ("Body", body),
@@ -232,6 +267,23 @@ pub async fn integration(app: &TestApp) -> String {
     secret
 }
 
-pub fn now_secs() -> i64 {
-    leafdesk::now_ms() / 1000
+impl TestApp {
+    /// The server's clock (pinned for the test).
+    pub fn clock(&self) -> &Clock {
+        self.state.store.clock()
+    }
+
+    /// The `leafdesk` command on this server's database and clock (another process: it is told
+    /// the server's now through `LEAFDESK_NOW`).
+    pub fn command(&self) -> std::process::Command {
+        let now = jiff::Timestamp::from_millisecond(self.clock().now_ms()).expect("a representable time");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"));
+        command.env("DATABASE_URL", &self.database_url).env("LEAFDESK_NOW", now.to_string());
+        command
+    }
+
+    /// The server's now in Unix seconds: what signed requests put in their timestamp.
+    pub fn now_secs(&self) -> i64 {
+        self.clock().now_secs()
+    }
 }

@@ -1,5 +1,5 @@
 //! The durable outbox against a local stand-in for Twilio's Messages API, which checks every
-//! request against `../shared/cases/twilio_messages_api.json`: path, Basic auth, form fields.
+//! request against `tests/fixtures/twilio/twilio_messages_api.json`: path, Basic auth, form fields.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -218,16 +218,6 @@ async fn two_outbox_workers_on_one_postgres_never_send_a_row_twice() {
     assert_eq!((bodies.len(), unique.len()), (60, 60), "each row sent exactly once");
 }
 
-/// UTC milliseconds of a Los Angeles wall-clock time (the demo store's timezone).
-fn la(datetime: &str) -> i64 {
-    let civil: jiff::civil::DateTime = datetime.parse().unwrap();
-    civil
-        .to_zoned_datetime(jiff::tz::TimeZone::get("America/Los_Angeles").unwrap())
-        .unwrap()
-        .timestamp()
-        .as_millisecond()
-}
-
 /// A CSR's reply on an SMS ticket: the id of its outbox row.
 async fn queue_sms_reply(
     store: &leafdesk::store::Store,
@@ -243,7 +233,7 @@ async fn queue_sms_reply(
 }
 
 /// A marketing opt-in for `phone` and a marketing text to it, queued in one transaction.
-async fn queue_marketing(tx: &mut leafdesk::store::Tx<'_>, location_id: &str, phone: &str) -> String {
+async fn queue_marketing(tx: &mut leafdesk::store::Tx<'_>, location_id: &str, phone: &str, now_ms: i64) -> String {
     let consent = leafdesk::store::consent::NewConsent {
         phone,
         purpose: "marketing",
@@ -251,7 +241,7 @@ async fn queue_marketing(tx: &mut leafdesk::store::Tx<'_>, location_id: &str, ph
         source: "import",
         evidence: serde_json::json!({ "evidence": "signed form" }),
     };
-    leafdesk::store::consent::record(tx, &consent).await.unwrap();
+    leafdesk::store::consent::record(tx, &consent, now_ms).await.unwrap();
     let row = leafdesk::store::outbox::NewOutbound {
         conversation_id: None,
         location_id,
@@ -259,7 +249,7 @@ async fn queue_marketing(tx: &mut leafdesk::store::Tx<'_>, location_id: &str, ph
         purpose: "marketing",
         body: "New arrivals this week.",
     };
-    leafdesk::store::outbox::enqueue(tx, &row).await.unwrap()
+    leafdesk::store::outbox::enqueue(tx, &row, now_ms).await.unwrap()
 }
 
 /// An outbox worker the test drives with its own clock, sending to `base`.
@@ -276,7 +266,7 @@ async fn a_marketing_text_queued_at_night_is_held_and_sent_when_the_window_opens
     let store = app.state.store.clone();
     let location = leafdesk::store::locations::list(&store).await.unwrap().remove(0);
     let mut tx = store.begin().await.unwrap();
-    let id = queue_marketing(&mut tx, &location.location_id, "+15555550185").await;
+    let id = queue_marketing(&mut tx, &location.location_id, "+15555550185", store.now_ms()).await;
     tx.commit().await.unwrap();
     let worker = clock_worker(&store, &base);
 
@@ -312,10 +302,10 @@ async fn a_marketing_text_waits_for_the_recipients_own_quiet_hours_not_the_store
         state: Some("CA"),
         timezone: Some("America/Los_Angeles"),
     };
-    leafdesk::store::contacts::upsert(&mut tx, &profile).await.unwrap();
+    leafdesk::store::contacts::upsert(&mut tx, &profile, store.now_ms()).await.unwrap();
     let mut ids = Vec::new();
     for phone in [miami, moved] {
-        ids.push(queue_marketing(&mut tx, &location.location_id, phone).await);
+        ids.push(queue_marketing(&mut tx, &location.location_id, phone, store.now_ms()).await);
     }
     tx.commit().await.unwrap();
     let worker = clock_worker(&store, &base);

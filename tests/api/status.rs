@@ -8,7 +8,7 @@ fn callback(sid: &str, status: &str, error_code: Option<&str>) -> Vec<(String, S
     let mut params: Vec<(String, String)> = [
         ("MessageSid", sid),
         ("MessageStatus", status),
-        ("AccountSid", "AC123"),
+        ("AccountSid", ACCOUNT_SID),
         ("From", OUR_NUMBER),
         ("To", "+15555550100"),
     ]
@@ -44,38 +44,44 @@ async fn status(app: &TestApp, provider_id: &str) -> (String, Option<String>) {
 #[tokio::test]
 async fn statuses_move_forward_and_a_late_callback_never_moves_them_back() {
     let app = spawn_app().await;
-    sent_message(&app, "SMout1").await;
+    sent_message(&app, "SM00000000000000000000000000000001").await;
     for (given, expected) in
         [("sent", "sent"), ("delivered", "delivered"), ("sent", "delivered"), ("failed", "delivered"), ("read", "read")]
     {
-        let reply = app.post_signed(PATH, &callback("SMout1", given, None)).await;
+        let reply = app.post_signed(PATH, &callback("SM00000000000000000000000000000001", given, None)).await;
         assert_eq!(reply.status, 204, "{given}: {}", reply.body);
-        assert_eq!(status(&app, "SMout1").await.0, expected, "after a {given:?} callback");
+        assert_eq!(status(&app, "SM00000000000000000000000000000001").await.0, expected, "after a {given:?} callback");
     }
 }
 
 #[tokio::test]
 async fn a_repeated_callback_is_acknowledged_and_recorded_once() {
     let app = spawn_app().await;
-    sent_message(&app, "SMout2").await;
+    sent_message(&app, "SM00000000000000000000000000000002").await;
     for _ in 0..3 {
-        assert_eq!(app.post_signed(PATH, &callback("SMout2", "delivered", None)).await.status, 204);
+        assert_eq!(
+            app.post_signed(PATH, &callback("SM00000000000000000000000000000002", "delivered", None)).await.status,
+            204
+        );
     }
     assert_eq!(app.count("select count(*) from webhook_receipt where kind = 'status_callback'").await, 1);
-    assert_eq!(status(&app, "SMout2").await.0, "delivered");
+    assert_eq!(status(&app, "SM00000000000000000000000000000002").await.0, "delivered");
 }
 
 #[tokio::test]
 async fn error_21610_records_that_the_carrier_has_the_number_opted_out() {
     let app = spawn_app().await;
-    sent_message(&app, "SMout3").await;
+    sent_message(&app, "SM00000000000000000000000000000003").await;
     let carrier_opt_outs = |history: Vec<leafdesk::store::consent::ConsentEvent>| {
         history.iter().filter(|e| e.source == "carrier_21610" && e.action == "opt_out").count()
     };
     assert_eq!(carrier_opt_outs(leafdesk::store::consent::history(&app.state.store, "+15555550100").await.unwrap()), 0);
-    let reply = app.post_signed(PATH, &callback("SMout3", "failed", Some("21610"))).await;
+    let reply = app.post_signed(PATH, &callback("SM00000000000000000000000000000003", "failed", Some("21610"))).await;
     assert_eq!(reply.status, 204);
-    assert_eq!(status(&app, "SMout3").await, ("failed".to_owned(), Some("21610".to_owned())));
+    assert_eq!(
+        status(&app, "SM00000000000000000000000000000003").await,
+        ("failed".to_owned(), Some("21610".to_owned()))
+    );
     // The consent ledger is the one record of it, for both purposes.
     assert_eq!(carrier_opt_outs(leafdesk::store::consent::history(&app.state.store, "+15555550100").await.unwrap()), 2);
 }
@@ -83,7 +89,7 @@ async fn error_21610_records_that_the_carrier_has_the_number_opted_out() {
 #[tokio::test]
 async fn status_callbacks_are_verified_and_validated() {
     let app = spawn_app().await;
-    let params = callback("SMout4", "delivered", None);
+    let params = callback("SM00000000000000000000000000000004", "delivered", None);
     let unsigned = app.post_raw(PATH, encode(&params).into_bytes(), "application/x-www-form-urlencoded", None).await;
     assert_eq!(unsigned.status, 403);
     let missing_status: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "MessageStatus").collect();

@@ -115,8 +115,9 @@ async fn a_used_expired_or_tampered_link_shows_a_clear_page_and_stores_nothing()
     }
     // Expired
     let mut conn = app.state.store.pool().acquire().await.unwrap();
-    let old = leafdesk::now_ms() - 1;
-    let token = leafdesk::store::uploads::insert_token(&mut conn, "cus_casey", None, old).await.unwrap();
+    let old = app.clock().now_ms() - 1;
+    let token =
+        leafdesk::store::uploads::insert_token(&mut conn, "cus_casey", None, old, app.clock().now_ms()).await.unwrap();
     drop(conn);
     let expired = app.state.uploads.url(&token);
     let expired = &expired[expired.find("/u/").unwrap()..];
@@ -222,7 +223,7 @@ async fn an_mms_photo_from_a_locked_customer_is_fetched_sealed_and_filed() {
 #[tokio::test]
 async fn the_midnight_sweep_locks_an_expired_recommendation_once_and_texts_the_link() {
     let app = spawn_app().await;
-    let now = leafdesk::now_ms();
+    let now = app.clock().now_ms();
     let locked = leafdesk::verification::sweep(&app.state.store, &app.state.pipeline, now).await.unwrap();
     assert_eq!(locked, 1, "Casey's recommendation ended in January");
     assert_eq!(column(&app, "select status from customer_order where order_number = 'LD-1006'").await, "on_hold");

@@ -45,7 +45,7 @@ fn replies(body: &Value) -> Vec<String> {
 async fn a_signed_in_customer_chats_with_the_bot_and_a_retry_gets_the_first_answer() {
     let app = spawn_app().await;
     let secret = integration(&app).await;
-    let sam = link(&secret, "cus_sam", now_secs());
+    let sam = link(&secret, "cus_sam", app.now_secs());
     let query =
         format!("/chat?customer=cus_sam&ts={}&sig={}", sam["ts"].as_str().unwrap(), sam["sig"].as_str().unwrap());
     let page = app.client.get(app.url(&query)).send().await.unwrap();
@@ -70,7 +70,7 @@ async fn a_signed_in_customer_chats_with_the_bot_and_a_retry_gets_the_first_answ
 async fn stop_typed_in_the_chat_revokes_consent_with_the_chat_as_its_source() {
     let app = spawn_app().await;
     let secret = integration(&app).await;
-    let sam = link(&secret, "cus_sam", now_secs());
+    let sam = link(&secret, "cus_sam", app.now_secs());
     let (status, body) = say(&app, &sam, "m1", "please stop texting me").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(replies(&body).len(), 1, "one confirmation: {body}");
@@ -85,7 +85,7 @@ async fn stop_typed_in_the_chat_revokes_consent_with_the_chat_as_its_source() {
 async fn text_offers_asked_in_the_chat_are_confirmed_by_sms_and_recorded_with_both_steps() {
     let app = spawn_app().await;
     let secret = integration(&app).await;
-    let mut ask = link(&secret, "cus_sam", now_secs());
+    let mut ask = link(&secret, "cus_sam", app.now_secs());
     let (status, body) = post(&app, "/api/v1/chat/consent", &ask).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("missing_disclosure_version")), "{body}");
     ask["disclosure_version"] = json!("marketing-2026-11");
@@ -115,7 +115,7 @@ async fn text_offers_asked_in_the_chat_are_confirmed_by_sms_and_recorded_with_bo
 async fn bad_links_and_bad_messages_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let secret = integration(&app).await;
-    let now = now_secs();
+    let now = app.now_secs();
     let cases = [
         (link("ldk_wrong", "cus_sam", now), 401, "bad_chat_link"),
         (link(&secret, "cus_sam", now - 13 * 3600), 401, "bad_chat_link"),
@@ -147,7 +147,7 @@ async fn bad_links_and_bad_messages_are_refused_and_change_nothing() {
 async fn after_a_hand_off_the_persons_reply_reaches_the_chat_window_not_a_text() {
     let app = spawn_app().await;
     let secret = integration(&app).await;
-    let sam = link(&secret, "cus_sam", now_secs());
+    let sam = link(&secret, "cus_sam", app.now_secs());
     let (status, body) = say(&app, &sam, "m1", "I want to talk to a human").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(replies(&body).len(), 1, "one hand-off acknowledgement: {body}");
@@ -176,7 +176,7 @@ async fn after_a_hand_off_the_persons_reply_reaches_the_chat_window_not_a_text()
     ask["after"] = update["cursor"].clone();
     let (_, none) = post(&app, "/api/v1/chat/updates", &ask).await;
     assert_eq!(none["messages"], json!([]), "shown once");
-    let other = link(&secret, "cus_alex", now_secs());
+    let other = link(&secret, "cus_alex", app.now_secs());
     let (_, theirs) = post(&app, "/api/v1/chat/updates", &other).await;
     assert_eq!(theirs["messages"], json!([]), "another customer sees none of it");
 }
@@ -185,9 +185,9 @@ async fn after_a_hand_off_the_persons_reply_reaches_the_chat_window_not_a_text()
 async fn the_chat_link_command_prints_a_link_the_widget_accepts() {
     let app = spawn_app().await;
     integration(&app).await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+    let out = app
+        .command()
         .args(["integration", "chat-link", "--name", "shop", "--customer", "cus_sam"])
-        .env("DATABASE_URL", &app.database_url)
         .env("LEAFDESK_PUBLIC_URL", "https://chat.example.com")
         .output()
         .unwrap();
