@@ -128,8 +128,8 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
     for (customer_id, phone, locale, kind, name) in DEMO_CONTACTS {
         let profile = contacts::Profile {
             phone,
-            locale,
-            customer_type: kind,
+            locale: Some(locale),
+            customer_type: Some(kind),
             first_name: *name,
             state: Some(&location.state),
             timezone: Some(&location.timezone),

@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
 pub mod settings;
+pub mod signed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

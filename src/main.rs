@@ -529,12 +529,14 @@ fn limits_check(state: &str, customer: &str, non_resident: bool, items: &[String
 }
 
 async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Result<()> {
+    use leafdesk::channels::integrations as keys;
     use leafdesk::store::integrations;
     let store = connect(settings).await?;
+    let sealer = startup::upload_links(settings)?.sealer;
+    keys::seal_legacy(&store, &sealer).await?;
     match cmd {
         IntegrationCommand::Add { name } => {
-            let secret = leafdesk::channels::events::new_secret().context("reading randomness for the secret")?;
-            integrations::create(&store, name.trim(), &secret).await.with_context(|| {
+            let secret = keys::create(&store, &sealer, name.trim()).await.with_context(|| {
                 format!("creating integration {name:?} (is the name taken? see `integration list`)")
             })?;
             println!("integration {name} created. Its secret, shown only this once:\n{secret}");
@@ -550,7 +552,7 @@ async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Re
             println!("integration {name} revoked: its events are refused from now on");
         }
         IntegrationCommand::ChatLink { name, customer } => {
-            let active = integrations::active(&store).await?;
+            let active = keys::open_all(&store, &sealer).await?;
             let integration = active
                 .iter()
                 .find(|i| i.name == name)

@@ -70,6 +70,9 @@ pub struct Settings {
     pub upload_max_bytes: usize,
     /// How often expired medical recommendations are looked for (they lock at local midnight).
     pub verification_sweep_ms: i64,
+    /// Accept `v1=` request signatures (without method and path) from platforms not yet moved to
+    /// `v2=`; off by default. See `signed`.
+    pub accept_v1_signatures: bool,
     /// Testing and demos only: the instant the clock starts at (it then runs on). Lets a
     /// command agree with a test server's pinned clock, or replay a day.
     pub now_ms: Option<i64>,
@@ -106,6 +109,7 @@ const KEYS: &[&str] = &[
     "LEAFDESK_UPLOAD_MAX_MB",
     "LEAFDESK_VERIFICATION_SWEEP_MS",
     "LEAFDESK_NOW",
+    "LEAFDESK_ACCEPT_V1_SIGNATURES",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -201,6 +205,7 @@ impl Settings {
                 60_000,
             )?,
             now_ms: get("LEAFDESK_NOW").map(parse_now).transpose()?,
+            accept_v1_signatures: parse_bool("LEAFDESK_ACCEPT_V1_SIGNATURES", get("LEAFDESK_ACCEPT_V1_SIGNATURES"))?,
         })
     }
 

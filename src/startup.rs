@@ -51,6 +51,8 @@ pub struct AppState {
     pub uploads: Arc<crate::uploads::Links>,
     /// Downloads MMS photos sent as medical documents.
     pub media: Arc<crate::twilio::media::MediaFetcher>,
+    /// The integrations' keys that signed requests and chat links are checked against.
+    pub keys: Arc<crate::channels::integrations::Keys>,
 }
 
 pub struct App {
@@ -99,6 +101,8 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
     }
     let metrics = Arc::new(Metrics::default());
     let uploads = upload_links(&settings)?;
+    crate::channels::integrations::seal_legacy(&store, &uploads.sealer).await.context("sealing integration secrets")?;
+    let keys = Arc::new(crate::channels::integrations::Keys::new(store.clone(), uploads.sealer.clone()));
     let ctx = pipeline::Context {
         store: store.clone(),
         library: library.clone(),
@@ -140,6 +144,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         pages: Arc::new(pages),
         uploads: Arc::new(uploads),
         media: Arc::new(media),
+        keys,
     };
     Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper) })
 }

@@ -6,6 +6,7 @@
 
 pub mod customers;
 pub mod events;
+pub mod integrations;
 pub mod optin;
 pub mod sms;
 pub mod status;
@@ -237,6 +238,11 @@ fn check_account(state: &AppState, form: &TwilioForm) -> Result<(), AppError> {
         (Some(ours), Some(theirs)) if ours != theirs => Err(AppError::BadSignature("wrong_account")),
         _ => Ok(()),
     }
+}
+
+/// Maps a refused signature to the API's 401.
+pub fn refused(refusal: &crate::signed::Refusal) -> AppError {
+    AppError::rejected(axum::http::StatusCode::UNAUTHORIZED, refusal.code(), refusal.to_string())
 }
 
 /// Locations by the number (or Messaging Service) customers write to. Locations change

@@ -16,6 +16,7 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -24,60 +25,41 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::events::signed_by;
 use super::optin::{self, Asked};
 use crate::domain::{Channel, Inbound, PhoneNumber};
 use crate::error::AppError;
 use crate::pipeline::Handled;
 use crate::startup::AppState;
 use crate::store::commerce::{self, Reach};
-use crate::store::integrations;
 
-/// How long a signed chat link stays good: a page left open over a working day.
-pub const LINK_MAX_AGE_SECS: i64 = 12 * 3600;
 /// The longest message a customer can type, as for SMS.
 const MAX_TEXT_CHARS: usize = 1600;
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/chat", get(show))
+    let api = Router::new()
         .route("/api/v1/chat/messages", post(message))
         .route("/api/v1/chat/consent", post(consent))
         .route("/api/v1/chat/updates", post(updates))
+        // Refused at 16 KiB while reading, before anything is parsed or checked.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new().route("/chat", get(show)).merge(api)
 }
 
 /// The platform's word for who is chatting.
 #[derive(Debug, Deserialize)]
-struct Link {
+pub struct Link {
     customer: String,
     ts: String,
     sig: String,
 }
 
-fn unauthorized(message: &str) -> AppError {
-    AppError::rejected(StatusCode::UNAUTHORIZED, "bad_chat_link", message.to_owned())
-}
-
 /// The customer a chat link names, if an active integration signed it in the last 12 hours.
-async fn identify(state: &AppState, link: &Link, now_secs: i64) -> Result<Reach, AppError> {
-    let secs: i64 = link.ts.trim().parse().map_err(|_| unauthorized("ts must be Unix seconds"))?;
-    if secs > now_secs + 300 || now_secs - secs > LINK_MAX_AGE_SECS {
-        return Err(unauthorized("this chat link has expired; reload the store's page for a fresh one"));
-    }
-    let signatures: Vec<Vec<u8>> = link
-        .sig
-        .split(',')
-        .filter_map(|part| part.trim().strip_prefix("v1="))
-        .filter_map(|hex_sig| hex::decode(hex_sig).ok())
-        .collect();
-    let active = integrations::active(&state.store).await?;
-    let signed = format!("chat:{}", link.customer);
-    if signed_by(&active, link.ts.trim(), signed.as_bytes(), &signatures).is_none() {
-        return Err(unauthorized(
-            "sig must be v1=<hex HMAC-SHA256 of \"{ts}.chat:{customer}\"> under an integration secret",
-        ));
-    }
+async fn identify(state: &AppState, link: &Link) -> Result<Reach, AppError> {
+    let keys = state.keys.current().await?;
+    let now = state.store.clock().now_secs();
+    crate::signed::verify_link(&keys, &link.customer, &link.ts, &link.sig, now)
+        .map_err(|refusal| super::refused(&refusal))?;
     commerce::reach(&state.store, &link.customer).await?.ok_or_else(|| {
         AppError::rejected(
             StatusCode::NOT_FOUND,
@@ -90,14 +72,10 @@ async fn identify(state: &AppState, link: &Link, now_secs: i64) -> Result<Reach,
 /// The chat widget's path and query for `customer`, signed at `ts` with an integration's
 /// secret: what the platform puts in its page (here for `leafdesk integration chat-link`).
 pub fn signed_path(secret: &str, customer: &str, ts: i64) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(format!("{ts}.chat:{customer}").as_bytes());
-    let sig = hex::encode(mac.finalize().into_bytes());
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("customer", customer)
         .append_pair("ts", &ts.to_string())
-        .append_pair("sig", &format!("v1={sig}"))
+        .append_pair("sig", &crate::signed::sign_link(secret, customer, ts))
         .finish();
     format!("/chat?{query}")
 }
@@ -110,7 +88,7 @@ async fn show(
         let html = "<p>This chat opens from the store's website when you are signed in.</p>";
         return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
     };
-    let reach = match identify(&state, &link, state.store.clock().now_secs()).await {
+    let reach = match identify(&state, &link).await {
         Ok(reach) => reach,
         Err(AppError::Rejected { status, .. }) => {
             let html = "<p>This chat link has expired. Reload the store's page to chat with us.</p>";
@@ -134,7 +112,21 @@ async fn show(
     Ok(([("cache-control", "no-store"), ("referrer-policy", "no-referrer")], Html(html)).into_response())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+/// A chat API body: the link is checked first (only its three fields are read), then the
+/// whole body is parsed as `T`. The body was already capped at [`MAX_BODY_BYTES`] by the route.
+async fn authenticated<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Reach, T), AppError> {
+    let body = body.map_err(|_| AppError::TooLarge(MAX_BODY_BYTES))?;
+    let link: Link = parse_json(&body)?;
+    let reach = identify(state, &link).await?;
+    Ok((reach, parse_json(&body)?))
+}
+
+/// # Errors
+/// 400 naming what is wrong with the JSON.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(AppError::TooLarge(MAX_BODY_BYTES));
     }
@@ -148,31 +140,38 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 }
 
 #[derive(Debug, Deserialize)]
-struct ChatMessage {
-    #[serde(flatten)]
-    link: Link,
+pub struct ChatMessage {
     /// The widget's id for this message: a retry with the same id gets the first answer.
     id: String,
     text: String,
 }
 
-#[tracing::instrument(skip_all, fields(channel = "web"), err(level = "warn"))]
-async fn message(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
-    let m: ChatMessage = parse(&body)?;
+/// A chat message's checked fields: its id and trimmed text.
+///
+/// # Errors
+/// 422 naming the field.
+pub fn check_message(m: &ChatMessage) -> Result<(&str, &str), AppError> {
     let invalid = |message: String| AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message);
-    if m.id.trim().is_empty() || m.id.len() > 64 {
+    let id = m.id.trim();
+    if id.is_empty() || id.len() > 64 {
         return Err(invalid("id must be 1 to 64 characters, unique per message".into()));
     }
     let text = m.text.trim();
     if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
         return Err(invalid(format!("text must be 1 to {MAX_TEXT_CHARS} characters")));
     }
-    let reach = identify(&state, &m.link, state.store.clock().now_secs()).await?;
+    Ok((id, text))
+}
+
+#[tracing::instrument(skip_all, fields(channel = "web"), err(level = "warn"))]
+async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
+    let (reach, m): (Reach, ChatMessage) = authenticated(&state, body).await?;
+    let (id, text) = check_message(&m)?;
     let from = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
     let location = reach.location;
     let inbound = Inbound {
         channel: Channel::Web,
-        provider_id: format!("web:{}:{}", reach.customer.customer_id, m.id.trim()),
+        provider_id: format!("web:{}:{id}", reach.customer.customer_id),
         from,
         to: location.phone_number.clone().unwrap_or_else(|| location.location_id.clone()),
         messaging_service_sid: None,
@@ -192,8 +191,6 @@ async fn message(State(state): State<AppState>, body: Bytes) -> Result<Response,
 
 #[derive(Debug, Deserialize)]
 struct ChatConsent {
-    #[serde(flatten)]
-    link: Link,
     disclosure_version: Option<String>,
 }
 
@@ -202,9 +199,9 @@ async fn consent(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
-    let c: ChatConsent = parse(&body)?;
+    let (reach, c): (Reach, ChatConsent) = authenticated(&state, body).await?;
     let Some(version) = c.disclosure_version.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
         return Err(AppError::rejected(
             StatusCode::BAD_REQUEST,
@@ -212,7 +209,6 @@ async fn consent(
             "disclosure_version is required: the version of the text the customer agreed to",
         ));
     };
-    let reach = identify(&state, &c.link, state.store.clock().now_secs()).await?;
     let phone = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
     let ip = super::client_ip(&headers, peer);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -224,17 +220,14 @@ async fn consent(
 
 #[derive(Debug, Deserialize)]
 struct ChatUpdates {
-    #[serde(flatten)]
-    link: Link,
     /// The id of the last message the widget shows.
     #[serde(default)]
     after: String,
 }
 
 /// A person's replies in the customer's web chat since `after`.
-async fn updates(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
-    let u: ChatUpdates = parse(&body)?;
-    let reach = identify(&state, &u.link, state.store.clock().now_secs()).await?;
+async fn updates(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
+    let (reach, u): (Reach, ChatUpdates) = authenticated(&state, body).await?;
     let mut tx = state.store.begin().await?;
     let open =
         crate::store::conversations::find_open(&mut tx, &reach.contact.contact_id, &reach.location.location_id, "web")

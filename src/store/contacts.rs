@@ -18,19 +18,21 @@ const FIND: &str = "select contact_id, phone, locale, customer_type, first_name 
 const FIND_BY_ID: &str =
     "select contact_id, phone, locale, customer_type, first_name from contact where contact_id = $1";
 const INSERT: &str = "insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3)";
+// A field given as null keeps the stored value (a new contact gets the defaults).
 const UPSERT: &str = "insert into contact
         (contact_id, phone, locale, customer_type, first_name, state, timezone, created_at_ms)
-    values ($1, $2, $3, $4, $5, $6, $7, $8)
-    on conflict (phone) do update set locale = excluded.locale, customer_type = excluded.customer_type,
-        first_name = excluded.first_name, state = excluded.state, timezone = excluded.timezone
+    values ($1, $2, coalesce($3, 'en'), coalesce($4, 'adult_use'), $5, $6, $7, $8)
+    on conflict (phone) do update set locale = coalesce($3, contact.locale),
+        customer_type = coalesce($4, contact.customer_type), first_name = coalesce($5, contact.first_name),
+        state = coalesce($6, contact.state), timezone = coalesce($7, contact.timezone)
     returning contact_id";
 
-/// A contact's profile as the platform or the demo gives it.
+/// A contact's profile as the platform or the demo gives it; `None` keeps what is stored.
 #[derive(Debug, Clone, Copy)]
 pub struct Profile<'a> {
     pub phone: &'a str,
-    pub locale: &'a str,
-    pub customer_type: &'a str,
+    pub locale: Option<&'a str>,
+    pub customer_type: Option<&'a str>,
     pub first_name: Option<&'a str>,
     /// USPS state code of where they live.
     pub state: Option<&'a str>,

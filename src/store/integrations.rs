@@ -6,6 +6,8 @@ use sqlx::FromRow;
 
 use super::{Store, StoreError, Tx};
 
+/// An integration with its secret in the clear: only ever in memory (see
+/// `channels::integrations`, which seals and opens them).
 #[derive(Debug, Clone, FromRow)]
 pub struct Integration {
     pub integration_id: String,
@@ -14,26 +16,55 @@ pub struct Integration {
     pub secret: String,
 }
 
-const INSERT: &str = "insert into integration (integration_id, name, secret, created_at_ms) values ($1, $2, $3, $4)";
-const ACTIVE: &str = "select integration_id, name, secret from integration where revoked_at_ms is null order by name";
+/// An integration as stored: its secret sealed (hex), or, for one written before secrets were
+/// sealed, still plain in `legacy_secret` until the server seals it at start.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredIntegration {
+    pub integration_id: String,
+    pub name: String,
+    pub secret_sealed: Option<String>,
+    pub legacy_secret: String,
+}
+
+const INSERT: &str = "insert into integration (integration_id, name, secret, secret_sealed, created_at_ms)
+    values ($1, $2, '', $3, $4)";
+const ACTIVE: &str = "select integration_id, name, secret_sealed, secret as legacy_secret from integration
+    where revoked_at_ms is null order by name";
+const SEAL: &str = "update integration set secret_sealed = $2, secret = '' where integration_id = $1";
 const REVOKE: &str = "update integration set revoked_at_ms = $2 where name = $1 and revoked_at_ms is null";
 const CLAIM: &str = "insert into event_received (integration_id, event_id, event_type, customer_id, body, result,
         received_at_ms) values ($1, $2, $3, $4, $5, '{}', $6) on conflict (integration_id, event_id) do nothing";
 const SET_RESULT: &str = "update event_received set result = $3 where integration_id = $1 and event_id = $2";
 const RESULT: &str = "select result from event_received where integration_id = $1 and event_id = $2";
 
+/// Stores a new integration whose secret is already sealed under `integration_id`.
+///
 /// # Errors
 /// A unique violation when the name is taken.
-pub async fn create(store: &Store, name: &str, secret: &str) -> Result<String, StoreError> {
-    let id = crate::new_id();
-    sqlx::query(INSERT).bind(&id).bind(name).bind(secret).bind(store.now_ms()).execute(store.pool()).await?;
-    Ok(id)
+pub async fn create(store: &Store, integration_id: &str, name: &str, secret_sealed: &str) -> Result<(), StoreError> {
+    sqlx::query(INSERT)
+        .bind(integration_id)
+        .bind(name)
+        .bind(secret_sealed)
+        .bind(store.now_ms())
+        .execute(store.pool())
+        .await?;
+    Ok(())
 }
 
 /// # Errors
 /// Database failures.
-pub async fn active(store: &Store) -> Result<Vec<Integration>, StoreError> {
+pub async fn active(store: &Store) -> Result<Vec<StoredIntegration>, StoreError> {
     Ok(sqlx::query_as(ACTIVE).fetch_all(store.pool()).await?)
+}
+
+/// Replaces a plain secret by its sealed form.
+///
+/// # Errors
+/// Database failures.
+pub async fn seal(store: &Store, integration_id: &str, secret_sealed: &str) -> Result<(), StoreError> {
+    sqlx::query(SEAL).bind(integration_id).bind(secret_sealed).execute(store.pool()).await?;
+    Ok(())
 }
 
 /// Stops accepting the integration's events. `false` when no active one has that name.

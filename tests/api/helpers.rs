@@ -262,9 +262,8 @@ pub fn sid() -> String {
 
 /// A platform integration; returns its secret (what the platform signs events and chat links with).
 pub async fn integration(app: &TestApp) -> String {
-    let secret = leafdesk::channels::events::new_secret().unwrap();
-    leafdesk::store::integrations::create(&app.state.store, "shop", &secret).await.unwrap();
-    secret
+    let sealer = &app.state.uploads.sealer;
+    leafdesk::channels::integrations::create(&app.state.store, sealer, "shop").await.unwrap()
 }
 
 impl TestApp {
@@ -278,7 +277,10 @@ impl TestApp {
     pub fn command(&self) -> std::process::Command {
         let now = jiff::Timestamp::from_millisecond(self.clock().now_ms()).expect("a representable time");
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_leafdesk"));
-        command.env("DATABASE_URL", &self.database_url).env("LEAFDESK_NOW", now.to_string());
+        command
+            .env("DATABASE_URL", &self.database_url)
+            .env("LEAFDESK_NOW", now.to_string())
+            .env("LEAFDESK_UPLOAD_KEY", UPLOAD_KEY);
         command
     }
 

@@ -296,8 +296,8 @@ async fn a_marketing_text_waits_for_the_recipients_own_quiet_hours_not_the_store
     let mut tx = store.begin().await.unwrap();
     let profile = leafdesk::store::contacts::Profile {
         phone: moved,
-        locale: "en",
-        customer_type: "adult_use",
+        locale: Some("en"),
+        customer_type: Some("adult_use"),
         first_name: None,
         state: Some("CA"),
         timezone: Some("America/Los_Angeles"),
