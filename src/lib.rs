@@ -25,6 +25,7 @@ pub mod domain;
 pub mod error;
 pub mod flows;
 pub mod flowtest;
+pub mod http_server;
 pub mod metrics;
 pub mod outbox;
 pub mod pipeline;

@@ -73,6 +73,13 @@ pub struct Settings {
     /// Accept `v1=` request signatures (without method and path) from platforms not yet moved to
     /// `v2=`; off by default. See `signed`.
     pub accept_v1_signatures: bool,
+    /// Origins allowed to embed the chat widget in a frame (`frame-ancestors`), space separated,
+    /// e.g. `https://shop.example.com`; unset: no site may frame it.
+    pub chat_embed_origins: Option<String>,
+    /// The most connections served at once; more wait in the kernel's queue.
+    pub max_connections: usize,
+    /// How long a client has to send a request's head; an idle connection closes after it too.
+    pub header_timeout: Duration,
     /// Testing and demos only: the instant the clock starts at (it then runs on). Lets a
     /// command agree with a test server's pinned clock, or replay a day.
     pub now_ms: Option<i64>,
@@ -110,6 +117,9 @@ const KEYS: &[&str] = &[
     "LEAFDESK_VERIFICATION_SWEEP_MS",
     "LEAFDESK_NOW",
     "LEAFDESK_ACCEPT_V1_SIGNATURES",
+    "LEAFDESK_CHAT_EMBED_ORIGINS",
+    "LEAFDESK_MAX_CONNECTIONS",
+    "LEAFDESK_HEADER_TIMEOUT_MS",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -205,6 +215,17 @@ impl Settings {
                 60_000,
             )?,
             now_ms: get("LEAFDESK_NOW").map(parse_now).transpose()?,
+            chat_embed_origins: get("LEAFDESK_CHAT_EMBED_ORIGINS").map(parse_origins).transpose()?,
+            max_connections: usize::try_from(parse_positive(
+                "LEAFDESK_MAX_CONNECTIONS",
+                get("LEAFDESK_MAX_CONNECTIONS"),
+                1024,
+            )?)
+            .unwrap_or(1024),
+            header_timeout: Duration::from_millis(
+                u64::try_from(parse_positive("LEAFDESK_HEADER_TIMEOUT_MS", get("LEAFDESK_HEADER_TIMEOUT_MS"), 10_000)?)
+                    .unwrap_or(10_000),
+            ),
             accept_v1_signatures: parse_bool("LEAFDESK_ACCEPT_V1_SIGNATURES", get("LEAFDESK_ACCEPT_V1_SIGNATURES"))?,
         })
     }
@@ -241,6 +262,23 @@ impl Settings {
 
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
+    }
+}
+
+/// `https://a.example https://b.example` (commas also separate): each an http(s) origin.
+fn parse_origins(value: String) -> Result<String, SettingsError> {
+    let origins: Vec<&str> = value.split([' ', ',']).filter(|o| !o.is_empty()).collect();
+    let bad = origins.iter().find(|o| {
+        let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+        rest.is_none_or(|host| host.is_empty() || host.contains(['/', ';', '\'', '"']))
+    });
+    match bad {
+        None => Ok(origins.join(" ")),
+        Some(o) => Err(SettingsError {
+            key: "LEAFDESK_CHAT_EMBED_ORIGINS",
+            problem: format!("{o:?} is not an origin"),
+            fix: "List the store's site origins, scheme and host only, e.g. https://shop.example.com https://www.shop.example.com.",
+        }),
     }
 }
 
@@ -386,6 +424,9 @@ mod tests {
             ("LEAFDESK_SQLITE_SYNCHRONOUS", "off"),
             ("LEAFDESK_OUTBOX_RETRY_BASE_MS", "-5"),
             ("LEAFDESK_NOW", "yesterday"),
+            ("LEAFDESK_CHAT_EMBED_ORIGINS", "https://shop.example.com/chat"),
+            ("LEAFDESK_CHAT_EMBED_ORIGINS", "shop.example.com"),
+            ("LEAFDESK_MAX_CONNECTIONS", "0"),
             ("LEAFDESK_NOW", "2026-11-30 12:00"),
         ] {
             let err = settings(&[(key, value)]).expect_err(key);

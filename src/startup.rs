@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -164,9 +165,12 @@ impl App {
     /// When the server fails.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let limits = crate::http_server::Limits {
+            header_timeout: self.state.settings.header_timeout,
+            max_connections: self.state.settings.max_connections,
+        };
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
-        let service = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        crate::http_server::serve(self.listener, router(self.state), limits, shutdown).await?;
         for task in [self.reloader, self.outbox, self.sweeper].into_iter().flatten() {
             task.abort();
         }
@@ -178,6 +182,7 @@ impl App {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(channels::assets::router())
         .merge(channels::sms::router())
         .merge(channels::status::router())
         .merge(channels::optin::router())
@@ -190,7 +195,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), track_latency))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), channels::headers::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), conversation_id = tracing::field::Empty)
         }))
@@ -260,6 +267,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 
+/// A handler that panicked: one log line (no request data: it may carry personal data), and
+/// the API's 500, so the connection and the server stay up.
+fn panicked(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500");
+    crate::error::AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
 async fn not_found() -> Response {
     let body = serde_json::json!({ "error": { "code": "not_found", "message": "no such route" } });
     (StatusCode::NOT_FOUND, Json(body)).into_response()
@@ -286,4 +300,24 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_the_api_shape_and_the_router_keeps_serving() {
+        let app: Router = Router::new()
+            .route("/boom", get(|| async { panic!("boom") as &'static str }))
+            .route("/ok", get(|| async { "ok" }))
+            .layer(CatchPanicLayer::custom(panicked));
+        let req = |path: &str| Request::builder().uri(path).body(axum::body::Body::empty()).unwrap();
+        let boom = app.clone().oneshot(req("/boom")).await.unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(boom.into_body(), 1024).await.unwrap();
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"]["code"], "internal");
+        assert_eq!(app.oneshot(req("/ok")).await.unwrap().status(), StatusCode::OK);
+    }
 }

@@ -4,8 +4,10 @@
 //! This file holds what Twilio's webhooks share: the verified form extractor and routing a
 //! message to the location that owns the number it was sent to.
 
+pub mod assets;
 pub mod customers;
 pub mod events;
+pub mod headers;
 pub mod integrations;
 pub mod optin;
 pub mod sms;
@@ -83,7 +85,7 @@ impl TwilioForm {
     }
 
     /// Bounds every field, so nothing unbounded is stored or logged.
-    pub(crate) fn check_sizes(&self) -> Result<(), AppError> {
+    pub fn check_sizes(&self) -> Result<(), AppError> {
         if self.params.len() > MAX_FIELDS {
             return Err(AppError::BadRequest(format!("more than {MAX_FIELDS} form fields")));
         }

@@ -97,15 +97,18 @@ async fn show(
         Err(e) => return Err(e),
     };
     let (version, disclosure) = optin::current_disclosure(&reach.location);
-    // For the page's script: JSON with `<` escaped, so no value can close the script element.
-    let script_json = |v: serde_json::Value| v.to_string().replace('<', "\\u003c");
+    // The widget's settings, read by /static/chat.js: JSON with `<` escaped, so no value can
+    // close the script element it sits in.
+    let config = json!({
+        "link": { "customer": link.customer, "ts": link.ts, "sig": link.sig },
+        "version": version,
+        // Messages ids grow with time: the widget asks for those after this one.
+        "cursor": crate::new_id(),
+    });
     let data = json!({
         "location": { "name": reach.location.name },
         "first_name": reach.contact.first_name,
-        "link_json": script_json(json!({ "customer": link.customer, "ts": link.ts, "sig": link.sig })),
-        "version_json": script_json(json!(version)),
-        // Messages ids grow with time: the widget asks for those after this one.
-        "cursor_json": script_json(json!(crate::new_id())),
+        "config_json": config.to_string().replace('<', "\\u003c"),
         "disclosure": disclosure,
     });
     let html = state.pages.render("chat", &data).map_err(|e| AppError::Internal(e.into()))?;

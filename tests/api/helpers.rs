@@ -35,6 +35,8 @@ pub struct Options {
     pub twilio_api_base: Option<String>,
     /// The server's clock: pinned at [`TEST_START`] unless a test says otherwise.
     pub clock: Clock,
+    /// More settings, as environment names and values (`LEAFDESK_MAX_CONNECTIONS`, …).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             database_url: None,
             twilio_api_base: None,
             clock: test_clock(),
+            env: Vec::new(),
         }
     }
 }
@@ -80,7 +83,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         Some(url) => url,
         None => test_database_url(dir.path()).await,
     };
-    let mut settings = test_settings(&database_url, &options.flows_dir, &options.templates_dir, options.reload_ms);
+    let mut settings =
+        test_settings_with(&database_url, &options.flows_dir, &options.templates_dir, options.reload_ms, &options.env);
     if let Some(base) = options.twilio_api_base {
         settings.twilio_api_base = base;
         settings.twilio_account_sid = Some(ACCOUNT_SID.to_owned());
@@ -109,6 +113,16 @@ pub async fn spawn_with(options: Options) -> TestApp {
 pub const UPLOAD_KEY: &str = "7f3c2a9d4e5b6a718293a4b5c6d7e8f90123456789abcdef0123456789abcdef";
 
 pub fn test_settings(database_url: &str, flows: &Path, templates: &Path, reload_ms: u64) -> Settings {
+    test_settings_with(database_url, flows, templates, reload_ms, &[])
+}
+
+pub fn test_settings_with(
+    database_url: &str,
+    flows: &Path,
+    templates: &Path,
+    reload_ms: u64,
+    extra: &[(&'static str, String)],
+) -> Settings {
     let pairs = [
         ("DATABASE_URL", database_url.to_owned()),
         ("LEAFDESK_BIND", "127.0.0.1:0".to_owned()),
@@ -119,7 +133,8 @@ pub fn test_settings(database_url: &str, flows: &Path, templates: &Path, reload_
         ("LEAFDESK_RELOAD_INTERVAL_MS", reload_ms.to_string()),
         ("LEAFDESK_UPLOAD_KEY", UPLOAD_KEY.to_owned()),
     ];
-    let map: HashMap<String, String> = pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let map: HashMap<String, String> =
+        pairs.into_iter().chain(extra.iter().cloned()).map(|(k, v)| (k.to_owned(), v)).collect();
     Settings::from_map(&map).expect("test settings")
 }
 

@@ -5,6 +5,7 @@ mod consent;
 mod consent_files;
 mod events;
 mod flows_check;
+mod hardening;
 mod helpers;
 mod limits;
 mod ops;
