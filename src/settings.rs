@@ -78,6 +78,8 @@ pub struct Settings {
     pub chat_embed_origins: Option<String>,
     /// The most connections served at once; more wait in the kernel's queue.
     pub max_connections: usize,
+    /// Our own reverse proxies: only their `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpRange>,
     /// How long a client has to send a request's head; an idle connection closes after it too.
     pub header_timeout: Duration,
     /// Testing and demos only: the instant the clock starts at (it then runs on). Lets a
@@ -120,6 +122,7 @@ const KEYS: &[&str] = &[
     "LEAFDESK_CHAT_EMBED_ORIGINS",
     "LEAFDESK_MAX_CONNECTIONS",
     "LEAFDESK_HEADER_TIMEOUT_MS",
+    "LEAFDESK_TRUSTED_PROXIES",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -222,6 +225,7 @@ impl Settings {
                 1024,
             )?)
             .unwrap_or(1024),
+            trusted_proxies: get("LEAFDESK_TRUSTED_PROXIES").map(parse_proxies).transpose()?.unwrap_or_default(),
             header_timeout: Duration::from_millis(
                 u64::try_from(parse_positive("LEAFDESK_HEADER_TIMEOUT_MS", get("LEAFDESK_HEADER_TIMEOUT_MS"), 10_000)?)
                     .unwrap_or(10_000),
@@ -263,6 +267,54 @@ impl Settings {
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
     }
+}
+
+/// An IP address, or a network in CIDR form (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(text: &str) -> Option<Self> {
+        let (ip, prefix) = match text.trim().split_once('/') {
+            Some((ip, prefix)) => (ip.parse().ok()?, prefix.parse().ok()?),
+            None => {
+                let ip: std::net::IpAddr = text.trim().parse().ok()?;
+                (ip, if ip.is_ipv4() { 32 } else { 128 })
+            }
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Self { network: ip, prefix })
+    }
+
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        let bits = |ip: &std::net::IpAddr| match ip {
+            std::net::IpAddr::V4(v4) => (u128::from(u32::from(*v4)), 32u32),
+            std::net::IpAddr::V6(v6) => (u128::from(*v6), 128u32),
+        };
+        let ((net, width), (addr, addr_width)) = (bits(&self.network), bits(ip));
+        if width != addr_width {
+            return false;
+        }
+        let host_bits = width - u32::from(self.prefix);
+        host_bits >= 128 || (net >> host_bits) == (addr >> host_bits)
+    }
+}
+
+fn parse_proxies(value: String) -> Result<Vec<IpRange>, SettingsError> {
+    value
+        .split([',', ' '])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            IpRange::parse(p).ok_or_else(|| SettingsError {
+                key: "LEAFDESK_TRUSTED_PROXIES",
+                problem: format!("{p:?} is not an IP address or network"),
+                fix: "List your load balancers' addresses or networks, e.g. 10.0.0.0/8, 192.168.1.10.",
+            })
+        })
+        .collect()
 }
 
 /// `https://a.example https://b.example` (commas also separate): each an http(s) origin.
@@ -427,6 +479,8 @@ mod tests {
             ("LEAFDESK_CHAT_EMBED_ORIGINS", "https://shop.example.com/chat"),
             ("LEAFDESK_CHAT_EMBED_ORIGINS", "shop.example.com"),
             ("LEAFDESK_MAX_CONNECTIONS", "0"),
+            ("LEAFDESK_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("LEAFDESK_TRUSTED_PROXIES", "the load balancer"),
             ("LEAFDESK_NOW", "2026-11-30 12:00"),
         ] {
             let err = settings(&[(key, value)]).expect_err(key);
@@ -446,6 +500,18 @@ mod tests {
         let pinned = settings(&[("LEAFDESK_NOW", "2026-11-30T20:00:00Z")]).unwrap();
         let now = pinned.clock().now_ms();
         assert!((1_796_068_800_000..1_796_068_860_000).contains(&now), "{now}");
+    }
+
+    #[test]
+    fn ip_ranges_hold_their_own_addresses_only() {
+        let net = IpRange::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains(&"10.1.255.3".parse().unwrap()));
+        assert!(!net.contains(&"10.2.0.1".parse().unwrap()));
+        assert!(!net.contains(&"::ffff:10.1.0.1".parse().unwrap()), "another family");
+        let one = IpRange::parse("192.168.1.10").unwrap();
+        assert!(one.contains(&"192.168.1.10".parse().unwrap()) && !one.contains(&"192.168.1.11".parse().unwrap()));
+        assert!(IpRange::parse("0.0.0.0/0").unwrap().contains(&"8.8.8.8".parse().unwrap()));
+        assert!(IpRange::parse("fd00::/8").unwrap().contains(&"fd12::1".parse().unwrap()));
     }
 
     #[test]

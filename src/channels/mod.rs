@@ -282,12 +282,18 @@ impl LocationCache {
     }
 }
 
-/// The visitor's IP for consent evidence: the first `X-Forwarded-For` hop when a proxy in
-/// front of us sets it, else the peer address.
-pub fn client_ip(headers: &axum::http::HeaderMap, peer: std::net::SocketAddr) -> String {
-    let forwarded =
-        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
-    forwarded.map_or_else(|| peer.ip().to_string(), str::to_owned)
+/// The visitor's IP for consent evidence and rate limits: the peer address, unless the peer
+/// is one of our own proxies (`LEAFDESK_TRUSTED_PROXIES`); then the nearest `X-Forwarded-For`
+/// hop that is not one of them. Anyone else's `X-Forwarded-For` is ignored: a client can write
+/// anything there.
+pub fn client_ip(headers: &HeaderMap, peer: std::net::SocketAddr, trusted: &[crate::settings::IpRange]) -> String {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|range| range.contains(ip));
+    if !is_trusted(&peer.ip()) {
+        return peer.ip().to_string();
+    }
+    let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    let hops: Vec<std::net::IpAddr> = hops.filter_map(|hop| hop.trim().parse().ok()).collect();
+    hops.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer.ip()).to_string()
 }
 
 #[cfg(test)]
@@ -341,6 +347,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_our_own_proxies() {
+        let proxy: std::net::SocketAddr = "10.0.0.5:41000".parse().unwrap();
+        let stranger: std::net::SocketAddr = "203.0.113.9:41000".parse().unwrap();
+        let trusted = vec![crate::settings::IpRange::parse("10.0.0.0/8").unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.9".parse().unwrap());
+        assert_eq!(client_ip(&headers, proxy, &trusted), "198.51.100.7", "the nearest hop not ours");
+        assert_eq!(client_ip(&headers, stranger, &trusted), "203.0.113.9", "a stranger's header is ignored");
+        assert_eq!(client_ip(&headers, proxy, &[]), "10.0.0.5", "no proxies configured");
+        headers.insert("x-forwarded-for", "not an ip".parse().unwrap());
+        assert_eq!(client_ip(&headers, proxy, &trusted), "10.0.0.5");
     }
 
     #[test]

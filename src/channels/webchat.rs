@@ -213,11 +213,15 @@ async fn consent(
         ));
     };
     let phone = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
-    let ip = super::client_ip(&headers, peer);
+    let ip = super::client_ip(&headers, peer, &state.settings.trusted_proxies);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let asked = Asked { source: "web_chat", phone: &phone, version, ip: &ip, user_agent };
-    optin::request_marketing(&state, &reach.location, &asked).await?;
-    let done = format!("We sent a text to {}. Reply YES there to confirm.", phone.masked());
+    let done = match optin::request_marketing(&state, &reach.location, &asked).await? {
+        optin::Requested::Texted => format!("We sent a text to {}. Reply YES there to confirm.", phone.masked()),
+        optin::Requested::AlreadyAsked => {
+            format!("We already sent a text to {} today. Reply YES there to confirm.", phone.masked())
+        }
+    };
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "confirmation_sent", "message": done }))).into_response())
 }
 

@@ -36,6 +36,7 @@ pub struct Outcome {
 }
 
 /// Applies consent keywords to one claimed inbound message inside the turn's transaction.
+/// `flow_waiting`: a flow asked a question this message may answer (see `confirm_web_request`).
 ///
 /// # Errors
 /// Database failures.
@@ -44,6 +45,7 @@ pub async fn apply(
     inbound: &Inbound,
     message_id: &str,
     opted_out: bool,
+    flow_waiting: bool,
     now_ms: i64,
 ) -> Result<Outcome, StoreError> {
     let verdict = classify(&inbound.body);
@@ -82,6 +84,7 @@ pub async fn apply(
         }
         Keyword::OptIn
             if inbound.opt_out_type.is_none()
+                && !flow_waiting
                 && confirm_web_request(tx, inbound, message_id, opted_out, now_ms).await? =>
         {
             Ok(Outcome {
@@ -116,8 +119,11 @@ fn keyword_source(channel: Channel) -> &'static str {
     }
 }
 
-/// Step 2 of double opt-in: a YES (or START) from a number with a pending web request turns it
-/// into a marketing opt-in; the evidence holds both steps. `false` when nothing was pending.
+/// Step 2 of double opt-in: a YES (or START) texted from the number of a pending web request,
+/// after its confirmation text went out, turns it into a marketing opt-in; the evidence holds
+/// both steps. Not a YES typed in web chat (no text came from the phone), not one sent before
+/// the confirmation text was, and not one answering a flow's question (the caller checks).
+/// `false` when nothing was pending.
 async fn confirm_web_request(
     tx: &mut Tx<'_>,
     inbound: &Inbound,
@@ -125,13 +131,16 @@ async fn confirm_web_request(
     opted_out: bool,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
+    if inbound.channel != Channel::Sms {
+        return Ok(false);
+    }
     let phone = inbound.from.as_ref();
     let Some(request) = consent::pending_request(tx, phone, now_ms - DOUBLE_OPT_IN_WINDOW_MS).await? else {
         return Ok(false);
     };
     let evidence = json!({
         "request": request,
-        "confirmation": { "message_id": message_id, "provider_id": inbound.provider_id, "text": inbound.body },
+        "confirmation": { "message_id": message_id, "message_sid": inbound.provider_id, "text": inbound.body },
     });
     if opted_out {
         let back = NewConsent {

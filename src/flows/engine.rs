@@ -115,6 +115,13 @@ pub struct Turn {
     pub effects: Vec<Effect>,
 }
 
+/// Is a flow waiting for this conversation's next message (started, and not expired by
+/// `idle_ms` of silence)? Such a message is the flow's answer, not a consent word that could
+/// also be an answer ("yes").
+pub fn waiting(flows: &FlowSet, state: &State, idle_ms: i64) -> bool {
+    state.stack.first().and_then(|f| flows.flows.get(&f.flow)).is_some_and(|f| idle_ms <= f.expire_after_ms)
+}
+
 /// Runs one input through the flows. `idle_ms` is the time since the conversation's last
 /// message, for inactivity expiry.
 pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Turn {

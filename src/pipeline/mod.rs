@@ -297,7 +297,9 @@ async fn turn(
     let idle_ms = (now - conv.last_activity_at_ms).max(0);
     conv.last_activity_at_ms = now.max(conv.last_activity_at_ms);
     let phone = inbound.from.as_ref();
-    let consent = compliance::consent::apply(tx, inbound, &message_id, batch.opted_out.contains(phone), now).await?;
+    let waiting = engine::waiting(&assets.flows, &conv.state, idle_ms);
+    let consent =
+        compliance::consent::apply(tx, inbound, &message_id, batch.opted_out.contains(phone), waiting, now).await?;
     if consent.opted_out {
         batch.opted_out.insert(phone.to_owned());
     } else {

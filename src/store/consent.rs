@@ -270,6 +270,8 @@ pub struct NewRequest<'a> {
     pub disclosure_text: &'a str,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    /// The outbox row carrying the "Reply YES" text.
+    pub confirmation_outbox_id: &'a str,
 }
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -292,7 +294,7 @@ pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>, now_ms: i64) ->
     let id = crate::new_id();
     sqlx::query(
         "insert into consent_request (request_id, phone, purpose, location_id, disclosure_version, disclosure_text, ip,
-            user_agent, created_at_ms, source) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            user_agent, created_at_ms, source, confirmation_outbox_id) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&id)
     .bind(r.phone)
@@ -304,26 +306,55 @@ pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>, now_ms: i64) ->
     .bind(r.user_agent)
     .bind(now_ms)
     .bind(r.source)
+    .bind(r.confirmation_outbox_id)
     .execute(&mut **tx)
     .await?;
     Ok(id)
 }
 
-/// The newest unconfirmed request for `phone` made after `since_ms`.
+/// The newest unconfirmed request for `phone` made after `since_ms` whose confirmation text
+/// was sent (a YES before it reached the phone confirms nothing).
 ///
 /// # Errors
 /// Database failures.
 pub async fn pending_request(tx: &mut Tx<'_>, phone: &str, since_ms: i64) -> Result<Option<Request>, StoreError> {
     Ok(sqlx::query_as(
-        "select request_id, source, phone, purpose, location_id, disclosure_version, disclosure_text, ip, user_agent,
-            created_at_ms
-         from consent_request where phone = $1 and confirmed_at_ms is null and created_at_ms > $2
-         order by created_at_ms desc limit 1",
+        "select r.request_id, r.source, r.phone, r.purpose, r.location_id, r.disclosure_version, r.disclosure_text,
+            r.ip, r.user_agent, r.created_at_ms
+         from consent_request r join outbox o on o.outbox_id = r.confirmation_outbox_id and o.status = 'sent'
+         where r.phone = $1 and r.confirmed_at_ms is null and r.created_at_ms > $2
+         order by r.created_at_ms desc limit 1",
     )
     .bind(phone)
     .bind(since_ms)
     .fetch_optional(&mut **tx)
     .await?)
+}
+
+/// Requests for `phone` made after `since_ms`, confirmed or not: at most one a day texts them.
+///
+/// # Errors
+/// Database failures.
+pub async fn requests_for_phone_since(tx: &mut Tx<'_>, phone: &str, since_ms: i64) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("select count(*) from consent_request where phone = $1 and created_at_ms > $2")
+        .bind(phone)
+        .bind(since_ms)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(n)
+}
+
+/// Requests made from `ip` after `since_ms`.
+///
+/// # Errors
+/// Database failures.
+pub async fn requests_from_ip_since(tx: &mut Tx<'_>, ip: &str, since_ms: i64) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("select count(*) from consent_request where ip = $1 and created_at_ms > $2")
+        .bind(ip)
+        .bind(since_ms)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(n)
 }
 
 /// # Errors

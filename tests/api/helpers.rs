@@ -1,9 +1,17 @@
 //! Test harness: the real server on a random port with a fresh database per test — a temp
-//! SQLite file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set.
+//! SQLite file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set — and a local
+//! stand-in for Twilio's Messages API that checks each request as Twilio would.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
 
 use leafdesk::clock::Clock;
 use leafdesk::settings::Settings;
@@ -41,7 +49,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = FsPath::new(env!("CARGO_MANIFEST_DIR"));
         Self {
             flows_dir: root.join("flows"),
             templates_dir: root.join("templates"),
@@ -112,14 +120,14 @@ pub async fn spawn_with(options: Options) -> TestApp {
 /// The upload key of every test server (tests read sealed documents back with it).
 pub const UPLOAD_KEY: &str = "7f3c2a9d4e5b6a718293a4b5c6d7e8f90123456789abcdef0123456789abcdef";
 
-pub fn test_settings(database_url: &str, flows: &Path, templates: &Path, reload_ms: u64) -> Settings {
+pub fn test_settings(database_url: &str, flows: &FsPath, templates: &FsPath, reload_ms: u64) -> Settings {
     test_settings_with(database_url, flows, templates, reload_ms, &[])
 }
 
 pub fn test_settings_with(
     database_url: &str,
-    flows: &Path,
-    templates: &Path,
+    flows: &FsPath,
+    templates: &FsPath,
     reload_ms: u64,
     extra: &[(&'static str, String)],
 ) -> Settings {
@@ -139,7 +147,7 @@ pub fn test_settings_with(
 }
 
 /// A temp SQLite file, or a fresh database on the server `TEST_DATABASE_URL` names.
-pub async fn test_database_url(dir: &Path) -> String {
+pub async fn test_database_url(dir: &FsPath) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             use sqlx::Connection;
@@ -302,5 +310,108 @@ impl TestApp {
     /// The server's now in Unix seconds: what signed requests put in their timestamp.
     pub fn now_secs(&self) -> i64 {
         self.clock().now_secs()
+    }
+}
+
+/// What the stand-in saw and what it will answer next.
+#[derive(Clone, Default)]
+pub struct FakeTwilio {
+    pub requests: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    /// Statuses to answer with, in order; then 201.
+    pub script: Arc<Mutex<Vec<(u16, i64)>>>,
+    pub violations: Arc<Mutex<Vec<String>>>,
+}
+
+async fn create_message(
+    State(fake): State<FakeTwilio>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let form: HashMap<String, String> = leafdesk::channels::parse_form(body.as_bytes()).unwrap().into_iter().collect();
+    let mut problems = Vec::new();
+    let expected_auth =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{TOKEN}")));
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected_auth.as_str()) {
+        problems.push("Basic auth must be AccountSid:AuthToken".to_owned());
+    }
+    if account != ACCOUNT_SID {
+        problems.push(format!("path account {account}"));
+    }
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-www-form-urlencoded") {
+        problems.push("content type must be a form".to_owned());
+    }
+    if form.get("To").is_none_or(|t| leafdesk::domain::PhoneNumber::parse(t).is_err()) {
+        problems.push("To is required, in E.164".to_owned());
+    }
+    if !form.contains_key("From") && !form.contains_key("MessagingServiceSid") {
+        problems.push("one of From / MessagingServiceSid is required".to_owned());
+    }
+    if !form.contains_key("Body") && !form.contains_key("MediaUrl") && !form.contains_key("ContentSid") {
+        problems.push("one of Body / MediaUrl / ContentSid is required".to_owned());
+    }
+    if form.get("StatusCallback").map(String::as_str) != Some(&format!("{PUBLIC_URL}/webhooks/twilio/status")) {
+        problems.push("StatusCallback should point at our status webhook".to_owned());
+    }
+    if !problems.is_empty() {
+        fake.violations.lock().unwrap().extend(problems);
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "code": 21601, "message": "bad request", "status": 400 })),
+        )
+            .into_response();
+    }
+    let n = {
+        let mut requests = fake.requests.lock().unwrap();
+        requests.push(form.clone());
+        requests.len()
+    };
+    let next = {
+        let mut script = fake.script.lock().unwrap();
+        if script.is_empty() {
+            None
+        } else {
+            Some(script.remove(0))
+        }
+    };
+    match next {
+        Some((status, code)) => {
+            let body = serde_json::json!({ "code": code, "message": "scripted failure", "status": status });
+            (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+        }
+        None => {
+            let sid = format!("SM{n:032x}");
+            let body = serde_json::json!({ "sid": sid, "status": "queued", "to": form["To"], "body": form["Body"], "account_sid": ACCOUNT_SID });
+            (StatusCode::CREATED, axum::Json(body)).into_response()
+        }
+    }
+}
+
+pub async fn fake_twilio(script: Vec<(u16, i64)>) -> (FakeTwilio, String) {
+    let fake = FakeTwilio { script: Arc::new(Mutex::new(script)), ..FakeTwilio::default() };
+    let app = axum::Router::new()
+        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(create_message))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (fake, base)
+}
+
+pub async fn app_with(script: Vec<(u16, i64)>) -> (TestApp, FakeTwilio) {
+    let (fake, base) = fake_twilio(script).await;
+    let app = spawn_with(Options { twilio_api_base: Some(base), ..Options::default() }).await;
+    (app, fake)
+}
+
+pub async fn wait_for_status(app: &TestApp, outbox_id: &str, status: &str) -> leafdesk::store::outbox::OutboxRow {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = leafdesk::store::outbox::find(&app.state.store, outbox_id).await.unwrap().expect("row exists");
+        if row.status == status {
+            return row;
+        }
+        assert!(Instant::now() < deadline, "row never became {status}: {row:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

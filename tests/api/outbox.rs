@@ -1,125 +1,15 @@
 //! The durable outbox against a local stand-in for Twilio's Messages API, which checks every
 //! request against `tests/fixtures/twilio/twilio_messages_api.json`: path, Basic auth, form fields.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
+use std::sync::Arc;
 
 use crate::helpers::*;
-
-/// What the stand-in saw and what it will answer next.
-#[derive(Clone, Default)]
-struct FakeTwilio {
-    requests: Arc<Mutex<Vec<HashMap<String, String>>>>,
-    /// Statuses to answer with, in order; then 201.
-    script: Arc<Mutex<Vec<(u16, i64)>>>,
-    violations: Arc<Mutex<Vec<String>>>,
-}
-
-async fn create_message(
-    State(fake): State<FakeTwilio>,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let form: HashMap<String, String> = leafdesk::channels::parse_form(body.as_bytes()).unwrap().into_iter().collect();
-    let mut problems = Vec::new();
-    let expected_auth =
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{TOKEN}")));
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected_auth.as_str()) {
-        problems.push("Basic auth must be AccountSid:AuthToken".to_owned());
-    }
-    if account != ACCOUNT_SID {
-        problems.push(format!("path account {account}"));
-    }
-    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-www-form-urlencoded") {
-        problems.push("content type must be a form".to_owned());
-    }
-    if form.get("To").is_none_or(|t| leafdesk::domain::PhoneNumber::parse(t).is_err()) {
-        problems.push("To is required, in E.164".to_owned());
-    }
-    if !form.contains_key("From") && !form.contains_key("MessagingServiceSid") {
-        problems.push("one of From / MessagingServiceSid is required".to_owned());
-    }
-    if !form.contains_key("Body") && !form.contains_key("MediaUrl") && !form.contains_key("ContentSid") {
-        problems.push("one of Body / MediaUrl / ContentSid is required".to_owned());
-    }
-    if form.get("StatusCallback").map(String::as_str) != Some(&format!("{PUBLIC_URL}/webhooks/twilio/status")) {
-        problems.push("StatusCallback should point at our status webhook".to_owned());
-    }
-    if !problems.is_empty() {
-        fake.violations.lock().unwrap().extend(problems);
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "code": 21601, "message": "bad request", "status": 400 })),
-        )
-            .into_response();
-    }
-    let n = {
-        let mut requests = fake.requests.lock().unwrap();
-        requests.push(form.clone());
-        requests.len()
-    };
-    let next = {
-        let mut script = fake.script.lock().unwrap();
-        if script.is_empty() {
-            None
-        } else {
-            Some(script.remove(0))
-        }
-    };
-    match next {
-        Some((status, code)) => {
-            let body = serde_json::json!({ "code": code, "message": "scripted failure", "status": status });
-            (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
-        }
-        None => {
-            let sid = format!("SM{n:032x}");
-            let body = serde_json::json!({ "sid": sid, "status": "queued", "to": form["To"], "body": form["Body"], "account_sid": ACCOUNT_SID });
-            (StatusCode::CREATED, axum::Json(body)).into_response()
-        }
-    }
-}
-
-async fn fake_twilio(script: Vec<(u16, i64)>) -> (FakeTwilio, String) {
-    let fake = FakeTwilio { script: Arc::new(Mutex::new(script)), ..FakeTwilio::default() };
-    let app = axum::Router::new()
-        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(create_message))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (fake, base)
-}
-
-async fn app_with(script: Vec<(u16, i64)>) -> (TestApp, FakeTwilio) {
-    let (fake, base) = fake_twilio(script).await;
-    let app = spawn_with(Options { twilio_api_base: Some(base), ..Options::default() }).await;
-    (app, fake)
-}
 
 /// A customer who asked for a person, and the open ticket.
 async fn open_ticket(app: &TestApp, phone: &str) -> String {
     app.sms(&sid(), phone, "agent").await;
     let open = leafdesk::store::tickets::list_open(&app.state.store).await.unwrap();
     open.into_iter().find(|t| t.phone == phone).expect("ticket opened").ticket_id
-}
-
-async fn wait_for_status(app: &TestApp, outbox_id: &str, status: &str) -> leafdesk::store::outbox::OutboxRow {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let row = leafdesk::store::outbox::find(&app.state.store, outbox_id).await.unwrap().expect("row exists");
-        if row.status == status {
-            return row;
-        }
-        assert!(Instant::now() < deadline, "row never became {status}: {row:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

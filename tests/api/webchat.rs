@@ -83,7 +83,7 @@ async fn stop_typed_in_the_chat_revokes_consent_with_the_chat_as_its_source() {
 
 #[tokio::test]
 async fn text_offers_asked_in_the_chat_are_confirmed_by_sms_and_recorded_with_both_steps() {
-    let app = spawn_app().await;
+    let (app, _twilio) = app_with(vec![]).await;
     let secret = integration(&app).await;
     let mut ask = link(&secret, "cus_sam", app.now_secs());
     let (status, body) = post(&app, "/api/v1/chat/consent", &ask).await;
@@ -102,6 +102,12 @@ async fn text_offers_asked_in_the_chat_are_confirmed_by_sms_and_recorded_with_bo
     assert!(text.contains("Demo Dispensary"), "the disclosure as shown: {text}");
     assert_eq!(app.count("select count(*) from outbox where to_phone = '+15555550103'").await, 1, "the YES request");
     assert!(!leafdesk::store::consent::current(&app.state.store, SAM).await.unwrap().marketing_opted_in);
+    let (request_text,): (String,) = sqlx::query_as("select outbox_id from outbox where to_phone = $1")
+        .bind(SAM)
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    wait_for_status(&app, &request_text, "sent").await;
 
     app.sms(&sid(), SAM, "YES").await;
     assert!(leafdesk::store::consent::current(&app.state.store, SAM).await.unwrap().marketing_opted_in);
