@@ -8,11 +8,21 @@
 //! here. Ordinary sentences that merely contain a word ("I'll stop by after work", "cancel my
 //! order") are not revocations.
 //!
+//! Revocation in disguise counts too: before classifying, text is folded (NFKC, so full-width
+//! `ＳＴＯＰ` and mathematical bold become plain letters; format characters such as zero-width
+//! spaces dropped; diacritics dropped, so `QUİT` is `quit`; look-alike letters from other
+//! scripts mapped to Latin by Unicode's confusables table, UTS #39; letters spelled out with
+//! spaces or dots joined, `S.T.O.P`; long repeats shortened, `stoooop`), in every language, on
+//! every channel.
+//!
 //! Owns the classification only; recording consent and replying belong to the pipeline.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {
@@ -82,6 +92,12 @@ static OPT_OUT_PHRASES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| 
         (r"\b(remove|take|delete)\s+(me|my\s+number)\s+(from|off)\b", "asks to be removed from the list"),
         (r"\brevoke\b", "revokes consent"),
         (r"\bleave\s+me\s+alone\b", "asks to be left alone"),
+        (r"\bnot\s+(text|message|contact|call|sms)\s+me\b", "asks not to be texted"),
+        (r"\bdo\s*n[o']?t\s+want\s+(any\s*more\s+|these\s+|your\s+|the\s+)?(texts?|messages|sms)\b", "does not want the texts"),
+        (r"\btake\s+me\s+off\b", "asks to be taken off the list"),
+        (r"\bwrong\s+(number|person)\b", "says it is the wrong number"),
+        (r"\b(ya\s+)?no\s+quiero\s+(mas\s+|recibir\s+)?(mensajes|textos|sms)\b", "does not want messages (Spanish)"),
+        (r"\bnumero\s+equivocado\b", "says it is the wrong number (Spanish)"),
         (r"\bno\s+(me\s+)?(escriban|manden|env[ií]en|contacten)\b", "asks not to be messaged (Spanish)"),
         (r"\bdej(en|e|a)\s+de\s+(escribir|mandar|enviar|contactar)", "asks to stop messaging (Spanish)"),
         (r"\b(darme|dar)\s+de\s+baja\b|\bquiero\s+(la\s+)?baja\b", "asks to unsubscribe (Spanish)"),
@@ -114,25 +130,87 @@ pub fn classify(text: &str) -> Classification {
     verdict(Keyword::None, "no consent keyword or revocation phrase".into())
 }
 
-/// Lower-cased words without punctuation (apostrophes kept, accents kept).
+/// Lower-cased plain words of `text` as a person reads it (see the module doc): no disguise,
+/// no punctuation, no diacritics; apostrophes kept.
 fn normalize(text: &str) -> Vec<String> {
-    text.to_lowercase()
+    let folded = fold(text).to_lowercase();
+    let plain: String = folded
         .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '\'' || c == '’' {
-                if c == '’' {
-                    '\''
-                } else {
-                    c
-                }
-            } else {
-                ' '
-            }
+        .map(|c| match c {
+            '’' | '\'' => '\'',
+            c if c.is_alphanumeric() => c,
+            _ => ' ',
         })
-        .collect::<String>()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
+        .collect();
+    let words: Vec<String> = plain.split_whitespace().map(shorten_repeats).collect();
+    join_spelled_out(words)
+}
+
+/// NFKC, then each character without its diacritics and format characters, and a look-alike
+/// from another script as the Latin letter it imitates.
+fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.nfkc() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        if c.general_category() == GeneralCategory::Format || ('\u{fe00}'..='\u{fe0f}').contains(&c) {
+            continue; // zero-width and bidi characters, soft hyphens, variation selectors
+        }
+        for base in std::iter::once(c).nfd().filter(|d| !is_combining_mark(*d)) {
+            if base.is_ascii() {
+                out.push(base); // a Latin letter that had a diacritic
+                continue;
+            }
+            let skeleton: String = unicode_security::confusable_detection::skeleton(&base.to_string()).collect();
+            // Only a look-alike that becomes plain Latin is replaced: "С" (Cyrillic) is "C".
+            if !skeleton.is_empty() && skeleton.chars().all(|s| s.is_ascii_alphanumeric()) {
+                out.push_str(&skeleton);
+            } else {
+                out.push(base);
+            }
+        }
+    }
+    out
+}
+
+/// `stooooop` is `stop`: three or more of a letter in a row count as one.
+fn shorten_repeats(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| **c == chars[i]).count();
+        let keep = if run >= 3 { 1 } else { run };
+        out.extend(std::iter::repeat_n(chars[i], keep));
+        i += run;
+    }
+    out
+}
+
+/// Three or more single letters in a row are one spelled-out word: `s t o p`, `S.T.O.P`.
+fn join_spelled_out(words: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut letters = String::new();
+    let flush = |letters: &mut String, out: &mut Vec<String>| {
+        if letters.chars().count() >= 3 {
+            out.push(std::mem::take(letters));
+        } else {
+            out.extend(letters.chars().map(String::from));
+            letters.clear();
+        }
+    };
+    for word in words {
+        if word.chars().count() == 1 && word.chars().all(char::is_alphabetic) {
+            letters.push_str(&word);
+        } else {
+            flush(&mut letters, &mut out);
+            out.push(word);
+        }
+    }
+    flush(&mut letters, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -210,6 +288,47 @@ mod tests {
     }
 
     #[test]
+    fn stop_in_disguise_is_still_stop() {
+        check(
+            &[
+                "S\u{200B}TOP",                 // zero-width space inside the word
+                "st\u{00AD}op",                 // soft hyphen
+                "\u{FEFF}STOP\u{200D}",         // byte-order mark and zero-width joiner
+                "ＳＴＯＰ",                     // full-width
+                "𝐒𝐓𝐎𝐏",                         // mathematical bold
+                "𝓈𝓉ℴ𝓅",                         // mathematical script
+                "\u{405}\u{422}\u{41E}\u{420}", // Cyrillic ЅТОР, every letter a look-alike
+                "\u{405}TO\u{420}",             // Cyrillic and Latin mixed
+                "S T O P",
+                "S.T.O.P",
+                "s-t-o-p please",
+                "QUİT", // Turkish dotted capital I
+                "stoooop",
+                "STOPPPP",
+                "Ｕｎｓｕｂｓｃｒｉｂｅ",
+            ],
+            Keyword::OptOut,
+        );
+    }
+
+    #[test]
+    fn revocation_in_other_words_is_caught() {
+        check(
+            &[
+                "can you guys not text me anymore",
+                "I don't want these texts",
+                "wrong number",
+                "Wrong number, who is this?",
+                "take me off",
+                "ya no quiero mensajes",
+                "No quiero más mensajes",
+                "número equivocado",
+            ],
+            Keyword::OptOut,
+        );
+    }
+
+    #[test]
     fn ordinary_sentences_are_not_revocations() {
         check(
             &[
@@ -222,6 +341,10 @@ mod tests {
                 "stopped by yesterday",
                 "hi",
                 "",
+                "I want a refund",
+                "is the store open at 5 p.m.",
+                "¿Dónde está mi pedido?",
+                "a b",
             ],
             Keyword::None,
         );

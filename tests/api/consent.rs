@@ -94,3 +94,27 @@ fn the_classify_command_prints_the_verdict_and_why() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&none.stdout), "none\n");
 }
+
+#[tokio::test]
+async fn stop_in_disguise_revokes_consent_by_text_and_in_the_chat() {
+    let app = spawn_app().await;
+    for (n, disguised) in
+        ["S\u{200B}TOP", "ＳＴＯＰ", "𝐒𝐓𝐎𝐏", "\u{405}\u{422}\u{41E}\u{420}", "S.T.O.P", "wrong number"]
+            .into_iter()
+            .enumerate()
+    {
+        let phone = format!("+1555555018{n}");
+        let reply = app.sms(&sid(), &phone, disguised).await;
+        assert!(reply.text().contains("unsubscribed"), "{disguised:?}: {}", reply.text());
+        let evidence = &events(&app, &phone).await[0];
+        assert_eq!(evidence.action, "opt_out", "{disguised:?}");
+        assert!(evidence.evidence.contains(disguised), "the raw text is the evidence: {}", evidence.evidence);
+    }
+    let secret = integration(&app).await;
+    let mut chat = crate::webchat::link(&secret, "cus_sam", app.now_secs());
+    chat["id"] = serde_json::json!("m1");
+    chat["text"] = serde_json::json!("ya no quiero mensajes");
+    let resp = app.client.post(app.url("/api/v1/chat/messages")).json(&chat).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(leafdesk::store::consent::current(&app.state.store, "+15555550103").await.unwrap().opted_out);
+}
