@@ -109,22 +109,28 @@ pub struct Inbound {
     pub opt_out_type: Option<String>,
 }
 
-impl Inbound {
-    /// The key that orders a conversation's messages: same customer, same number of ours.
-    pub fn conversation_key(&self) -> i64 {
-        conversation_key(self.channel, self.from.as_ref(), self.to.as_ref())
-    }
+/// One conversation: a customer, one of our locations, one channel. Every path into a
+/// conversation (a text, a chat message, a platform event, a call) names it this way, so all of
+/// them take the same lock and run in the same lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationId<'a> {
+    pub channel: Channel,
+    /// The customer's number (E.164).
+    pub phone: &'a str,
+    pub location_id: &'a str,
 }
 
-/// A stable 63-bit key for (channel, customer, our number), used as an advisory lock id.
-/// FNV-1a: stable across processes and releases, unlike `DefaultHasher`.
-pub fn conversation_key(channel: Channel, from: &str, to: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in [channel.as_str(), "|", from, "|", to].iter().flat_map(|s| s.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+impl ConversationId<'_> {
+    /// A stable 63-bit key, used as the advisory lock id and to pick the lane. FNV-1a: stable
+    /// across processes and releases, unlike `DefaultHasher`.
+    pub fn key(&self) -> i64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in [self.channel.as_str(), "|", self.phone, "|", self.location_id].iter().flat_map(|s| s.bytes()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        i64::try_from(hash >> 1).expect("63-bit value fits in i64")
     }
-    i64::try_from(hash >> 1).expect("63-bit value fits in i64")
 }
 
 #[cfg(test)]
@@ -152,9 +158,13 @@ mod tests {
 
     #[test]
     fn conversation_keys_are_stable_and_distinct() {
-        let a = conversation_key(Channel::Sms, "+14155550100", "+15005550006");
-        assert_eq!(a, conversation_key(Channel::Sms, "+14155550100", "+15005550006"));
-        assert_ne!(a, conversation_key(Channel::Sms, "+14155550101", "+15005550006"));
-        assert!(a >= 0);
+        let id = |phone, location| ConversationId { channel: Channel::Sms, phone, location_id: location };
+        let a = id("+14155550100", "loc-1").key();
+        // Pinned: the key is a lock id shared by server processes of different releases.
+        assert_eq!(a, 4_407_681_889_643_323_497); // FNV-1a of "sms|+14155550100|loc-1", shifted
+        assert_eq!(a, id("+14155550100", "loc-1").key());
+        assert_ne!(a, id("+14155550101", "loc-1").key());
+        assert_ne!(a, id("+14155550100", "loc-2").key());
+        assert_ne!(a, ConversationId { channel: Channel::Web, ..id("+14155550100", "loc-1") }.key());
     }
 }

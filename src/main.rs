@@ -82,6 +82,12 @@ enum ConsentCommand {
         #[arg(long)]
         status: Option<String>,
     },
+    /// Recompute current consent from the ledger and report every number whose stored current
+    /// consent differs (exit 1 if any); --repair rewrites those rows from the ledger.
+    Verify {
+        #[arg(long)]
+        repair: bool,
+    },
     /// Import opt-ins and opt-outs from a CSV with evidence per row; all or nothing.
     Import {
         file: PathBuf,
@@ -337,6 +343,31 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             }
             let store = connect(&settings).await?;
             export_consent(&store, &purpose, status.as_deref()).await?;
+        }
+        Command::Consent(ConsentCommand::Verify { repair }) => {
+            let store = connect(&settings).await?;
+            let mismatches = leafdesk::store::consent::verify(&store).await?;
+            for m in &mismatches {
+                let phone = PhoneNumber::parse(&m.phone).map_or(m.phone.clone(), |p| p.masked());
+                let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+                println!(
+                    "{phone}\t{}\tledger {} ({})\tcurrent {} ({})",
+                    m.purpose,
+                    or_none(&m.ledger_status),
+                    or_none(&m.ledger_event_id),
+                    or_none(&m.current_status),
+                    or_none(&m.current_event_id)
+                );
+            }
+            if mismatches.is_empty() {
+                println!("consent_current matches the ledger");
+            } else if repair {
+                let n = leafdesk::store::consent::repair(&store, &mismatches).await?;
+                println!("repaired {n} row(s) from the ledger");
+            } else {
+                eprintln!("{} row(s) differ from the ledger; the send gate reads the ledger. Run with --repair to rewrite them.", mismatches.len());
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Consent(ConsentCommand::Import { file, dry_run }) => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;

@@ -25,7 +25,7 @@ pub use proactive::PlatformEvent;
 use crate::actions::{self, ActionConfig, ActionContext};
 use crate::commerce::Commerce;
 use crate::compliance::{self, consent::Decision};
-use crate::domain::{Channel, Inbound};
+use crate::domain::{Channel, ConversationId, Inbound};
 use crate::flows::engine::{self, Effect, Input, State};
 use crate::flows::{Assets, Library};
 use crate::metrics::Metrics;
@@ -120,7 +120,7 @@ impl Pipeline {
     /// # Errors
     /// When the turn could not be committed; nothing of it was stored.
     pub async fn handle(&self, inbound: Inbound, location: Location) -> Result<Handled, PipelineError> {
-        let key = inbound.conversation_key();
+        let key = lane_key(&inbound, &location);
         let lane = &self.lanes[usize::try_from(key).unwrap_or(0) % self.lanes.len()];
         let (done, result) = oneshot::channel();
         lane.send(Work::Message(Job { inbound, location, done })).await.map_err(|_| PipelineError::Closed)?;
@@ -139,6 +139,12 @@ impl Pipeline {
         lane.send(Work::Event(proactive::EventJob { event, done })).await.map_err(|_| PipelineError::Closed)?;
         result.await.map_err(|_| PipelineError::Closed)?
     }
+}
+
+/// A message's conversation key: the customer, the location that answers, the channel — never
+/// the number it was sent to (a Messaging Service pool has many).
+fn lane_key(inbound: &Inbound, location: &Location) -> i64 {
+    ConversationId { channel: inbound.channel, phone: inbound.from.as_ref(), location_id: &location.location_id }.key()
 }
 
 async fn run_lane(ctx: Arc<Context>, mut rx: mpsc::Receiver<Work>) {
@@ -245,7 +251,7 @@ async fn commit_turns(
     jobs: &[Job],
 ) -> Result<Vec<TurnReport>, PipelineError> {
     let mut tx = conn.begin().await.map_err(StoreError::from)?;
-    let mut keys: Vec<i64> = jobs.iter().map(|j| j.inbound.conversation_key()).collect();
+    let mut keys: Vec<i64> = jobs.iter().map(|j| lane_key(&j.inbound, &j.location)).collect();
     keys.sort_unstable();
     keys.dedup();
     store::lock_conversations(&mut tx, ctx.store.backend(), &keys).await?;
@@ -529,4 +535,51 @@ async fn summary(
         out.push_str(&format!("  {who}: {}\n", line.body));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PhoneNumber;
+
+    #[test]
+    fn a_text_through_a_pool_number_and_a_platform_event_share_one_lock() {
+        // A location reached through a Messaging Service: no number of its own, a pool of many.
+        let location = Location {
+            location_id: "loc-pool".into(),
+            name: "Pool".into(),
+            state: "CA".into(),
+            timezone: "America/Los_Angeles".into(),
+            phone_number: None,
+            messaging_service_sid: Some("MG0123456789abcdef0123456789abcdef".into()),
+        };
+        let text = |to: &str| Inbound {
+            channel: Channel::Sms,
+            provider_id: "SM0".into(),
+            from: PhoneNumber::parse("+14155550100").unwrap(),
+            to: to.into(),
+            messaging_service_sid: location.messaging_service_sid.clone(),
+            body: "hi".into(),
+            media: Vec::new(),
+            opt_out_type: None,
+        };
+        let contact = contacts::Contact {
+            contact_id: "c1".into(),
+            phone: "+14155550100".into(),
+            locale: "en".into(),
+            customer_type: "adult_use".into(),
+            first_name: None,
+        };
+        let event = PlatformEvent {
+            event_type: "payment.declined".into(),
+            data: crate::flows::engine::Slots::default(),
+            contact,
+            location: location.clone(),
+            channel: Channel::Sms,
+            receipt: None,
+        };
+        let key = event.conversation_key();
+        assert_eq!(lane_key(&text("+15005550006"), &location), key);
+        assert_eq!(lane_key(&text("+15005550007"), &location), key, "another number of the pool");
+    }
 }

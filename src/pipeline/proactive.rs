@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use super::{apply_effects, run_engine, Context, Handled, Look, PipelineError};
 use crate::actions::ActionContext;
-use crate::domain::{conversation_key, Channel};
+use crate::domain::{Channel, ConversationId};
 use crate::flows::engine::{Input, Slots};
 use crate::flows::Assets;
 use crate::store::conversations::{self, Conversation, Ownership};
@@ -37,8 +37,8 @@ pub struct PlatformEvent {
 impl PlatformEvent {
     /// The same key the customer's own messages to this location use.
     pub fn conversation_key(&self) -> i64 {
-        let ours = self.location.phone_number.as_deref().unwrap_or(&self.location.location_id);
-        conversation_key(self.channel, &self.contact.phone, ours)
+        let location_id = &self.location.location_id;
+        ConversationId { channel: self.channel, phone: &self.contact.phone, location_id }.key()
     }
 }
 

@@ -1,5 +1,8 @@
-//! The TCPA consent ledger: append-only events with evidence (the database refuses updates and
-//! deletes), and the current consent per number and purpose, updated in the same transaction.
+//! The TCPA consent ledger: append-only events with evidence (the database refuses updates,
+//! deletes and, on PostgreSQL, TRUNCATE), and the current consent per number and purpose,
+//! updated in the same transaction. Decisions to send read the ledger itself (the newest event
+//! per number and purpose); `consent_current` serves exports and is checked against the ledger
+//! by [`verify`], so an edited row can mislead nobody.
 
 use std::collections::HashMap;
 
@@ -37,9 +40,10 @@ const UPSERT_CURRENT: &str = "insert into consent_current (phone, purpose, statu
     values ($1, $2, $3, $4, $5)
     on conflict (phone, purpose) do update set status = excluded.status, consent_event_id = excluded.consent_event_id,
         updated_at_ms = excluded.updated_at_ms";
-const OPTED_OUT_PREFIX: &str =
-    "select phone from consent_current where purpose = 'transactional' and status = 'opted_out'
-    and phone in ";
+/// The newest event of its number and purpose (ties: the later id, ids are time-ordered).
+const IS_NEWEST: &str = "not exists (select 1 from consent_event n where n.phone = e.phone and n.purpose = e.purpose
+    and (n.created_at_ms > e.created_at_ms
+        or (n.created_at_ms = e.created_at_ms and n.consent_event_id > e.consent_event_id)))";
 const CONFIRMATION_SENT: &str = "select confirmation_sent_at_ms from consent_current where phone = $1 and purpose = $2";
 const MARK_CONFIRMATION: &str =
     "update consent_current set confirmation_sent_at_ms = $3 where phone = $1 and purpose = $2";
@@ -88,7 +92,7 @@ pub async fn record_all_purposes(tx: &mut Tx<'_>, c: NewConsent<'_>, now_ms: i64
     Ok(())
 }
 
-/// Which of these numbers have opted out of everything we send.
+/// Which of these numbers have opted out of everything we send, by the ledger.
 ///
 /// # Errors
 /// Database failures.
@@ -96,7 +100,11 @@ pub async fn opted_out_among(tx: &mut Tx<'_>, phones: &[&str]) -> Result<Vec<Str
     if phones.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!("{OPTED_OUT_PREFIX}({})", Placeholders::for_tx(tx).list(phones.len()));
+    let sql = format!(
+        "select e.phone from consent_event e where e.purpose = 'transactional' and e.action = 'opt_out'
+        and e.phone in ({}) and {IS_NEWEST}",
+        Placeholders::for_tx(tx).list(phones.len())
+    );
     let mut query = sqlx::query_as::<_, (String,)>(&sql);
     for phone in phones {
         query = query.bind(*phone);
@@ -156,7 +164,9 @@ pub async fn gate_inputs(store: &Store, phones: &[&str]) -> Result<HashMap<Strin
     }
     let mut marks = Placeholders::for_store(store);
     let sql = format!(
-        "select phone, purpose, status, null as state, null as timezone from consent_current where phone in ({})
+        "select e.phone, e.purpose, case e.action when 'opt_out' then 'opted_out' else 'opted_in' end,
+            null as state, null as timezone
+        from consent_event e where e.phone in ({}) and {IS_NEWEST}
         union all select phone, null, null, state, timezone from contact where phone in ({})",
         marks.list(phones.len()),
         marks.list(phones.len())
@@ -176,6 +186,73 @@ pub async fn gate_inputs(store: &Store, phones: &[&str]) -> Result<HashMap<Strin
         }
     }
     Ok(inputs)
+}
+
+/// A number and purpose whose `consent_current` row says other than its ledger.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, serde::Serialize)]
+pub struct Mismatch {
+    pub phone: String,
+    pub purpose: String,
+    /// What the ledger says: `opted_in`, `opted_out`, or none (no event at all).
+    pub ledger_status: Option<String>,
+    pub ledger_event_id: Option<String>,
+    /// What consent_current says, or none (no row).
+    pub current_status: Option<String>,
+    pub current_event_id: Option<String>,
+}
+
+// The ledger's newest event per number and purpose beside consent_current, where they differ.
+const MISMATCHES: &str = "with latest as (
+        select e.phone, e.purpose, case e.action when 'opt_out' then 'opted_out' else 'opted_in' end as status,
+            e.consent_event_id
+        from consent_event e where not exists (select 1 from consent_event n where n.phone = e.phone
+            and n.purpose = e.purpose and (n.created_at_ms > e.created_at_ms
+                or (n.created_at_ms = e.created_at_ms and n.consent_event_id > e.consent_event_id))))
+    select coalesce(l.phone, c.phone) as phone, coalesce(l.purpose, c.purpose) as purpose,
+        l.status as ledger_status, l.consent_event_id as ledger_event_id,
+        c.status as current_status, c.consent_event_id as current_event_id
+    from latest l full outer join consent_current c on c.phone = l.phone and c.purpose = l.purpose
+    where l.phone is null or c.phone is null or l.status <> c.status or l.consent_event_id <> c.consent_event_id
+    order by 1, 2";
+const REPAIR_CURRENT: &str = "insert into consent_current (phone, purpose, status, consent_event_id, updated_at_ms)
+    values ($1, $2, $3, $4, $5)
+    on conflict (phone, purpose) do update set status = excluded.status, consent_event_id = excluded.consent_event_id,
+        updated_at_ms = excluded.updated_at_ms";
+const DROP_CURRENT: &str = "delete from consent_current where phone = $1 and purpose = $2";
+
+/// Recomputes current consent from the ledger and lists where `consent_current` differs.
+///
+/// # Errors
+/// Database failures.
+pub async fn verify(store: &Store) -> Result<Vec<Mismatch>, StoreError> {
+    Ok(sqlx::query_as(MISMATCHES).fetch_all(store.pool()).await?)
+}
+
+/// Rewrites the rows [`verify`] found from the ledger, in one transaction; returns how many.
+///
+/// # Errors
+/// Database failures.
+pub async fn repair(store: &Store, mismatches: &[Mismatch]) -> Result<usize, StoreError> {
+    let mut tx = store.begin().await?;
+    for m in mismatches {
+        match (&m.ledger_status, &m.ledger_event_id) {
+            (Some(status), Some(event_id)) => {
+                sqlx::query(REPAIR_CURRENT)
+                    .bind(&m.phone)
+                    .bind(&m.purpose)
+                    .bind(status)
+                    .bind(event_id)
+                    .bind(store.now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            _ => {
+                sqlx::query(DROP_CURRENT).bind(&m.phone).bind(&m.purpose).execute(&mut *tx).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(mismatches.len())
 }
 
 /// One line of a consent export: a number's current consent for a purpose and how it was given.

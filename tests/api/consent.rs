@@ -118,3 +118,41 @@ async fn stop_in_disguise_revokes_consent_by_text_and_in_the_chat() {
     assert_eq!(resp.status(), 200);
     assert!(leafdesk::store::consent::current(&app.state.store, "+15555550103").await.unwrap().opted_out);
 }
+
+#[tokio::test]
+async fn an_edited_current_consent_row_fools_neither_the_gate_nor_the_verify_command() {
+    let app = spawn_app().await;
+    let phone = "+15555550190";
+    app.sms(&sid(), phone, "STOP").await;
+    // Someone with database access flips the row the export reads, without a ledger event.
+    sqlx::query("update consent_current set status = 'opted_in' where phone = $1")
+        .bind(phone)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    let gate = leafdesk::store::consent::current(&app.state.store, phone).await.unwrap();
+    assert!(gate.opted_out, "the gate reads the ledger");
+    assert!(app.sms(&sid(), phone, "hi").await.messages().is_empty(), "and the bot stays silent");
+
+    let out = app.command().args(["consent", "verify"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("transactional\tledger opted_out") && stdout.contains("current opted_in"), "{stdout}");
+    assert!(!stdout.contains(phone), "phones are masked: {stdout}");
+    let repaired = app.command().args(["consent", "verify", "--repair"]).output().unwrap();
+    assert!(repaired.status.success(), "{}", String::from_utf8_lossy(&repaired.stderr));
+    let again = app.command().args(["consent", "verify"]).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stdout));
+}
+
+#[tokio::test]
+async fn postgres_refuses_to_truncate_the_ledger() {
+    if !is_postgres() {
+        return; // SQLite has no TRUNCATE; its triggers refuse update and delete (tested above).
+    }
+    let app = spawn_app().await;
+    app.sms(&sid(), "+15555550191", "STOP").await;
+    let err = sqlx::query("truncate consent_event cascade").execute(app.state.store.pool()).await.unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert_eq!(app.count("select count(*) from consent_event").await, 2);
+}
