@@ -54,6 +54,24 @@ pub fn mask_phone(raw: &str) -> String {
     raw.char_indices().map(|(i, c)| if i >= 2 && i < keep { '•' } else { c }).collect()
 }
 
+/// `text` with every phone-number-like run (7 to 15 digits, an optional `+`, spaces, dashes,
+/// dots and brackets inside) masked: for provider messages that quote the number.
+pub fn mask_phones(text: &str) -> String {
+    static PHONE_LIKE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\+?\d[\d\s().-]{5,18}\d").expect("phone-like pattern compiles"));
+    PHONE_LIKE
+        .replace_all(text, |caps: &regex::Captures<'_>| {
+            let found = &caps[0];
+            let digits = found.chars().filter(char::is_ascii_digit).count();
+            if digits >= 7 {
+                mask_phone(found)
+            } else {
+                found.to_owned()
+            }
+        })
+        .into_owned()
+}
+
 impl AsRef<str> for PhoneNumber {
     fn as_ref(&self) -> &str {
         &self.0
@@ -154,6 +172,14 @@ mod tests {
     #[test]
     fn masked_numbers_keep_only_the_country_prefix_and_last_four_digits() {
         assert_eq!(PhoneNumber::parse("+14155550123").unwrap().masked(), "+1••••••0123");
+    }
+
+    #[test]
+    fn phone_numbers_inside_text_are_masked() {
+        let said = "The 'To' number +15555550199 is not a valid phone number. (415) 555-0100 too; code 21211.";
+        let masked = mask_phones(said);
+        assert!(!masked.contains("5555550199") && !masked.contains("555-0100"), "{masked}");
+        assert!(masked.contains("0199") && masked.contains("code 21211"), "{masked}");
     }
 
     #[test]

@@ -1,14 +1,19 @@
 //! Durable outbound delivery: a worker takes due outbox rows, passes each through the send gate
 //! (consent, quiet hours) and sends it through the provider's REST API with `StatusCallback`.
 //!
-//! Retries: 5xx, timeouts and network errors are retried with exponential backoff; a 4xx is final
-//! (error 21610 also records the carrier opt-out). Nothing is dropped: a held row waits for its
-//! window, a blocked or failed one keeps its reason.
+//! Retries: 5xx and unreachable providers are retried with exponential backoff, at most
+//! [`MAX_ATTEMPTS`] times for any kind of failure; a 4xx is final (error 21610 also records the
+//! carrier opt-out). Nothing is dropped: a held row waits for its window, a blocked or failed one
+//! keeps its reason.
 //!
-//! The window that remains: if the process dies after the provider accepted a message and before
-//! the row is marked sent, the row's lease lapses and it is sent again. Twilio's Messages API
-//! takes no idempotency key, so this cannot be closed from our side; the lease (60 s) and
-//! settling each round as soon as its sends return keep it to that moment.
+//! Never twice: Twilio's Messages API takes no idempotency key, so a send whose answer was lost
+//! (a timeout, a broken connection, or a worker that died mid-send and whose lease lapsed) is
+//! marked unsure, and before it is sent again the provider's message list is searched for it
+//! (same recipient and text, created since); found, the row is settled sent with that id. If
+//! the provider cannot be asked, a transactional text waits and asks again; a marketing text is
+//! never resent on a guess, it fails. The `StatusCallback` also carries the row's id, so a
+//! delivery report settles such a row too. And once the provider accepted, the acceptance is
+//! recorded first: a row whose recording fails is logged and counted, never resent blindly.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +23,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::compliance::gate::{self, Recipient, Verdict};
+use crate::domain::mask_phones;
 use crate::metrics::Metrics;
 use crate::store::consent::{self, GateInputs};
 use crate::store::locations::{self, Location};
@@ -107,7 +113,10 @@ pub async fn deliver_due(worker: &Arc<Worker>, now_ms: i64) -> Result<usize, Sto
             Err(e) => tracing::error!(error = %e, "outbox send task failed"),
         }
     }
-    outbox::settle(&worker.store, &outcomes).await?;
+    let unsettled = outbox::settle(&worker.store, &outcomes).await?;
+    if !unsettled.is_empty() {
+        worker.metrics.add("leafdesk_outbox_settle_failures_total", &[], unsettled.len() as u64);
+    }
     Ok(outcomes.len())
 }
 
@@ -118,8 +127,8 @@ fn count(worker: &Worker, outcome: &Settled) {
             "sent"
         }
         Settled::Release { status: "pending", .. } => "retry",
-        Settled::Release { status, reason, .. } => {
-            tracing::info!(%status, %reason, "outbox row settled");
+        Settled::Release { status, .. } => {
+            tracing::info!(%status, "outbox row settled");
             status
         }
         Settled::CarrierOptOut => "blocked",
@@ -135,7 +144,13 @@ async fn deliver(
     gate: &GateInputs,
     now_ms: i64,
 ) -> Result<Settled, StoreError> {
-    let release = |status, next_ms, reason: &str| Ok(Settled::Release { status, next_ms, reason: reason.to_owned() });
+    let release = |status, next_ms, reason: &str| {
+        Ok(Settled::Release { status, next_ms, reason: mask_phones(reason), unsure: false })
+    };
+    if row.attempts > MAX_ATTEMPTS {
+        let reason = format!("gave up after {MAX_ATTEMPTS} attempts");
+        return release("failed", now_ms, &reason);
+    }
     let Some(location) = location else { return release("failed", now_ms, "the location no longer exists") };
     let recipient = Recipient::locate(
         &row.to_phone,
@@ -160,16 +175,49 @@ async fn deliver(
         (Some(number), None) => Sender::Number(number),
         (None, None) => return release("failed", now_ms, "the location has no number to send from"),
     };
-    match worker.rest.send(sender, &row.to_phone, &row.body).await {
-        Ok(provider_id) => Ok(Settled::Sent(provider_id)),
-        Err(SendError::Rejected { code: Some(21610), .. }) => Ok(Settled::CarrierOptOut),
-        Err(e @ SendError::Rejected { .. }) => release("failed", now_ms, &e.to_string()),
-        Err(e @ SendError::Temporary(_)) if row.attempts >= MAX_ATTEMPTS => {
-            release("failed", now_ms, &format!("gave up after {} attempts: {e}", row.attempts))
-        }
-        Err(e @ SendError::Temporary(_)) => {
-            let wait = worker.retry_base_ms.saturating_mul(1 << (row.attempts - 1).clamp(0, 20));
-            release("pending", now_ms + wait, &e.to_string())
+    if let Some(since) = row.unsure_since_ms {
+        match worker.rest.find_sent(&row.to_phone, &row.body, since).await {
+            Ok(Some(provider_id)) => {
+                tracing::info!(outbox_id = %row.outbox_id, "a send whose answer was lost had reached the provider");
+                return Ok(Settled::Sent(provider_id));
+            }
+            Ok(None) => {} // the provider has no such message: sending now is not a second copy
+            Err(e) if row.purpose == "marketing" => {
+                let reason = format!("the first send's answer was lost and the provider could not be asked ({e}); marketing is never sent twice on a guess");
+                return release("failed", now_ms, &reason);
+            }
+            Err(e) => {
+                let reason = format!("the first send's answer was lost; asking the provider failed ({e})");
+                return Ok(Settled::Release {
+                    status: "pending",
+                    next_ms: now_ms + backoff(worker, row),
+                    reason,
+                    unsure: true,
+                });
+            }
         }
     }
+    match worker.rest.send(sender, &row.to_phone, &row.body, &row.outbox_id).await {
+        Ok(provider_id) => Ok(Settled::Sent(provider_id)),
+        Err(SendError::Rejected { code: Some(21610), .. }) => Ok(Settled::CarrierOptOut),
+        Err(e @ SendError::Rejected { .. }) => {
+            let SendError::Rejected { message, .. } = &e else { unreachable!("matched above") };
+            release("failed", now_ms, &format!("{e}: {message}"))
+        }
+        Err(e) if row.attempts >= MAX_ATTEMPTS => {
+            release("failed", now_ms, &format!("gave up after {} attempts: {e}", row.attempts))
+        }
+        Err(e @ SendError::Temporary(_)) => release("pending", now_ms + backoff(worker, row), &e.to_string()),
+        Err(e @ SendError::Unknown(_)) => Ok(Settled::Release {
+            status: "pending",
+            next_ms: now_ms + backoff(worker, row),
+            reason: e.to_string(),
+            unsure: true,
+        }),
+    }
+}
+
+/// Attempt n waits base × 2^(n−1).
+fn backoff(worker: &Worker, row: &OutboxRow) -> i64 {
+    worker.retry_base_ms.saturating_mul(1 << (row.attempts - 1).clamp(0, 20))
 }

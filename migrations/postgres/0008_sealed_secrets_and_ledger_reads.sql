@@ -15,3 +15,7 @@ alter table consent_request add column confirmation_outbox_id text;
 -- TRUNCATE skips row triggers: refuse it on the ledger too.
 create trigger consent_event_no_truncate before truncate on consent_event
     for each statement execute function consent_event_append_only();
+
+-- When a send's outcome became unknown (no answer, or the worker died mid-send): before the
+-- row is sent again the provider is asked whether it has the message already.
+alter table outbox add column unsure_since_ms bigint;

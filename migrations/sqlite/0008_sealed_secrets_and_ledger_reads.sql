@@ -11,3 +11,7 @@ create index consent_event_latest on consent_event (phone, purpose, created_at_m
 -- A double opt-in is confirmed only after its confirmation text was sent: the outbox row that
 -- carries it.
 alter table consent_request add column confirmation_outbox_id text;
+
+-- When a send's outcome became unknown (no answer, or the worker died mid-send): before the
+-- row is sent again the provider is asked whether it has the message already.
+alter table outbox add column unsure_since_ms bigint;

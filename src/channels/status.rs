@@ -4,7 +4,8 @@
 //! deduplicated on MessageSid + status, never moves a status backwards, and error 21610 (the
 //! recipient replied STOP to the carrier) is recorded against the number.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
@@ -15,7 +16,7 @@ use crate::domain::mask_phone;
 use crate::error::Result;
 use crate::startup::AppState;
 use crate::store::consent::{self, NewConsent, TRANSACTIONAL};
-use crate::store::{messages, receipts, StoreError};
+use crate::store::{messages, outbox, receipts, StoreError};
 
 /// Twilio's error for a message to a number that has opted out at the carrier.
 pub const CARRIER_OPTED_OUT: &str = "21610";
@@ -24,8 +25,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/webhooks/twilio/status", post(receive_status))
 }
 
+/// The outbox row a callback is about, when we sent it (our `StatusCallback` names it).
+#[derive(serde::Deserialize)]
+struct Marker {
+    outbox: Option<String>,
+}
+
 #[tracing::instrument(skip_all, fields(channel = "sms"))]
-async fn receive_status(State(state): State<AppState>, form: TwilioForm) -> Result<StatusCode> {
+async fn receive_status(
+    State(state): State<AppState>,
+    marker: Result<Query<Marker>, QueryRejection>,
+    form: TwilioForm,
+) -> Result<StatusCode> {
     let fields = form.message_sid().and_then(|sid| Ok((sid, form.require("MessageStatus")?)));
     let (sid, status) = fields.inspect_err(|e| {
         state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", rejection_reason(e))]);
@@ -39,7 +50,16 @@ async fn receive_status(State(state): State<AppState>, form: TwilioForm) -> Resu
     if !receipts::record(&mut tx, &format!("status:{sid}:{status}"), "status_callback", &detail, now).await? {
         return Ok(StatusCode::NO_CONTENT); // a retried callback: already applied
     }
-    messages::advance_status(&mut tx, sid, status, error_code, now).await?;
+    if !messages::advance_status(&mut tx, sid, status, error_code, now).await? {
+        // A message we do not know by this id: the answer to its send was lost. The report
+        // settles its outbox row as sent, so it is never sent again.
+        if let Ok(Query(Marker { outbox: Some(outbox_id) })) = &marker {
+            if outbox::adopt(&mut tx, outbox_id, sid, now).await? {
+                tracing::info!("a delivery report settled a send whose answer was lost");
+                messages::advance_status(&mut tx, sid, status, error_code, now).await?;
+            }
+        }
+    }
     let opted_out_to = form.get("To").filter(|_| error_code == Some(CARRIER_OPTED_OUT));
     if let Some(to) = opted_out_to {
         let evidence = json!({ "message_sid": sid, "error_code": CARRIER_OPTED_OUT });

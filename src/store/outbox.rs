@@ -2,7 +2,9 @@
 //!
 //! A row is claimed with one conditional update (its outer `where` re-checks the status, so two
 //! workers, even in two processes on one PostgreSQL, never take the same row) and holds a lease;
-//! a worker that dies mid-send lets the lease lapse and the row is tried again.
+//! a worker that dies mid-send lets the lease lapse and the row is tried again — marked unsure
+//! (`unsure_since_ms`), so the worker first asks the provider whether the message went out.
+//! Once the provider accepted a message the row is settled `sent`, whatever else fails.
 
 use sqlx::FromRow;
 
@@ -30,27 +32,41 @@ pub struct OutboxRow {
     pub next_attempt_at_ms: i64,
     pub provider_id: Option<String>,
     pub reason: Option<String>,
+    /// Since when this row's last send has an unknown outcome (its answer was lost).
+    pub unsure_since_ms: Option<i64>,
 }
 
 const INSERT: &str = "insert into outbox (outbox_id, conversation_id, location_id, to_phone, purpose, body, status,
         next_attempt_at_ms, created_at_ms) values ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)";
-const CLAIM: &str = "update outbox set status = 'sending', locked_until_ms = $2, attempts = attempts + 1
+// A row taken back from a lapsed lease was being sent when its worker stopped: its outcome is
+// unknown since that send began (the lease's start).
+const CLAIM: &str = "update outbox set status = 'sending', locked_until_ms = $2, attempts = attempts + 1,
+        unsure_since_ms = case when status = 'sending' then coalesce(unsure_since_ms, locked_until_ms - $4)
+            else unsure_since_ms end
     where outbox_id in (
         select outbox_id from outbox
         where (status in ('pending', 'held') and next_attempt_at_ms <= $1) or (status = 'sending' and locked_until_ms < $1)
         order by next_attempt_at_ms limit $3)
       and ((status in ('pending', 'held') and next_attempt_at_ms <= $1) or (status = 'sending' and locked_until_ms < $1))
     returning outbox_id, conversation_id, location_id, to_phone, purpose, body, status, attempts, next_attempt_at_ms,
-        provider_id, reason";
+        provider_id, reason, unsure_since_ms";
 const SENT: &str = "update outbox set status = 'sent', provider_id = $2, sent_at_ms = $3, locked_until_ms = null,
-        reason = null where outbox_id = $1 and status = 'sending'";
-const SET_STATUS: &str = "update outbox set status = $2, next_attempt_at_ms = $3, reason = $4, locked_until_ms = null
-    where outbox_id = $1 and status = 'sending'";
+        reason = null, unsure_since_ms = null where outbox_id = $1 and status = 'sending'";
+const SET_STATUS: &str = "update outbox set status = $2, next_attempt_at_ms = $3, reason = $4, locked_until_ms = null,
+        unsure_since_ms = $5 where outbox_id = $1 and status = 'sending'";
+// A provider that gives one sid twice must not make us lose the acceptance (nor send again).
 const FILE_SENT: &str =
     "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status,
-        created_at_ms, updated_at_ms) values ($1, $2, 'outbound', 'sms', $3, $4, 'queued', $5, $5)";
+        created_at_ms, updated_at_ms) values ($1, $2, 'outbound', 'sms', $3, $4, 'queued', $5, $5)
+    on conflict do nothing";
+// A delivery report for a row whose send answer was lost: the provider had it after all.
+const ADOPT: &str = "update outbox set status = 'sent', provider_id = $2, sent_at_ms = $3, locked_until_ms = null,
+        reason = null, unsure_since_ms = null
+    where outbox_id = $1 and provider_id is null and status in ('pending', 'held', 'sending', 'failed')
+    returning outbox_id, conversation_id, location_id, to_phone, purpose, body, status, attempts, next_attempt_at_ms,
+        provider_id, reason, unsure_since_ms";
 const LIST: &str = "select outbox_id, conversation_id, location_id, to_phone, purpose, body, status, attempts,
-        next_attempt_at_ms, provider_id, reason from outbox order by created_at_ms desc limit $1";
+        next_attempt_at_ms, provider_id, reason, unsure_since_ms from outbox order by created_at_ms desc limit $1";
 
 /// Queues a message in the caller's transaction, so it exists exactly when its cause does.
 ///
@@ -78,76 +94,137 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewOutbound<'_>, now_ms: i64) -> Resul
 /// Database failures.
 #[tracing::instrument(skip_all)]
 pub async fn claim_due(store: &Store, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-    Ok(sqlx::query_as(CLAIM).bind(now_ms).bind(now_ms + lease_ms).bind(limit).fetch_all(store.pool()).await?)
+    Ok(sqlx::query_as(CLAIM)
+        .bind(now_ms)
+        .bind(now_ms + lease_ms)
+        .bind(limit)
+        .bind(lease_ms)
+        .fetch_all(store.pool())
+        .await?)
 }
 
 /// What became of a claimed row.
+#[derive(Debug, Clone)]
 pub enum Settled {
     /// The provider accepted it with this id.
     Sent(String),
-    /// Back to `pending` (retry), `held`, `blocked` or `failed`, due at `next_ms`, with why.
-    Release { status: &'static str, next_ms: i64, reason: String },
+    /// Back to `pending` (retry), `held`, `blocked` or `failed`, due at `next_ms`, with why;
+    /// `unsure` when this attempt's outcome is unknown (the provider may have it).
+    Release { status: &'static str, next_ms: i64, reason: String, unsure: bool },
     /// The carrier reports the number opted out (21610): blocked, and recorded in the ledger.
     CarrierOptOut,
 }
 
 /// Settles a round of claimed rows in one transaction: sent rows are filed in their
 /// conversation's transcript (where status callbacks find them by provider id), released
-/// rows keep their reason, carrier opt-outs go to the consent ledger.
+/// rows keep their reason, carrier opt-outs go to the consent ledger. When the round's
+/// transaction fails, each row is settled alone, so one bad row cannot un-send the others.
+/// Returns the rows that could not be settled (their leases lapse; they are then looked up at
+/// the provider before any new send).
 ///
 /// # Errors
-/// Database failures (the rows' leases then lapse and they are tried again).
+/// Never for one row's failure (it is returned); database failures opening a transaction.
 #[tracing::instrument(skip_all, fields(count = outcomes.len()))]
-pub async fn settle(store: &Store, outcomes: &[(OutboxRow, Settled)]) -> Result<(), StoreError> {
-    let mut tx = store.begin().await?;
+pub async fn settle(store: &Store, outcomes: &[(OutboxRow, Settled)]) -> Result<Vec<String>, StoreError> {
     let now = store.now_ms();
+    let mut tx = store.begin().await?;
+    let mut whole = Ok(());
     for (row, outcome) in outcomes {
-        match outcome {
-            Settled::Sent(provider_id) => {
-                sqlx::query(SENT).bind(&row.outbox_id).bind(provider_id).bind(now).execute(&mut *tx).await?;
-                if let Some(conversation_id) = &row.conversation_id {
-                    sqlx::query(FILE_SENT)
-                        .bind(crate::new_id())
-                        .bind(conversation_id)
-                        .bind(provider_id)
-                        .bind(&row.body)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            Settled::Release { status, next_ms, reason } => {
-                sqlx::query(SET_STATUS)
-                    .bind(&row.outbox_id)
-                    .bind(*status)
-                    .bind(*next_ms)
-                    .bind(reason)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Settled::CarrierOptOut => {
-                let evidence = serde_json::json!({ "outbox_id": row.outbox_id, "error_code": 21610 });
-                let consent = super::consent::NewConsent {
-                    phone: &row.to_phone,
-                    purpose: super::consent::TRANSACTIONAL,
-                    action: "opt_out",
-                    source: "carrier_21610",
-                    evidence,
-                };
-                super::consent::record_all_purposes(&mut tx, consent, now).await?;
-                let reason = "the carrier reports the number opted out (21610)";
-                sqlx::query(SET_STATUS)
-                    .bind(&row.outbox_id)
-                    .bind("blocked")
-                    .bind(now)
-                    .bind(reason)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        whole = settle_one(&mut tx, row, outcome, now).await;
+        if whole.is_err() {
+            break;
         }
     }
-    tx.commit().await?;
+    if whole.is_ok() && tx.commit().await.is_ok() {
+        return Ok(Vec::new());
+    }
+    let mut unsettled = Vec::new();
+    for (row, outcome) in outcomes {
+        let mut tx = store.begin().await?;
+        let alone = match settle_one(&mut tx, row, outcome, now).await {
+            Ok(()) => tx.commit().await.map_err(StoreError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = alone {
+            tracing::error!(error = %e, outbox_id = %row.outbox_id, "an outbox row could not be settled");
+            unsettled.push(row.outbox_id.clone());
+        }
+    }
+    Ok(unsettled)
+}
+
+async fn settle_one(tx: &mut Tx<'_>, row: &OutboxRow, outcome: &Settled, now: i64) -> Result<(), StoreError> {
+    match outcome {
+        Settled::Sent(provider_id) => {
+            // The acceptance first: whatever fails after it, the row is never sent again.
+            sqlx::query(SENT).bind(&row.outbox_id).bind(provider_id).bind(now).execute(&mut **tx).await?;
+            file_sent(tx, row, provider_id, now).await?;
+        }
+        Settled::Release { status, next_ms, reason, unsure } => {
+            sqlx::query(SET_STATUS)
+                .bind(&row.outbox_id)
+                .bind(*status)
+                .bind(*next_ms)
+                .bind(reason)
+                .bind(unsure.then_some(now))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Settled::CarrierOptOut => {
+            let evidence = serde_json::json!({ "outbox_id": row.outbox_id, "error_code": 21610 });
+            let consent = super::consent::NewConsent {
+                phone: &row.to_phone,
+                purpose: super::consent::TRANSACTIONAL,
+                action: "opt_out",
+                source: "carrier_21610",
+                evidence,
+            };
+            super::consent::record_all_purposes(tx, consent, now).await?;
+            let reason = "the carrier reports the number opted out (21610)";
+            sqlx::query(SET_STATUS)
+                .bind(&row.outbox_id)
+                .bind("blocked")
+                .bind(now)
+                .bind(reason)
+                .bind(None::<i64>)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     Ok(())
+}
+
+/// A sent row into its conversation's transcript, where status callbacks find it.
+async fn file_sent(tx: &mut Tx<'_>, row: &OutboxRow, provider_id: &str, now: i64) -> Result<(), StoreError> {
+    if let Some(conversation_id) = &row.conversation_id {
+        sqlx::query(FILE_SENT)
+            .bind(crate::new_id())
+            .bind(conversation_id)
+            .bind(provider_id)
+            .bind(&row.body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A delivery report names outbox row `outbox_id` (from its `StatusCallback`) with the
+/// provider's id: if the row never learnt it (its send's answer was lost), it is settled sent
+/// now and never sent again. `true` when a row was settled.
+///
+/// # Errors
+/// Database failures.
+pub async fn adopt(tx: &mut Tx<'_>, outbox_id: &str, provider_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    let row: Option<OutboxRow> =
+        sqlx::query_as(ADOPT).bind(outbox_id).bind(provider_id).bind(now_ms).fetch_optional(&mut **tx).await?;
+    match row {
+        Some(row) => {
+            file_sent(tx, &row, provider_id, now_ms).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// When marketing texts were sent to `phone` since `since_ms` (for state frequency caps).
@@ -178,7 +255,7 @@ pub async fn list(store: &Store, limit: i64) -> Result<Vec<OutboxRow>, StoreErro
 pub async fn find(store: &Store, outbox_id: &str) -> Result<Option<OutboxRow>, StoreError> {
     Ok(sqlx::query_as(
         "select outbox_id, conversation_id, location_id, to_phone, purpose, body, status, attempts, next_attempt_at_ms,
-            provider_id, reason from outbox where outbox_id = $1",
+            provider_id, reason, unsure_since_ms from outbox where outbox_id = $1",
     )
     .bind(outbox_id)
     .fetch_optional(store.pool())

@@ -313,12 +313,23 @@ impl TestApp {
     }
 }
 
+/// A form as the stand-in received it.
+pub type Form = HashMap<String, String>;
+
 /// What the stand-in saw and what it will answer next.
 #[derive(Clone, Default)]
 pub struct FakeTwilio {
     pub requests: Arc<Mutex<Vec<HashMap<String, String>>>>,
     /// Statuses to answer with, in order; then 201.
     pub script: Arc<Mutex<Vec<(u16, i64)>>>,
+    /// How long to wait before answering a send (the message is taken at once).
+    pub delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Answer every send with this sid (a provider that repeats itself).
+    pub fixed_sid: Arc<Mutex<Option<String>>>,
+    /// The status the message list answers with (200 unless a test breaks it).
+    pub list_status: Arc<std::sync::atomic::AtomicU16>,
+    /// Messages the list holds: sid, the form sent.
+    pub accepted: Arc<Mutex<Vec<(String, Form)>>>,
     pub violations: Arc<Mutex<Vec<String>>>,
 }
 
@@ -350,8 +361,9 @@ async fn create_message(
     if !form.contains_key("Body") && !form.contains_key("MediaUrl") && !form.contains_key("ContentSid") {
         problems.push("one of Body / MediaUrl / ContentSid is required".to_owned());
     }
-    if form.get("StatusCallback").map(String::as_str) != Some(&format!("{PUBLIC_URL}/webhooks/twilio/status")) {
-        problems.push("StatusCallback should point at our status webhook".to_owned());
+    let callback = format!("{PUBLIC_URL}/webhooks/twilio/status?outbox=");
+    if !form.get("StatusCallback").is_some_and(|c| c.starts_with(&callback)) {
+        problems.push("StatusCallback should point at our status webhook, naming the outbox row".to_owned());
     }
     if !problems.is_empty() {
         fake.violations.lock().unwrap().extend(problems);
@@ -380,17 +392,42 @@ async fn create_message(
             (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
         }
         None => {
-            let sid = format!("SM{n:032x}");
+            let delay = fake.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+            let fixed = fake.fixed_sid.lock().unwrap().clone();
+            let sid = fixed.unwrap_or_else(|| format!("SM{n:032x}"));
+            fake.accepted.lock().unwrap().push((sid.clone(), form.clone()));
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
             let body = serde_json::json!({ "sid": sid, "status": "queued", "to": form["To"], "body": form["Body"], "account_sid": ACCOUNT_SID });
             (StatusCode::CREATED, axum::Json(body)).into_response()
         }
     }
 }
 
+/// The Messages list, filtered by `To`, newest first: what a lookup of a lost send reads.
+async fn list_messages(
+    State(fake): State<FakeTwilio>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let status = fake.list_status.load(std::sync::atomic::Ordering::Relaxed);
+    if status != 0 && status != 200 {
+        return (StatusCode::from_u16(status).unwrap(), "unavailable").into_response();
+    }
+    let accepted = fake.accepted.lock().unwrap();
+    let messages: Vec<serde_json::Value> = accepted
+        .iter()
+        .rev()
+        .filter(|(_, form)| query.get("To").is_none_or(|to| form.get("To") == Some(to)))
+        .map(|(sid, form)| serde_json::json!({ "sid": sid, "to": form["To"], "body": form["Body"], "status": "sent" }))
+        .collect();
+    axum::Json(serde_json::json!({ "messages": messages, "page": 0 })).into_response()
+}
+
 pub async fn fake_twilio(script: Vec<(u16, i64)>) -> (FakeTwilio, String) {
     let fake = FakeTwilio { script: Arc::new(Mutex::new(script)), ..FakeTwilio::default() };
     let app = axum::Router::new()
-        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(create_message))
+        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(create_message).get(list_messages))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

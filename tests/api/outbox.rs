@@ -2,6 +2,7 @@
 //! request against `tests/fixtures/twilio/twilio_messages_api.json`: path, Basic auth, form fields.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::helpers::*;
 
@@ -208,5 +209,162 @@ async fn a_marketing_text_waits_for_the_recipients_own_quiet_hours_not_the_store
     assert!(held.reason.unwrap().starts_with("FL quiet hours"));
     let sent = leafdesk::store::outbox::find(&store, &ids[1]).await.unwrap().unwrap();
     assert_eq!(sent.status, "sent", "its owner's evening in Los Angeles is inside the window");
+    assert_eq!(fake.requests.lock().unwrap().len(), 1);
+}
+
+/// A worker driven by the test, with a send timeout of `timeout_ms`.
+fn impatient_worker(store: &leafdesk::store::Store, base: &str, timeout_ms: u64) -> Arc<leafdesk::outbox::Worker> {
+    let callback = Some(format!("{PUBLIC_URL}/webhooks/twilio/status"));
+    let rest = leafdesk::twilio::rest::TwilioRest::new(ACCOUNT_SID, TOKEN, base, callback)
+        .unwrap()
+        .with_timeout(Duration::from_millis(timeout_ms));
+    Arc::new(leafdesk::outbox::Worker { store: store.clone(), rest, metrics: Arc::default(), retry_base_ms: 20 })
+}
+
+/// A transactional text to `phone`, queued now; its outbox id.
+async fn queue_text(app: &TestApp, phone: &str, body: &str) -> String {
+    let store = &app.state.store;
+    let location = leafdesk::store::locations::list(store).await.unwrap().remove(0);
+    let mut tx = store.begin().await.unwrap();
+    let row = leafdesk::store::outbox::NewOutbound {
+        conversation_id: None,
+        location_id: &location.location_id,
+        to_phone: phone,
+        purpose: "transactional",
+        body,
+    };
+    let id = leafdesk::store::outbox::enqueue(&mut tx, &row, store.now_ms()).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn row(app: &TestApp, id: &str) -> leafdesk::store::outbox::OutboxRow {
+    leafdesk::store::outbox::find(&app.state.store, id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_is_lost_is_looked_up_not_sent_again() {
+    let app = spawn_app().await;
+    let (fake, base) = fake_twilio(vec![]).await;
+    fake.delay_ms.store(400, std::sync::atomic::Ordering::Relaxed); // slower than our patience
+    let worker = impatient_worker(&app.state.store, &base, 100);
+    let id = queue_text(&app, "+15555550193", "Your order is ready.").await;
+
+    leafdesk::outbox::deliver_due(&worker, app.clock().now_ms()).await.unwrap();
+    let unsure = row(&app, &id).await;
+    assert_eq!(unsure.status, "pending");
+    assert!(unsure.unsure_since_ms.is_some(), "{unsure:?}");
+
+    fake.delay_ms.store(0, std::sync::atomic::Ordering::Relaxed);
+    leafdesk::outbox::deliver_due(&worker, app.clock().now_ms() + 60_000).await.unwrap();
+    let settled = row(&app, &id).await;
+    assert_eq!(settled.status, "sent", "{settled:?}");
+    assert_eq!(settled.provider_id.as_deref(), Some(fake.accepted.lock().unwrap()[0].0.as_str()));
+    assert_eq!(fake.requests.lock().unwrap().len(), 1, "one text, though the first answer was lost");
+}
+
+#[tokio::test]
+async fn marketing_whose_answer_is_lost_is_never_resent_on_a_guess() {
+    let app = spawn_app().await;
+    let (fake, base) = fake_twilio(vec![]).await;
+    fake.delay_ms.store(400, std::sync::atomic::Ordering::Relaxed);
+    let worker = impatient_worker(&app.state.store, &base, 100);
+    let store = app.state.store.clone();
+    let location = leafdesk::store::locations::list(&store).await.unwrap().remove(0);
+    let mut tx = store.begin().await.unwrap();
+    let id = queue_marketing(&mut tx, &location.location_id, "+15555550194", store.now_ms()).await;
+    tx.commit().await.unwrap();
+    let noon = la("2026-11-30T13:00"); // inside quiet hours' open window
+    leafdesk::outbox::deliver_due(&worker, noon).await.unwrap();
+    assert!(row(&app, &id).await.unsure_since_ms.is_some());
+
+    fake.list_status.store(503, std::sync::atomic::Ordering::Relaxed); // the provider cannot be asked
+    leafdesk::outbox::deliver_due(&worker, noon + 60_000).await.unwrap();
+    let failed = row(&app, &id).await;
+    assert_eq!(failed.status, "failed");
+    assert!(failed.reason.unwrap().contains("never sent twice on a guess"));
+    assert_eq!(fake.requests.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_provider_that_repeats_a_sid_gets_each_text_once_and_a_lapsed_lease_asks_before_sending() {
+    let app = spawn_app().await;
+    let (fake, base) = fake_twilio(vec![]).await;
+    *fake.fixed_sid.lock().unwrap() = Some("SM000000000000000000000000000000aa".into());
+    let worker = impatient_worker(&app.state.store, &base, 2_000);
+    let ticket = open_ticket(&app, "+15555550195").await;
+    let first = queue_sms_reply(&app.state.store, &ticket, "One moment.", "sam").await.unwrap().unwrap();
+    let second = queue_sms_reply(&app.state.store, &ticket, "Found it.", "sam").await.unwrap().unwrap();
+    let now = app.clock().now_ms();
+    leafdesk::outbox::deliver_due(&worker, now).await.unwrap();
+    assert_eq!((row(&app, &first).await.status, row(&app, &second).await.status), ("sent".into(), "sent".into()));
+    // Long after any lease, nothing is due and nothing is sent again.
+    assert_eq!(leafdesk::outbox::deliver_due(&worker, now + 3_600_000).await.unwrap(), 0);
+    assert_eq!(fake.requests.lock().unwrap().len(), 2);
+
+    // A worker that died mid-send: the row is 'sending' with a lapsed lease. Taken back, it is
+    // looked up first (the provider has it) and settled without a second text.
+    let lost = queue_text(&app, "+15555550196", "Ready for pickup.").await;
+    let later = app.clock().now_ms();
+    let claimed = leafdesk::store::outbox::claim_due(&app.state.store, later, 60_000, 64).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the dying worker took it");
+    *fake.fixed_sid.lock().unwrap() = None;
+    fake.accepted.lock().unwrap().push(("SM0000000000000000000000000000dead".into(), {
+        let mut form = std::collections::HashMap::new();
+        form.insert("To".to_owned(), "+15555550196".to_owned());
+        form.insert("Body".to_owned(), "Ready for pickup.".to_owned());
+        form
+    }));
+    leafdesk::outbox::deliver_due(&worker, later + 61_000).await.unwrap();
+    let settled = row(&app, &lost).await;
+    assert_eq!(
+        (settled.status.as_str(), settled.provider_id.as_deref()),
+        ("sent", Some("SM0000000000000000000000000000dead"))
+    );
+    assert_eq!(fake.requests.lock().unwrap().len(), 2, "not sent again");
+}
+
+#[tokio::test]
+async fn every_kind_of_failure_has_a_bounded_number_of_attempts() {
+    let app = spawn_app().await;
+    let (fake, base) = fake_twilio(vec![]).await;
+    let worker = impatient_worker(&app.state.store, &base, 2_000);
+    let id = queue_text(&app, "+15555550197", "Hello again.").await;
+    // Nine lapsed leases in a row (a worker that keeps dying): the ninth claim gives up.
+    let mut now = app.clock().now_ms();
+    for _ in 0..9 {
+        leafdesk::store::outbox::claim_due(&app.state.store, now, 60_000, 64).await.unwrap();
+        now += 61_000;
+    }
+    leafdesk::outbox::deliver_due(&worker, now).await.unwrap();
+    let given_up = row(&app, &id).await;
+    assert_eq!(given_up.status, "failed", "{given_up:?}");
+    assert!(given_up.reason.unwrap().contains("gave up after 8 attempts"));
+    assert!(fake.requests.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_report_settles_a_send_whose_answer_was_lost() {
+    let app = spawn_app().await;
+    let (fake, base) = fake_twilio(vec![]).await;
+    fake.delay_ms.store(400, std::sync::atomic::Ordering::Relaxed);
+    let worker = impatient_worker(&app.state.store, &base, 100);
+    let id = queue_text(&app, "+15555550198", "See you at 5.").await;
+    leafdesk::outbox::deliver_due(&worker, app.clock().now_ms()).await.unwrap();
+    let sid = fake.accepted.lock().unwrap()[0].0.clone();
+    let params: Vec<(String, String)> = [
+        ("MessageSid", sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", ACCOUNT_SID),
+        ("To", "+15555550198"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let path = format!("/webhooks/twilio/status?outbox={id}");
+    assert_eq!(app.post_signed(&path, &params).await.status, 204);
+    let settled = row(&app, &id).await;
+    assert_eq!((settled.status.as_str(), settled.provider_id.as_deref()), ("sent", Some(sid.as_str())));
+    leafdesk::outbox::deliver_due(&worker, app.clock().now_ms() + 3_600_000).await.unwrap();
     assert_eq!(fake.requests.lock().unwrap().len(), 1);
 }
