@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection};
+use sqlx::{Any, AnyConnection};
 use tokio::sync::{mpsc, oneshot};
 
 mod batch;
@@ -250,7 +250,7 @@ async fn commit_turns(
     assets: &Assets,
     jobs: &[Job],
 ) -> Result<Vec<TurnReport>, PipelineError> {
-    let mut tx = conn.begin().await.map_err(StoreError::from)?;
+    let mut tx = store::begin_on(conn, ctx.store.backend()).await?;
     let mut keys: Vec<i64> = jobs.iter().map(|j| lane_key(&j.inbound, &j.location)).collect();
     keys.sort_unstable();
     keys.dedup();

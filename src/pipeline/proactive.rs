@@ -6,7 +6,7 @@
 
 use serde_json::json;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection};
+use sqlx::{Any, AnyConnection};
 use tokio::sync::oneshot;
 
 use super::{apply_effects, run_engine, Context, Handled, Look, PipelineError};
@@ -80,7 +80,7 @@ async fn commit(
     ev: &PlatformEvent,
 ) -> Result<Handled, PipelineError> {
     let now = ctx.store.now_ms();
-    let mut tx = conn.begin().await.map_err(StoreError::from)?;
+    let mut tx = store::begin_on(conn, ctx.store.backend()).await?;
     store::lock_conversations(&mut tx, ctx.store.backend(), &[ev.conversation_key()]).await?;
     if let Some(receipt) = &ev.receipt {
         if !integrations::claim(&mut tx, receipt, now).await? {

@@ -151,10 +151,13 @@ impl Store {
         self.backend
     }
 
+    /// A transaction on a pooled connection; on SQLite it is a writer from its first statement
+    /// (see [`begin_on`]).
+    ///
     /// # Errors
     /// When no connection can be had.
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
-        Ok(self.pool.begin().await?)
+        Ok(self.pool.begin_with(begin_statement(self.backend)).await?)
     }
 
     /// Is the database answering? For `/readyz`.
@@ -190,6 +193,27 @@ impl Store {
         }
         self.pool.close().await;
     }
+}
+
+/// On SQLite, `begin immediate`: the transaction takes the write lock at once, waiting for it
+/// (busy_timeout) if another writer holds it. A deferred transaction that reads and then writes
+/// fails at once with SQLITE_BUSY_SNAPSHOT (517, "database is locked", no waiting) when another
+/// writer committed in between — the outbox worker, a sweep, a second process — and that
+/// surfaced as a 500 under load. PostgreSQL needs no such thing.
+fn begin_statement(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "begin immediate",
+        Backend::Postgres => "begin",
+    }
+}
+
+/// A transaction on a connection a lane keeps for itself, begun as [`Store::begin`] does.
+///
+/// # Errors
+/// When the transaction cannot start.
+pub async fn begin_on(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<Tx<'_>, StoreError> {
+    use sqlx::Connection as _;
+    Ok(conn.begin_with(begin_statement(backend)).await?)
 }
 
 /// Serializes turns of these conversations across server processes on PostgreSQL until the

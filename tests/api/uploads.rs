@@ -231,3 +231,18 @@ async fn the_midnight_sweep_locks_an_expired_recommendation_once_and_texts_the_l
     assert!(body.contains("Your medical recommendation has expired") && body.contains("/u/"), "{body}");
     assert_eq!(leafdesk::verification::sweep(&app.state.store, &app.state.pipeline, now).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn twenty_uploads_racing_on_one_link_give_one_success_and_no_server_error() {
+    let app = spawn_app().await;
+    let path = link_for_casey(&app).await;
+    let uploads = (0..20).map(|_| upload(&app, &path, "rec.png", "image/png", PNG));
+    let statuses: Vec<u16> = futures_util::future::join_all(uploads).await.into_iter().map(|p| p.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 410).count(),
+        19,
+        "the others are told the link was used: {statuses:?}"
+    );
+    assert_eq!(app.count("select count(*) from upload").await, 1);
+}
