@@ -266,7 +266,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
     match command {
         Command::Serve { bind, demo } => {
             if let Some(bind) = bind {
-                settings.bind = bind.parse().with_context(|| format!("--bind {bind:?} is not host:port"))?;
+                settings.bind = leafdesk::settings::parse_bind("--bind", &bind)?;
             }
             settings.check_serving()?;
             if demo && settings.ach_payment_url.is_none() {

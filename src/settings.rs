@@ -159,12 +159,7 @@ impl Settings {
             Some(url) => parse_database_url(url)?,
             None => format!("sqlite://{}?mode=rwc", data_dir.join("leafdesk.db").display()),
         };
-        let bind = get("LEAFDESK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let bind = bind.parse().map_err(|_| SettingsError {
-            key: "LEAFDESK_BIND",
-            problem: format!("{bind:?} is not an address"),
-            fix: "Use host:port, for example 127.0.0.1:8080 or 0.0.0.0:8080.",
-        })?;
+        let bind = parse_bind("LEAFDESK_BIND", &get("LEAFDESK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()))?;
         let public_url = get("LEAFDESK_PUBLIC_URL").map(parse_public_url).transpose()?;
         let twilio_api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
         if !twilio_api_base.starts_with("http://") && !twilio_api_base.starts_with("https://") {
@@ -342,6 +337,31 @@ fn parse_now(value: String) -> Result<i64, SettingsError> {
     })
 }
 
+/// `host:port`: an IP address or a name (`localhost:8080`), resolved now.
+///
+/// # Errors
+/// When it is not host:port or the name does not resolve.
+pub fn parse_bind(key: &'static str, value: &str) -> Result<SocketAddr, SettingsError> {
+    use std::net::ToSocketAddrs as _;
+    let fix = "Use host:port, for example 127.0.0.1:8080, localhost:8080 or 0.0.0.0:8080.";
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    let resolved = value.to_socket_addrs().map_err(|e| SettingsError {
+        key,
+        problem: format!("{value:?} is not host:port ({e})"),
+        fix,
+    })?;
+    let mut resolved: Vec<SocketAddr> = resolved.collect();
+    // IPv4 first: `localhost` is most often meant as 127.0.0.1.
+    resolved.sort_by_key(|a| !a.is_ipv4());
+    resolved.into_iter().next().ok_or_else(|| SettingsError {
+        key,
+        problem: format!("{value:?} resolves to no address"),
+        fix,
+    })
+}
+
 fn parse_ach_url(url: String) -> Result<String, SettingsError> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(url)
@@ -462,6 +482,13 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://data/leafdesk.db?mode=rwc");
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.reload_interval, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn the_bind_address_may_be_a_name() {
+        let s = settings(&[("LEAFDESK_BIND", "localhost:8080")]).unwrap();
+        assert_eq!(s.bind.port(), 8080);
+        assert!(s.bind.ip().is_loopback());
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub fn init<W>(filter: &str, writer: W, ansi: bool)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    // sqlx logs PostgreSQL's notices at info ("relation _sqlx_migrations already exists" on
+    // every start): chatter for an operator, kept to warnings unless RUST_LOG asks for more.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("sqlx=warn,{filter}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

@@ -78,6 +78,18 @@ impl Library {
         templates_dir: &Path,
         actions: &'static [&'static str],
     ) -> Result<Self, Vec<Diagnostic>> {
+        for (dir, key, holds) in [
+            (flows_dir, "LEAFDESK_FLOWS_DIR", "intents.yaml and the flow files"),
+            (templates_dir, "LEAFDESK_TEMPLATES_DIR", "messages/ and pages/"),
+        ] {
+            if !dir.is_dir() {
+                let message = format!(
+                    "{key} names {}, which is not a folder; point it at the folder with {holds}",
+                    dir.display()
+                );
+                return Err(vec![Diagnostic { file: dir.to_owned(), line: 1, column: 1, message }]);
+            }
+        }
         let fingerprint = fingerprint(&[flows_dir, templates_dir]);
         let assets = load_assets(flows_dir, templates_dir, actions)?;
         Ok(Self {

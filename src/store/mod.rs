@@ -40,6 +40,9 @@ pub enum StoreError {
     Corrupt { what: &'static str, detail: String },
     #[error("conversation {0} was changed by someone else; retry the turn")]
     Conflict(String),
+    /// The database cannot be opened or reached: says which one, and what to check.
+    #[error("cannot open the database {target}: {detail}. {fix}")]
+    Unreachable { target: String, detail: String, fix: &'static str },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +80,31 @@ impl Store {
     async fn connect_with(url: &str, sync: SqliteSync, mmap: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let target = shown(url);
+        let unreachable = |detail: String| {
+            let fix = match backend {
+                Backend::Sqlite => "Check that its folder exists and is writable by this user, or set DATABASE_URL.",
+                Backend::Postgres => {
+                    "Check that PostgreSQL runs there and DATABASE_URL names the right host, port, user and database."
+                }
+            };
+            StoreError::Unreachable { target: target.clone(), detail, fix }
+        };
         if backend == Backend::Sqlite {
-            create_sqlite_dir(url);
+            prepare_sqlite_file(url).map_err(|e| unreachable(e.to_string()))?;
         }
-        let options = AnyConnectOptions::from_str(url)?;
+        let options = AnyConnectOptions::from_str(url).map_err(|e| unreachable(e.to_string()))?;
+        // One connection first, briefly: a wrong address fails now and says which, instead of
+        // the pool retrying in silence until its acquire timeout.
+        match tokio::time::timeout(CONNECT_TIMEOUT, <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options))
+            .await
+        {
+            Err(_) => return Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Ok(probe)) => {
+                let _ = sqlx::Connection::close(probe).await;
+            }
+        }
         let sync_pragma = match sync {
             SqliteSync::Normal => "pragma synchronous = normal",
             SqliteSync::Full => "pragma synchronous = full",
@@ -235,12 +259,58 @@ pub async fn lock_conversations(tx: &mut Tx<'_>, backend: Backend, keys: &[i64])
 const LOCK_KEYS: &str =
     "select pg_advisory_xact_lock(k) from unnest(string_to_array($1, ',')::bigint[]) as k order by k";
 
-fn create_sqlite_dir(url: &str) {
+/// 5 s: a database that has not answered by then is not going to.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite file's path in a `sqlite:` URL.
+fn sqlite_path(url: &str) -> &str {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or("");
-    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(parent);
+    path.split('?').next().unwrap_or("")
+}
+
+/// What the database is, for an operator: the SQLite path, or the PostgreSQL URL without its
+/// password.
+fn shown(url: &str) -> String {
+    if !url.starts_with("postgres") {
+        return sqlite_path(url).to_owned();
     }
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            let user = user.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Creates the SQLite file's folder (owner-only) and the file itself (owner-only) when they do
+/// not exist: the database holds consent evidence and customer records. SQLite gives its
+/// `-wal` and `-shm` files the same permissions as the database file.
+fn prepare_sqlite_file(url: &str) -> std::io::Result<()> {
+    let path = std::path::Path::new(sqlite_path(url));
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(parent)?;
+    }
+    if !path.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Placeholders for statements whose length depends on the data (multi-row inserts, `in`

@@ -201,3 +201,99 @@ async fn a_crash_never_loses_an_answered_message() {
         .unwrap();
     assert_eq!((inbound, replies), (40, 40));
 }
+
+/// Runs `leafdesk <args>` with only these settings; its exit status, stderr, and how long it took.
+fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (bool, String, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_leafdesk"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env_clear();
+    command.env("PATH", std::env::var("PATH").unwrap_or_default()).env("LEAFDESK_UPLOAD_KEY", UPLOAD_KEY);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("binary runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), started.elapsed())
+}
+
+/// Arguments, settings, and what the error must say.
+type OperatorCase<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, &'a [&'a str]);
+
+#[tokio::test]
+async fn operator_errors_name_the_value_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("ok.db").display());
+    let cases: [OperatorCase<'_>; 4] = [
+        (
+            &["migrate"],
+            vec![("DATABASE_URL", "postgres://leafdesk:hunter2@127.0.0.1:1/nowhere")],
+            &["postgres://leafdesk@127.0.0.1:1/nowhere", "Check that PostgreSQL runs"],
+        ),
+        (
+            &["migrate"],
+            vec![("DATABASE_URL", "sqlite:///proc/no/such/dir/x.db?mode=rwc")],
+            &["/proc/no/such/dir/x.db", "folder exists and is writable"],
+        ),
+        (
+            &["serve"],
+            vec![("DATABASE_URL", &sqlite), ("TWILIO_AUTH_TOKEN", "t"), ("LEAFDESK_FLOWS_DIR", "/nonexistent")],
+            &["LEAFDESK_FLOWS_DIR names /nonexistent", "intents.yaml"],
+        ),
+        (&["serve"], vec![("LEAFDESK_BIND", "nowhere.invalid:8080")], &["LEAFDESK_BIND", "host:port"]),
+    ];
+    for (args, env, says) in cases {
+        let (ok, stderr, took) = run_binary(args, &env);
+        assert!(!ok, "{args:?} {env:?} should fail");
+        for part in says {
+            assert!(stderr.contains(part), "{args:?} {env:?}: {part:?} not in\n{stderr}");
+        }
+        assert!(!stderr.contains("hunter2"), "the password is not shown: {stderr}");
+        assert!(took < std::time::Duration::from_secs(8), "{args:?} took {took:?}");
+    }
+    // A name is fine as a bind address.
+    let (ok, stderr, _) = run_binary(&["migrate"], &[("DATABASE_URL", &sqlite), ("LEAFDESK_BIND", "localhost:8080")]);
+    assert!(ok, "{stderr}");
+}
+
+#[tokio::test]
+async fn commands_do_not_chatter_about_existing_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_database_url(dir.path()).await;
+    for _ in 0..2 {
+        let (ok, stderr, _) = run_binary(&["migrate"], &[("DATABASE_URL", &url)]);
+        assert!(ok, "{stderr}");
+        assert!(!stderr.contains("_sqlx_migrations"), "{stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_folder_and_database_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_dir = data.display().to_string();
+    let (ok, stderr, _) = run_binary(&["integration", "add", "--name", "shop"], &[("LEAFDESK_DATA_DIR", &data_dir)]);
+    assert!(ok, "{stderr}");
+    let mode = |name: &str| std::fs::metadata(data.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700, "the folder");
+    assert_eq!(mode("leafdesk.db"), 0o600);
+    for name in ["leafdesk.db-wal", "leafdesk.db-shm"] {
+        if data.join(name).exists() {
+            assert_eq!(mode(name), 0o600, "{name}");
+        }
+    }
+    // And the integration's secret is not in the database in the clear.
+    let printed = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["integration", "add", "--name", "pos"])
+        .env("LEAFDESK_DATA_DIR", &data_dir)
+        .env("LEAFDESK_UPLOAD_KEY", UPLOAD_KEY)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&printed.stdout);
+    let secret = stdout.lines().find(|l| l.starts_with("ldk_")).expect("the secret is printed once");
+    let db = std::fs::read(data.join("leafdesk.db")).unwrap();
+    let wal = std::fs::read(data.join("leafdesk.db-wal")).unwrap_or_default();
+    let hex_secret = secret.as_bytes();
+    assert!(!db.windows(hex_secret.len()).any(|w| w == hex_secret), "the secret is stored sealed");
+    assert!(!wal.windows(hex_secret.len()).any(|w| w == hex_secret), "nor in the write-ahead log");
+}
