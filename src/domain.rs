@@ -12,6 +12,34 @@ use regex::Regex;
 pub enum DomainError {
     #[error("{0:?} is not a phone number in E.164 form (+ then country code and number)")]
     InvalidPhoneNumber(String),
+    #[error("{0:?} is not a Twilio Messaging Service SID (MG, then 32 lower-case hex digits)")]
+    InvalidMessagingServiceSid(String),
+}
+
+/// A Twilio Messaging Service SID: `MG`, then 32 lower-case hex digits. A malformed one is
+/// refused where it enters (command, settings, start), not by the provider on every send.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessagingServiceSid(String);
+
+static SERVICE_SID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("^MG[0-9a-f]{32}$").expect("Messaging Service SID pattern compiles"));
+
+impl MessagingServiceSid {
+    /// # Errors
+    /// `InvalidMessagingServiceSid` unless the text is exactly such a SID.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        SERVICE_SID
+            .is_match(raw)
+            .then(|| Self(raw.to_owned()))
+            .ok_or_else(|| DomainError::InvalidMessagingServiceSid(raw.to_owned()))
+    }
+}
+
+impl AsRef<str> for MessagingServiceSid {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A phone number in E.164 form: `+`, then 2 to 15 digits, the first not 0.
@@ -166,6 +194,15 @@ mod tests {
     fn malformed_phone_numbers_are_rejected() {
         for raw in ["02079460958", "+0123", "", "+1234567890123456", "+1415abc0100", "+"] {
             assert!(PhoneNumber::parse(raw).is_err(), "{raw:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn messaging_service_sids_are_checked() {
+        assert!(MessagingServiceSid::parse("MG0123456789abcdef0123456789abcdef").is_ok());
+        for raw in ["MGnot-a-real-sid", "MG0123456789ABCDEF0123456789ABCDEF", "AC0123456789abcdef0123456789abcdef", ""]
+        {
+            assert!(MessagingServiceSid::parse(raw).is_err(), "{raw:?} should be rejected");
         }
     }
 

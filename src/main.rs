@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use leafdesk::domain::PhoneNumber;
+use leafdesk::domain::{MessagingServiceSid, PhoneNumber};
 use leafdesk::settings::Settings;
 use leafdesk::store::{locations, messages, tickets, Store};
 use leafdesk::{demo, flows, flowtest, startup, telemetry};
@@ -113,6 +113,7 @@ enum IntegrationCommand {
     },
     /// Print a web chat link for a customer, signed with the integration's secret now (good
     /// for 12 hours): what the store's site does for a signed-in customer, for trying the chat.
+    /// It starts with LEAFDESK_PUBLIC_URL (else this machine's LEAFDESK_BIND), as upload links do.
     ChatLink {
         #[arg(long)]
         name: String,
@@ -204,6 +205,18 @@ enum LocationCommand {
     },
     /// List locations.
     List,
+    /// Change where a location is reached (give the number, the Messaging Service, or both).
+    Update {
+        /// The location's id (`location list`).
+        #[arg(long)]
+        id: String,
+        /// The number customers text, in E.164 form.
+        #[arg(long)]
+        number: Option<String>,
+        /// A Twilio Messaging Service SID (MG…).
+        #[arg(long)]
+        messaging_service_sid: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -458,6 +471,7 @@ async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<(
                 "give --number or --messaging-service-sid: customers need a way to reach the location"
             );
             let number = number.map(|n| PhoneNumber::parse(&n)).transpose()?;
+            let service = messaging_service_sid.map(|s| MessagingServiceSid::parse(&s)).transpose()?;
             let state = state.trim().to_ascii_uppercase();
             anyhow::ensure!(
                 state.len() == 2 && state.chars().all(|c| c.is_ascii_alphabetic()),
@@ -469,7 +483,7 @@ async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<(
                 state: &state,
                 timezone: &timezone,
                 phone_number: number.as_ref().map(AsRef::as_ref),
-                messaging_service_sid: messaging_service_sid.as_deref(),
+                messaging_service_sid: service.as_ref().map(AsRef::as_ref),
             };
             let location = locations::insert(&store, &new)
                 .await
@@ -481,6 +495,20 @@ async fn location(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<(
                 let endpoint = l.phone_number.or(l.messaging_service_sid).unwrap_or_default();
                 println!("{}\t{}\t{}\t{}\t{}", l.location_id, l.name, l.state, l.timezone, endpoint);
             }
+        }
+        LocationCommand::Update { id, number, messaging_service_sid } => {
+            anyhow::ensure!(
+                number.is_some() || messaging_service_sid.is_some(),
+                "give --number, --messaging-service-sid or both: what customers reach the location at"
+            );
+            let number = number.map(|n| PhoneNumber::parse(&n)).transpose()?;
+            let service = messaging_service_sid.map(|s| MessagingServiceSid::parse(&s)).transpose()?;
+            let number = number.as_ref().map(AsRef::as_ref);
+            let updated = locations::set_endpoints(&store, &id, number, service.as_ref().map(AsRef::as_ref))
+                .await
+                .context("that number or Messaging Service may already belong to another location")?;
+            anyhow::ensure!(updated, "no location {id:?}; `leafdesk location list` shows the ids");
+            println!("updated location {id}");
         }
     }
     Ok(())
@@ -590,6 +618,9 @@ async fn integration(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Re
                 .with_context(|| format!("no active integration named {name:?}"))?;
             let path =
                 leafdesk::channels::webchat::signed_path(&integration.secret, &customer, store.clock().now_secs());
+            if settings.public_url.is_none() {
+                eprintln!("LEAFDESK_PUBLIC_URL is not set: this link works on this machine only. Set it to the address customers reach the server at.");
+            }
             println!("{}{path}", settings.public_base());
         }
     }

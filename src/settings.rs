@@ -174,7 +174,7 @@ impl Settings {
             database_url,
             data_dir,
             public_url,
-            twilio_account_sid: get("TWILIO_ACCOUNT_SID"),
+            twilio_account_sid: get("TWILIO_ACCOUNT_SID").map(parse_account_sid).transpose()?,
             twilio_auth_token: get("TWILIO_AUTH_TOKEN").map(Secret::new),
             twilio_api_base: twilio_api_base.trim_end_matches('/').to_owned(),
             skip_twilio_signature: parse_bool(
@@ -185,7 +185,7 @@ impl Settings {
             templates_dir: PathBuf::from(get("LEAFDESK_TEMPLATES_DIR").unwrap_or_else(|| "templates".into())),
             reload_interval: parse_reload(get("LEAFDESK_RELOAD_INTERVAL_MS"))?,
             sqlite_sync: parse_sqlite_sync(get("LEAFDESK_SQLITE_SYNCHRONOUS"))?,
-            demo_number: get("LEAFDESK_DEMO_NUMBER").unwrap_or_else(|| "+15005550006".into()),
+            demo_number: parse_number("LEAFDESK_DEMO_NUMBER", get("LEAFDESK_DEMO_NUMBER"), "+15005550006")?,
             log_filter: get("LEAFDESK_LOG").unwrap_or_else(|| "info".into()),
             outbox_retry_base_ms: parse_positive(
                 "LEAFDESK_OUTBOX_RETRY_BASE_MS",
@@ -254,9 +254,16 @@ impl Settings {
         self.data_dir.join("upload.key")
     }
 
-    /// The base URL customers' phones reach us at, for links in messages.
+    /// The base URL customers' phones reach us at, for links in messages and pages: the public
+    /// URL, else this machine's address (`localhost` when bound to every interface), which only
+    /// works on this machine.
     pub fn public_base(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind))
+        self.public_url.clone().unwrap_or_else(|| {
+            let host =
+                if self.bind.ip().is_unspecified() { "localhost".to_owned() } else { self.bind.ip().to_string() };
+            let host = if self.bind.is_ipv6() && host != "localhost" { format!("[{host}]") } else { host };
+            format!("http://{host}:{}", self.bind.port())
+        })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -359,6 +366,31 @@ pub fn parse_bind(key: &'static str, value: &str) -> Result<SocketAddr, Settings
         key,
         problem: format!("{value:?} resolves to no address"),
         fix,
+    })
+}
+
+/// `AC`, then 32 lower-case hex digits: a Twilio account SID.
+fn parse_account_sid(value: String) -> Result<String, SettingsError> {
+    let ok = value.len() == 34
+        && value.starts_with("AC")
+        && value[2..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(value)
+    } else {
+        Err(SettingsError {
+            key: "TWILIO_ACCOUNT_SID",
+            problem: format!("{value:?} is not an account SID"),
+            fix: "Copy it from the provider's console: AC followed by 32 lower-case hex digits.",
+        })
+    }
+}
+
+fn parse_number(key: &'static str, value: Option<String>, default: &str) -> Result<String, SettingsError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    crate::domain::PhoneNumber::parse(&value).map(|p| p.as_ref().to_owned()).map_err(|e| SettingsError {
+        key,
+        problem: e.to_string(),
+        fix: "Use the number in E.164 form, e.g. +15005550006.",
     })
 }
 
@@ -485,6 +517,15 @@ mod tests {
     }
 
     #[test]
+    fn links_start_with_the_public_url_else_a_reachable_local_address() {
+        let public =
+            settings(&[("LEAFDESK_PUBLIC_URL", "https://bot.example.com/"), ("LEAFDESK_BIND", "0.0.0.0:9000")]);
+        assert_eq!(public.unwrap().public_base(), "https://bot.example.com");
+        assert_eq!(settings(&[("LEAFDESK_BIND", "0.0.0.0:9000")]).unwrap().public_base(), "http://localhost:9000");
+        assert_eq!(settings(&[("LEAFDESK_BIND", "[::1]:9000")]).unwrap().public_base(), "http://[::1]:9000");
+    }
+
+    #[test]
     fn the_bind_address_may_be_a_name() {
         let s = settings(&[("LEAFDESK_BIND", "localhost:8080")]).unwrap();
         assert_eq!(s.bind.port(), 8080);
@@ -503,6 +544,8 @@ mod tests {
             ("LEAFDESK_SQLITE_SYNCHRONOUS", "off"),
             ("LEAFDESK_OUTBOX_RETRY_BASE_MS", "-5"),
             ("LEAFDESK_NOW", "yesterday"),
+            ("TWILIO_ACCOUNT_SID", "AC123"),
+            ("LEAFDESK_DEMO_NUMBER", "555-0100"),
             ("LEAFDESK_CHAT_EMBED_ORIGINS", "https://shop.example.com/chat"),
             ("LEAFDESK_CHAT_EMBED_ORIGINS", "shop.example.com"),
             ("LEAFDESK_MAX_CONNECTIONS", "0"),

@@ -101,6 +101,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         tracing::warn!(problem = %w, "SMS template may be filtered by carriers");
     }
     let metrics = Arc::new(Metrics::default());
+    check_locations(&store).await?;
     let uploads = upload_links(&settings)?;
     crate::channels::integrations::seal_legacy(&store, &uploads.sealer).await.context("sealing integration secrets")?;
     let keys = Arc::new(crate::channels::integrations::Keys::new(store.clone(), uploads.sealer.clone()));
@@ -202,6 +203,25 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), conversation_id = tracing::field::Empty)
         }))
         .with_state(state)
+}
+
+/// Every location's number and Messaging Service must be well-formed: a bad one would fail at
+/// the provider on every send, long after the mistake.
+async fn check_locations(store: &Store) -> anyhow::Result<()> {
+    for l in crate::store::locations::list(store).await? {
+        let bad_number = l.phone_number.as_deref().and_then(|n| crate::domain::PhoneNumber::parse(n).err());
+        let bad_service =
+            l.messaging_service_sid.as_deref().and_then(|s| crate::domain::MessagingServiceSid::parse(s).err());
+        if let Some(problem) = bad_number.or(bad_service) {
+            anyhow::bail!(
+                "location {:?} ({}): {problem}; fix it with `leafdesk location update --id {} --number +1… / --messaging-service-sid MG…`",
+                l.name,
+                l.location_id,
+                l.location_id
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Upload links and the key that seals what comes through them.

@@ -78,6 +78,26 @@ pub async fn find_by_endpoint(
     }
 }
 
+/// Sets where a location is reached: its number and/or Messaging Service (`None` clears it).
+/// `false` when there is no such location.
+///
+/// # Errors
+/// Database failures; a unique violation when another location has that number or service.
+pub async fn set_endpoints(
+    store: &Store,
+    location_id: &str,
+    phone_number: Option<&str>,
+    messaging_service_sid: Option<&str>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("update location set phone_number = $2, messaging_service_sid = $3 where location_id = $1")
+        .bind(location_id)
+        .bind(phone_number)
+        .bind(messaging_service_sid)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// # Errors
 /// Database failures.
 pub async fn list(store: &Store) -> Result<Vec<Location>, StoreError> {

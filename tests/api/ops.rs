@@ -297,3 +297,33 @@ async fn the_data_folder_and_database_files_are_owner_only() {
     assert!(!db.windows(hex_secret.len()).any(|w| w == hex_secret), "the secret is stored sealed");
     assert!(!wal.windows(hex_secret.len()).any(|w| w == hex_secret), "nor in the write-ahead log");
 }
+
+#[tokio::test]
+async fn a_malformed_messaging_service_sid_is_refused_by_the_command_and_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_database_url(dir.path()).await;
+    let env = [("DATABASE_URL", url.as_str())];
+    let add = ["location", "add", "--name", "Pool", "--state", "CA", "--timezone", "America/Los_Angeles"];
+    let (ok, stderr, _) = run_binary(&[&add[..], &["--messaging-service-sid", "MGnot-a-real-sid"]].concat(), &env);
+    assert!(!ok);
+    assert!(stderr.contains("MGnot-a-real-sid") && stderr.contains("MG, then 32"), "{stderr}");
+    // One stored before the check existed: the server will not start on it, and says how to fix it.
+    let store = leafdesk::store::Store::connect(&url, leafdesk::settings::SqliteSync::Normal).await.unwrap();
+    let bad = leafdesk::store::locations::NewLocation {
+        name: "Pool",
+        state: "CA",
+        timezone: "America/Los_Angeles",
+        phone_number: None,
+        messaging_service_sid: Some("MGnot-a-real-sid"),
+    };
+    let location = leafdesk::store::locations::insert(&store, &bad).await.unwrap();
+    let (ok, stderr, _) = run_binary(&["serve"], &[("DATABASE_URL", &url), ("TWILIO_AUTH_TOKEN", "t")]);
+    assert!(!ok);
+    assert!(stderr.contains("leafdesk location update --id"), "{stderr}");
+    let fix = ["location", "update", "--id", &location.location_id, "--messaging-service-sid"];
+    let (ok, stderr, _) = run_binary(&[&fix[..], &["MG0123456789abcdef0123456789abcdef"]].concat(), &env);
+    assert!(ok, "{stderr}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let settings = test_settings(&url, &root.join("flows"), &root.join("templates"), 0);
+    assert!(leafdesk::startup::build(settings).await.is_ok(), "starts once fixed");
+}

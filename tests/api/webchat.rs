@@ -204,3 +204,19 @@ async fn the_chat_link_command_prints_a_link_the_widget_accepts() {
     assert_eq!(page.status(), 200, "{path}");
     assert!(page.text().await.unwrap().contains("Hi Sam!"));
 }
+
+#[tokio::test]
+async fn the_chat_link_follows_the_bind_address_when_there_is_no_public_url() {
+    let app = spawn_app().await;
+    integration(&app).await;
+    let out = app
+        .command()
+        .args(["integration", "chat-link", "--name", "shop", "--customer", "cus_sam"])
+        .env("LEAFDESK_BIND", "0.0.0.0:9123")
+        .env_remove("LEAFDESK_PUBLIC_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("http://localhost:9123/chat?customer=cus_sam"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LEAFDESK_PUBLIC_URL is not set"));
+}
