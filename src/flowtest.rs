@@ -66,8 +66,10 @@ struct TurnCase {
     bot_not_contains: Vec<String>,
     #[serde(default)]
     silent: bool,
-    /// The queue of a ticket this turn opens.
+    /// The queue of a ticket this turn opens, the conversation going to a person.
     handoff: Option<String>,
+    /// The queue of a team's ticket this turn files, the bot keeping the conversation.
+    report: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,12 +265,19 @@ async fn check_turn(store: &Store, turn: &TurnCase, handled: &Handled) -> anyhow
             "expected the reply not to contain {part:?}, it was {reply:?}"
         );
     }
-    if let Some(queue) = &turn.handoff {
+    for (queue, person) in [(&turn.handoff, true), (&turn.report, false)] {
+        let Some(queue) = queue else { continue };
         let open = tickets::list_open(store).await?;
+        let ticket = open.iter().find(|t| &t.queue == queue);
+        let what = if person { "a hand-off" } else { "a report" };
+        let Some(ticket) = ticket else {
+            let queues: Vec<&String> = open.iter().map(|t| &t.queue).collect();
+            anyhow::bail!("expected {what} ticket in queue {queue:?}, open: {queues:?}");
+        };
         anyhow::ensure!(
-            open.iter().any(|t| &t.queue == queue),
-            "expected a ticket in queue {queue:?}, open: {:?}",
-            open.iter().map(|t| &t.queue).collect::<Vec<_>>()
+            (ticket.ownership != "bot") == person,
+            "expected {what} to queue {queue:?}, but the conversation is now {:?}'s",
+            ticket.ownership
         );
     }
     Ok(())

@@ -99,6 +99,13 @@ pub enum Effect {
         tags: Vec<String>,
         reason: String,
     },
+    /// A ticket for a team; the bot keeps the conversation.
+    Report {
+        queue: String,
+        priority: u8,
+        tags: Vec<String>,
+        reason: String,
+    },
     FlowEnded {
         flow: String,
         outcome: Outcome,
@@ -470,6 +477,16 @@ impl<'f> Run<'f> {
                 };
                 self.effects.push(handoff);
                 self.end_all(Outcome::HandedOff);
+            }
+            StepKind::Report { queue, priority, tags, reason } => {
+                let report = Effect::Report {
+                    queue: queue.clone(),
+                    priority: *priority,
+                    tags: tags.clone(),
+                    reason: reason.clone(),
+                };
+                self.effects.push(report);
+                self.end_all(Outcome::Resolved);
             }
             StepKind::End(outcome) => self.finish(*outcome),
         }

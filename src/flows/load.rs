@@ -321,6 +321,7 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
         ("set", s.set.is_some()),
         ("call", s.call.is_some()),
         ("handoff", s.handoff.is_some()),
+        ("report", s.report.is_some()),
         ("end", s.end.is_some()),
     ]
     .into_iter()
@@ -364,19 +365,20 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
             }
             StepKind::Call { flow: flow.value.clone() }
         }
-        "handoff" => {
-            let h = s.handoff.as_ref().expect("handoff step has handoff");
+        "handoff" | "report" => {
+            let h = s.handoff.as_ref().or(s.report.as_ref()).expect("handoff or report step has its ticket");
             if h.queue.trim().is_empty() {
-                ctx.error(&s.id, "handoff needs a queue");
+                ctx.error(&s.id, format!("{} needs a queue", kinds[0]));
             }
             for tag in &h.tags {
                 ctx.tag(&s.id, tag);
             }
-            StepKind::Handoff {
-                queue: h.queue.clone(),
-                priority: h.priority.clamp(1, 5),
-                tags: h.tags.clone(),
-                reason: h.reason.clone(),
+            let (queue, priority, tags, reason) =
+                (h.queue.clone(), h.priority.clamp(1, 5), h.tags.clone(), h.reason.clone());
+            if s.handoff.is_some() {
+                StepKind::Handoff { queue, priority, tags, reason }
+            } else {
+                StepKind::Report { queue, priority, tags, reason }
             }
         }
         "end" => {
@@ -396,13 +398,18 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
         let msg = format!("step {:?} is the last step and says nowhere to go: add next, flow or end", s.id.value);
         ctx.error(&s.id, msg);
     }
-    let next =
-        if matches!(kind, StepKind::Ask { .. } | StepKind::Branch { .. } | StepKind::End(_) | StepKind::Handoff { .. })
-        {
-            explicit
-        } else {
-            next
-        };
+    let next = if matches!(
+        kind,
+        StepKind::Ask { .. }
+            | StepKind::Branch { .. }
+            | StepKind::End(_)
+            | StepKind::Handoff { .. }
+            | StepKind::Report { .. }
+    ) {
+        explicit
+    } else {
+        next
+    };
     Step {
         id: s.id.value.clone(),
         at: (s.id.referenced.line(), s.id.referenced.column()),

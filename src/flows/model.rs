@@ -36,7 +36,9 @@ pub struct TriggersFile {
 }
 
 /// A step: `say` may go with any kind; exactly one of `ask`, `action`, `branch`, `set`, `call`,
-/// `handoff`, `end` says what else it does (none: it only says something and moves on).
+/// `handoff`, `report`, `end` says what else it does (none: it only says something and moves
+/// on). `handoff` gives the conversation to a person; `report` files a ticket for a team (IT,
+/// inventory) while the bot keeps the conversation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepFile {
@@ -59,6 +61,7 @@ pub struct StepFile {
     pub set: Option<BTreeMap<String, String>>,
     pub call: Option<Spanned<String>>,
     pub handoff: Option<HandoffFile>,
+    pub report: Option<HandoffFile>,
     pub end: Option<Spanned<String>>,
     pub next: Option<Spanned<String>>,
     pub flow: Option<Spanned<String>>,
@@ -215,12 +218,39 @@ pub struct Condition {
 #[derive(Debug)]
 pub enum StepKind {
     Say,
-    Ask { template: String, expect: Vec<Expect>, retries: u32, reprompt: Option<String>, fallback: Option<Target> },
-    Action { name: String, args: BTreeMap<String, String>, on: HashMap<String, Target> },
-    Branch { cases: Vec<(Condition, Target)>, otherwise: Target },
+    Ask {
+        template: String,
+        expect: Vec<Expect>,
+        retries: u32,
+        reprompt: Option<String>,
+        fallback: Option<Target>,
+    },
+    Action {
+        name: String,
+        args: BTreeMap<String, String>,
+        on: HashMap<String, Target>,
+    },
+    Branch {
+        cases: Vec<(Condition, Target)>,
+        otherwise: Target,
+    },
     Set(BTreeMap<String, String>),
-    Call { flow: String },
-    Handoff { queue: String, priority: u8, tags: Vec<String>, reason: String },
+    Call {
+        flow: String,
+    },
+    Handoff {
+        queue: String,
+        priority: u8,
+        tags: Vec<String>,
+        reason: String,
+    },
+    /// A ticket for a team; the conversation stays with the bot and the flow ends resolved.
+    Report {
+        queue: String,
+        priority: u8,
+        tags: Vec<String>,
+        reason: String,
+    },
     End(Outcome),
 }
 

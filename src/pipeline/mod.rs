@@ -358,7 +358,7 @@ async fn turn(
     let (state, effects) = run_engine(tx, assets, state, input, idle_ms, &action_ctx).await?;
     batch.conversations[conv_ix].state = state;
 
-    if effects.iter().any(|e| matches!(e, Effect::Handoff { .. })) {
+    if effects.iter().any(|e| matches!(e, Effect::Handoff { .. } | Effect::Report { .. })) {
         batch.flush_replies(tx, now).await?; // the summary reads this batch's earlier replies too
     }
     let look = Look { assets, contact: &contact, location: &job.location, channel: inbound.channel };
@@ -386,6 +386,8 @@ struct Applied {
     /// Flow runs that ended, for the outcome report with their CRM tags.
     ended: Vec<outcomes::NewOutcome>,
     handoff_queue: Option<String>,
+    /// The team a report went to (the bot kept the conversation).
+    report_queue: Option<String>,
 }
 
 /// Renders what the bot says and opens a ticket on hand-off (the conversation becomes queued).
@@ -398,7 +400,8 @@ async fn apply_effects(
     now: i64,
 ) -> Result<Applied, StoreError> {
     let data = render_data(look.contact, look.location, &conv.state, look.channel.as_str());
-    let mut applied = Applied { texts: Vec::new(), outcomes: Vec::new(), ended: Vec::new(), handoff_queue: None };
+    let mut applied =
+        Applied { texts: Vec::new(), outcomes: Vec::new(), ended: Vec::new(), handoff_queue: None, report_queue: None };
     let mut guards = Vec::new();
     for effect in effects {
         match effect {
@@ -431,6 +434,23 @@ async fn apply_effects(
                 let detail = json!({ "from": "bot", "to": "queued", "queue": queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail, now).await?;
                 applied.handoff_queue = Some(queue.clone());
+            }
+            Effect::Report { queue, priority, tags, reason } => {
+                // A team's ticket with the same context a person would get; the bot keeps the
+                // conversation, so the customer's next question is answered as usual.
+                let summary = summary(tx, conv, before, reason).await?;
+                let ticket = tickets::NewTicket {
+                    conversation_id: &conv.conversation_id,
+                    queue,
+                    priority: *priority,
+                    tags,
+                    reason,
+                    summary: &summary,
+                };
+                let ticket_id = tickets::insert(tx, &ticket, now).await?;
+                let detail = json!({ "queue": queue, "ticket_id": ticket_id });
+                conversations::record_event(tx, &conv.conversation_id, "reported", &detail, now).await?;
+                applied.report_queue = Some(queue.clone());
             }
             Effect::RunAction { .. } => {}
         }

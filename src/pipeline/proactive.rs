@@ -143,6 +143,7 @@ async fn commit(
             "channel": ev.channel.as_str(),
             "messages_queued": applied.texts.len(),
             "handed_off_to": applied.handoff_queue,
+            "reported_to": applied.report_queue,
         });
         integrations::set_result(&mut tx, receipt, &result).await?;
     }

@@ -26,17 +26,20 @@ pub struct Ticket {
     pub status: String,
     pub created_at_ms: i64,
     pub phone: String,
+    /// Who has the conversation now: `bot` for a team's report, `queued` or an agent after a
+    /// hand-off to a person.
+    pub ownership: String,
 }
 
 const INSERT: &str =
     "insert into ticket (ticket_id, conversation_id, queue, priority, tags, reason, summary, status, created_at_ms)
     values ($1, $2, $3, $4, $5, $6, $7, 'open', $8)";
 const LIST_OPEN: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason, t.summary, t.status,
-        t.created_at_ms, c.phone
+        t.created_at_ms, c.phone, v.ownership
     from ticket t join conversation v on v.conversation_id = t.conversation_id join contact c on c.contact_id = v.contact_id
     where t.status = 'open' order by t.priority, t.created_at_ms";
 const FIND: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason, t.summary, t.status,
-        t.created_at_ms, c.phone
+        t.created_at_ms, c.phone, v.ownership
     from ticket t join conversation v on v.conversation_id = t.conversation_id join contact c on c.contact_id = v.contact_id
     where t.ticket_id = $1";
 const RESOLVE: &str =

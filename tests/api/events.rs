@@ -233,7 +233,11 @@ async fn a_customer_synced_by_the_platform_can_be_reached_by_its_events() {
         "data": { "sku": "FL-OG-28", "error_codes": ["INV-409"] } });
     let sent = send(&app, &secret, &event).await;
     assert_eq!(sent.status, 202, "{}", sent.body);
-    assert_eq!(sent.body["handed_off_to"], "it");
+    assert_eq!(
+        (&sent.body["reported_to"], &sent.body["handed_off_to"]),
+        (&json!("it"), &json!(null)),
+        "IT gets a report; the bot keeps the conversation"
+    );
     let body: (String,) = sqlx::query_as("select body from outbox where to_phone = '+14155550177'")
         .fetch_one(app.state.store.pool())
         .await
