@@ -199,8 +199,15 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), channels::headers::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(CatchPanicLayer::custom(panicked))
+        // The span names the matched route (recorded by `track_latency`), never the raw path:
+        // paths carry upload tokens and customer ids.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), conversation_id = tracing::field::Empty)
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                route = tracing::field::Empty,
+                conversation_id = tracing::field::Empty
+            )
         }))
         .with_state(state)
 }
@@ -262,6 +269,7 @@ fn start_outbox(
 
 async fn track_latency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    tracing::Span::current().record("route", route.as_str());
     let started = Instant::now();
     let response = next.run(req).await;
     state.metrics.observe_latency(&route, started.elapsed().as_secs_f64());

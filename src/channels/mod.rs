@@ -133,7 +133,7 @@ impl FromRequest<AppState> for TwilioForm {
         result.inspect_err(|err| {
             let reason = rejection_reason(err);
             state.metrics.inc("leafdesk_webhook_rejections_total", &[("reason", reason)]);
-            tracing::warn!(path = parts.uri.path(), %reason, "webhook rejected");
+            tracing::warn!(%reason, "webhook rejected");
         })
     }
 }

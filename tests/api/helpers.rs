@@ -388,7 +388,9 @@ async fn create_message(
     };
     match next {
         Some((status, code)) => {
-            let body = serde_json::json!({ "code": code, "message": "scripted failure", "status": status });
+            // As Twilio does, the message quotes the number.
+            let message = format!("scripted failure for {}", form.get("To").map_or("", String::as_str));
+            let body = serde_json::json!({ "code": code, "message": message, "status": status });
             (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
         }
         None => {

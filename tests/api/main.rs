@@ -8,6 +8,7 @@ mod flows_check;
 mod hardening;
 mod helpers;
 mod limits;
+mod logs;
 mod ops;
 mod optin;
 mod outbox;
