@@ -70,10 +70,14 @@ struct ListedMessage {
     date_created: Option<String>,
 }
 
+/// A refusal: Twilio's own shape (`code`, `message`), or a problem document (RFC 9457:
+/// `title`, `detail`) as API gateways and stand-ins answer.
 #[derive(serde::Deserialize)]
 struct Refused {
     code: Option<i64>,
     message: Option<String>,
+    title: Option<String>,
+    detail: Option<String>,
 }
 
 impl TwilioRest {
@@ -213,8 +217,10 @@ impl TwilioRest {
 }
 
 fn refused(status: u16, bytes: &[u8]) -> SendError {
-    let refused: Refused = serde_json::from_slice(bytes).unwrap_or(Refused { code: None, message: None });
-    SendError::Rejected { status, code: refused.code, message: refused.message.unwrap_or_default() }
+    let refused: Refused =
+        serde_json::from_slice(bytes).unwrap_or(Refused { code: None, message: None, title: None, detail: None });
+    let message = refused.message.or(refused.detail).or(refused.title).unwrap_or_default();
+    SendError::Rejected { status, code: refused.code, message }
 }
 
 /// `Mon, 30 Nov 2026 20:00:00 +0000`, the date format of Twilio's resources.

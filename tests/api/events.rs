@@ -303,3 +303,98 @@ async fn outcomes_and_tickets_are_reported_by_crm_tag() {
     assert!(text.contains("human requested\thanded_off\t1"), "{text}");
     assert!(text.contains("human requested\topen\t1"), "{text}");
 }
+
+async fn casey(app: &TestApp) -> leafdesk::commerce::Customer {
+    let mut conn = app.state.store.pool().acquire().await.unwrap();
+    leafdesk::store::commerce::customer_by_id(&mut conn, "cus_casey").await.unwrap().unwrap()
+}
+
+async fn order_status(app: &TestApp, number: &str) -> String {
+    let (status,): (String,) = sqlx::query_as("select status from customer_order where order_number = $1")
+        .bind(number)
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    status
+}
+
+#[tokio::test]
+async fn a_sync_that_leaves_fields_out_never_unlocks_a_locked_medical_account() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    app.sms(&sid(), "+15555550105", "my medical recommendation expired").await;
+    let locked = casey(&app).await;
+    assert!(locked.locked_reason.is_some());
+    assert_eq!(order_status(&app, "LD-1006").await, "on_hold");
+    let location = leafdesk::store::locations::list(&app.state.store).await.unwrap().remove(0).location_id;
+
+    // The platform syncs Casey with only what it has at hand.
+    let partial = json!({ "phone": "+15555550105", "location_id": location, "first_name": "Casey" });
+    assert_eq!(put_customer(&app, &secret, "cus_casey", &partial).await.status, 200);
+    let after = casey(&app).await;
+    assert_eq!(after.locked_reason, locked.locked_reason, "still locked");
+    assert_eq!(after.verification_status, locked.verification_status);
+    assert_eq!(after.recommendation_expires_on, locked.recommendation_expires_on, "the expiry is kept for the sweep");
+    assert_eq!(after.customer_type, "medical");
+    assert_eq!(order_status(&app, "LD-1006").await, "on_hold");
+
+    // Said explicitly, verified unlocks and the held order is released with it.
+    let verified = json!({ "phone": "+15555550105", "location_id": location, "verification_status": "verified",
+        "recommendation_expires_on": "2027-11-30" });
+    assert_eq!(put_customer(&app, &secret, "cus_casey", &verified).await.status, 200);
+    let unlocked = casey(&app).await;
+    assert_eq!((unlocked.locked_reason, unlocked.verification_status.as_str()), (None, "verified"));
+    assert_ne!(order_status(&app, "LD-1006").await, "on_hold");
+}
+
+#[tokio::test]
+async fn signatures_cover_method_and_path_and_v1_is_refused_unless_allowed() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let location = leafdesk::store::locations::list(&app.state.store).await.unwrap().remove(0).location_id;
+    let body = json!({ "phone": "+14155550179", "location_id": location, "customer_type": "adult_use" }).to_string();
+    let ts = app.now_secs();
+    // Signed for cus_a, sent to cus_b: refused.
+    let for_a = leafdesk::signed::sign_request(&secret, ts, "PUT", "/api/v1/customers/cus_a", body.as_bytes());
+    let moved = app
+        .client
+        .put(app.url("/api/v1/customers/cus_b"))
+        .header("content-type", "application/json")
+        .header("x-leafdesk-timestamp", ts.to_string())
+        .header("x-leafdesk-signature", for_a)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 401);
+    // The old v1 form (timestamp and body only) is refused by default, naming the fix.
+    let refused = put_v1(&app, &secret, "cus_b", &body).await;
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("send it as v2="));
+    assert_eq!(app.count("select count(*) from customer where customer_id = 'cus_b'").await, 0);
+    // Accepted while platforms move to v2, when the operator says so.
+    let legacy =
+        spawn_with(Options { env: vec![("LEAFDESK_ACCEPT_V1_SIGNATURES", "true".into())], ..Options::default() }).await;
+    let legacy_secret = integration(&legacy).await;
+    let location = leafdesk::store::locations::list(&legacy.state.store).await.unwrap().remove(0).location_id;
+    let body = json!({ "phone": "+14155550179", "location_id": location, "customer_type": "adult_use" }).to_string();
+    assert_eq!(put_v1(&legacy, &legacy_secret, "cus_b", &body).await.status(), 201);
+}
+
+/// A customer sync signed the old way: HMAC of "{timestamp}.{body}", without method and path.
+async fn put_v1(app: &TestApp, secret: &str, id: &str, body: &str) -> reqwest::Response {
+    use hmac::Mac as _;
+    let ts = app.now_secs();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.{body}").as_bytes());
+    let signature = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+    app.client
+        .put(app.url(&format!("/api/v1/customers/{id}")))
+        .header("content-type", "application/json")
+        .header("x-leafdesk-timestamp", ts.to_string())
+        .header("x-leafdesk-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}

@@ -332,3 +332,64 @@ async fn an_unfinished_flow_is_abandoned_after_an_hour_of_silence() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_replay_that_shifts_the_signed_boundary_into_the_message_sid_is_refused() {
+    let app = spawn_app().await;
+    let phone = "+15555550188";
+    app.sms(&sid(), phone, "STOP").await;
+    // The customer's START, as Twilio signed it: keys sorted, key and value run together.
+    let original = sms_params(&sid(), phone, "START");
+    let signature = sign("/webhooks/twilio/sms", &original);
+    // Replayed with MessageSid swallowing the next key (NumMedia) and its value: the signed
+    // text is the same, so the signature still holds — a "new" message for the pipeline.
+    let mut shifted: Vec<(String, String)> = original.iter().filter(|(k, _)| k != "NumMedia").cloned().collect();
+    let sid_value = &mut shifted.iter_mut().find(|(k, _)| k == "MessageSid").unwrap().1;
+    sid_value.push_str("NumMedia0");
+    assert_eq!(sign("/webhooks/twilio/sms", &shifted), signature, "the replay carries a valid signature");
+    let replay = app
+        .post_raw(
+            "/webhooks/twilio/sms",
+            encode(&shifted).into_bytes(),
+            "application/x-www-form-urlencoded",
+            Some(&signature),
+        )
+        .await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert!(replay.body.contains("MessageSid"), "{}", replay.body);
+    assert!(leafdesk::store::consent::current(&app.state.store, phone).await.unwrap().opted_out, "still opted out");
+    // A 60,000-character MessageSid is refused too, and stored nowhere.
+    let mut huge = sms_params(&sid(), phone, "START");
+    huge[0].1 = format!("SM{}", "a".repeat(60_000));
+    let reply = app.post_signed("/webhooks/twilio/sms", &huge).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(app.count("select count(*) from message where length(provider_id) > 64").await, 0);
+}
+
+#[tokio::test]
+async fn a_webhook_for_another_account_is_refused() {
+    let (app, _twilio) = app_with(vec![]).await; // TWILIO_ACCOUNT_SID is configured
+    let mut params = sms_params(&sid(), ALEX, "hi");
+    params[1].1 = "AC99999999999999999999999999999999".into();
+    let reply = app.post_signed("/webhooks/twilio/sms", &params).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(app.count("select count(*) from message").await, 0);
+}
+
+#[tokio::test]
+async fn a_text_from_a_short_code_or_sender_id_is_recorded_and_answered_with_nothing() {
+    let app = spawn_app().await;
+    for (n, sender) in ["12345", "MyBank"].into_iter().enumerate() {
+        let id = format!("SM{n:032x}");
+        let mut params = sms_params(&id, ALEX, "Your verification code is 123456");
+        params[2].1 = sender.into();
+        let reply = app.post_signed("/webhooks/twilio/sms", &params).await;
+        assert_eq!(reply.status, 200, "{sender}: {}", reply.body);
+        assert!(reply.messages().is_empty(), "{sender}: {}", reply.body);
+        let key = format!("other_sender:{id}");
+        let recorded = app.count(&format!("select count(*) from webhook_receipt where receipt_key = '{key}'")).await;
+        assert_eq!(recorded, 1, "{sender}");
+    }
+    assert_eq!(app.count("select count(*) from contact where phone not like '+%'").await, 0);
+    assert_eq!(app.count("select count(*) from consent_event").await, 0);
+}

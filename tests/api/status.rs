@@ -37,6 +37,10 @@ async fn sent_message(app: &TestApp, provider_id: &str) {
     .unwrap();
 }
 
+fn carrier_opt_outs(history: Vec<leafdesk::store::consent::ConsentEvent>) -> usize {
+    history.iter().filter(|e| e.source == "carrier_21610" && e.action == "opt_out").count()
+}
+
 async fn status(app: &TestApp, provider_id: &str) -> (String, Option<String>) {
     leafdesk::store::messages::status_of(&app.state.store, provider_id).await.unwrap().expect("message exists")
 }
@@ -72,9 +76,6 @@ async fn a_repeated_callback_is_acknowledged_and_recorded_once() {
 async fn error_21610_records_that_the_carrier_has_the_number_opted_out() {
     let app = spawn_app().await;
     sent_message(&app, "SM00000000000000000000000000000003").await;
-    let carrier_opt_outs = |history: Vec<leafdesk::store::consent::ConsentEvent>| {
-        history.iter().filter(|e| e.source == "carrier_21610" && e.action == "opt_out").count()
-    };
     assert_eq!(carrier_opt_outs(leafdesk::store::consent::history(&app.state.store, "+15555550100").await.unwrap()), 0);
     let reply = app.post_signed(PATH, &callback("SM00000000000000000000000000000003", "failed", Some("21610"))).await;
     assert_eq!(reply.status, 204);
@@ -97,4 +98,39 @@ async fn status_callbacks_are_verified_and_validated() {
     assert_eq!(reply.status, 400);
     assert!(reply.body.contains("MessageStatus"), "{}", reply.body);
     assert_eq!(app.count("select count(*) from webhook_receipt").await, 0);
+}
+
+#[tokio::test]
+async fn a_carrier_opt_out_whose_recording_fails_is_recorded_when_twilio_retries() {
+    let app = spawn_app().await;
+    sent_message(&app, "SM00000000000000000000000000000005").await;
+    let pool = app.state.store.pool();
+    // Recording the opt-out fails once (a full disk, a lost connection: here a trigger).
+    let (arm, disarm): (&[&str], &[&str]) = if is_postgres() {
+        (
+            &[
+                "create function refuse_once() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$",
+                "create trigger refuse_once before insert on consent_event for each row execute function refuse_once()",
+            ],
+            &["drop trigger refuse_once on consent_event", "drop function refuse_once()"],
+        )
+    } else {
+        (
+            &["create trigger refuse_once before insert on consent_event begin select raise(abort, 'disk full'); end"],
+            &["drop trigger refuse_once"],
+        )
+    };
+    for sql in arm {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+    let params = callback("SM00000000000000000000000000000005", "failed", Some("21610"));
+    assert_eq!(app.post_signed(PATH, &params).await.status, 500);
+    for sql in disarm {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+    // Twilio retries the callback: it is not taken for a duplicate.
+    assert_eq!(app.post_signed(PATH, &params).await.status, 204);
+    let history = leafdesk::store::consent::history(&app.state.store, "+15555550100").await.unwrap();
+    assert_eq!(carrier_opt_outs(history), 2);
+    assert_eq!(status(&app, "SM00000000000000000000000000000005").await.0, "failed");
 }

@@ -220,3 +220,15 @@ async fn the_chat_link_follows_the_bind_address_when_there_is_no_public_url() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("http://localhost:9123/chat?customer=cus_sam"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("LEAFDESK_PUBLIC_URL is not set"));
 }
+
+#[tokio::test]
+async fn a_two_megabyte_chat_body_is_refused_while_it_is_read() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let mut message = link(&secret, "cus_sam", app.now_secs());
+    message["id"] = json!("m1");
+    message["text"] = json!("x".repeat(2 * 1024 * 1024));
+    let (status, body) = post(&app, "/api/v1/chat/messages", &message).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")), "{body}");
+    assert_eq!(app.count("select count(*) from message").await, 0);
+}
