@@ -6,6 +6,11 @@
 //!
 //! Run: `cargo bench --bench sms_load` (PostgreSQL is measured too when
 //! `BENCH_DATABASE_URL` or 127.0.0.1:5432 answers). Figures go in BENCHMARKS.md.
+//!
+//! A soak: `BENCH_SECS=60 BENCH_DIALOG=3 BENCH_ONLY=sqlite cargo bench --bench sms_load` measures
+//! for 60 s a three-step dialog ("hi", "1", "thanks") and samples the server's anonymous memory
+//! (RssAnon) every 5 s; every answer that is not a 200 with TwiML counts as an error. With
+//! `BENCH_PORT`, `BENCH_PID` names the server process to sample.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +23,27 @@ const CONNECTIONS: usize = 64;
 const NUMBERS: usize = 1_000;
 const WARMUP: Duration = Duration::from_secs(3);
 const MEASURE: Duration = Duration::from_secs(15);
+/// How often the server's memory is sampled while measuring.
+const MEMORY_EVERY: Duration = Duration::from_secs(5);
+
+fn measure_for() -> Duration {
+    std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).map_or(MEASURE, Duration::from_secs)
+}
+
+fn dialog() -> &'static [&'static str] {
+    if std::env::var("BENCH_DIALOG").is_ok_and(|d| d == "3") {
+        &["hi", "1", "thanks"]
+    } else {
+        &["hi", "1"]
+    }
+}
+
+/// The process's anonymous resident memory in KiB (Linux), if it can be read.
+fn rss_anon_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
 const TOKEN: &str = "bench-token";
 const PUBLIC_URL: &str = "http://bench.local";
 const OUR_NUMBER: &str = "+15005550006";
@@ -32,14 +58,21 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     // BENCH_PORT: load a server that is already running (for profiling it), then stop.
     if let Some(port) = std::env::var("BENCH_PORT").ok().and_then(|p| p.parse().ok()) {
-        let result = rt.block_on(load(port, true));
+        let pid = std::env::var("BENCH_PID").ok().and_then(|p| p.parse().ok());
+        let result = rt.block_on(load(port, true, pid));
         return print_result(&format!("server on port {port}"), &result, None);
     }
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    println!("machine: {} cores; load generator: {CONNECTIONS} connections, {NUMBERS} numbers, {}s measured after {}s warm-up", std::thread::available_parallelism().map_or(0, |n| n.get()), MEASURE.as_secs(), WARMUP.as_secs());
+    println!(
+        "machine: {} cores; load generator: {CONNECTIONS} connections, {NUMBERS} numbers, a {}-step dialog, {}s measured after {}s warm-up",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        dialog().len(),
+        measure_for().as_secs(),
+        WARMUP.as_secs()
+    );
     let ceiling = {
         let (child, port) = spawn_ceiling();
-        let result = rt.block_on(load(port, false));
+        let result = rt.block_on(load(port, false, None));
         stop(child);
         result
     };
@@ -67,6 +100,8 @@ struct LoadResult {
     errors: u64,
     seconds: f64,
     latencies_us: Vec<u32>,
+    /// The server's anonymous memory (KiB), sampled every [`MEMORY_EVERY`] while measuring.
+    rss_anon_kib: Vec<u64>,
 }
 
 impl LoadResult {
@@ -93,6 +128,18 @@ fn print_result(name: &str, r: &LoadResult, ceiling: Option<&LoadResult>) {
         r.percentile(1.0),
         r.errors
     );
+    if let (Some(first), Some(last), Some(max)) =
+        (r.rss_anon_kib.first(), r.rss_anon_kib.last(), r.rss_anon_kib.iter().max())
+    {
+        let mib = |k: &u64| *k as f64 / 1024.0;
+        println!(
+            "  anonymous memory: {:.1} MiB at the start, {:.1} MiB at the end, {:.1} MiB at most ({} samples)",
+            mib(first),
+            mib(last),
+            mib(max),
+            r.rss_anon_kib.len()
+        );
+    }
 }
 
 fn run_leafdesk(rt: &tokio::runtime::Runtime, database_url: &str) -> LoadResult {
@@ -107,15 +154,16 @@ fn run_leafdesk(rt: &tokio::runtime::Runtime, database_url: &str) -> LoadResult 
         .stdout(Stdio::null())
         .spawn()
         .expect("leafdesk binary starts");
+    let pid = child.id();
     let result = rt.block_on(async {
         wait_ready(port).await;
-        load(port, true).await
+        load(port, true, Some(pid)).await
     });
     stop(child);
     result
 }
 
-async fn load(port: u16, signed: bool) -> LoadResult {
+async fn load(port: u16, signed: bool, pid: Option<u32>) -> LoadResult {
     let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).http1_only().build().unwrap();
     let url = format!("http://127.0.0.1:{port}/webhooks/twilio/sms");
     let measuring = Arc::new(AtomicBool::new(false));
@@ -133,9 +181,10 @@ async fn load(port: u16, signed: bool) -> LoadResult {
                 .collect();
             let mut latencies = Vec::with_capacity(1 << 16);
             let mut i = 0usize;
+            let steps = dialog();
             while !stop.load(Ordering::Relaxed) {
-                let from = &numbers[(i / 2) % numbers.len()];
-                let body = if i % 2 == 0 { "hi" } else { "1" };
+                let from = &numbers[(i / steps.len()) % numbers.len()];
+                let body = steps[i % steps.len()];
                 i += 1;
                 let sid = format!("SM{:032x}", seq.fetch_add(1, Ordering::Relaxed));
                 let params: Vec<(String, String)> = [
@@ -181,7 +230,12 @@ async fn load(port: u16, signed: bool) -> LoadResult {
     tokio::time::sleep(WARMUP).await;
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
-    tokio::time::sleep(MEASURE).await;
+    let mut memory = Vec::new();
+    while started.elapsed() < measure_for() {
+        memory.extend(pid.and_then(rss_anon_kib));
+        tokio::time::sleep(MEMORY_EVERY.min(measure_for().saturating_sub(started.elapsed()))).await;
+    }
+    memory.extend(pid.and_then(rss_anon_kib));
     measuring.store(false, Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -190,7 +244,13 @@ async fn load(port: u16, signed: bool) -> LoadResult {
         latencies_us.extend(t.await.unwrap());
     }
     latencies_us.sort_unstable();
-    LoadResult { requests: latencies_us.len() as u64, errors: errors.load(Ordering::Relaxed), seconds, latencies_us }
+    LoadResult {
+        requests: latencies_us.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+        latencies_us,
+        rss_anon_kib: memory,
+    }
 }
 
 async fn wait_ready(port: u16) {

@@ -200,7 +200,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
     check_records(store, &from, &case.expect).await?;
     if !case.expect.slots.is_empty() {
         let contact = contacts::find(store, from.as_ref()).await?.context("contact exists")?;
-        let mut tx = store.begin().await?;
+        let mut tx = store.begin_read().await?;
         let conv = conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms")
             .await?
             .context("an open conversation")?;
@@ -228,7 +228,7 @@ async fn check_records(store: &Store, from: &PhoneNumber, expect: &Expectations)
         }
     }
     if !expect.tags.is_empty() {
-        let mut tx = store.begin().await?;
+        let mut tx = store.begin_read().await?;
         let counted = crate::store::outcomes::count_by_tag(&mut tx, 0).await?;
         for tag in &expect.tags {
             anyhow::ensure!(

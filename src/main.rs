@@ -404,7 +404,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         Command::Report(ReportCommand::Tags { days }) => {
             let store = connect(&settings).await?;
             let since = store.now_ms() - days.max(0) * 86_400_000;
-            let mut tx = store.begin().await?;
+            let mut tx = store.begin_read().await?;
             println!("conversation outcomes in the last {days} days (tag, outcome, count):");
             for (tag, outcome, n) in leafdesk::store::outcomes::count_by_tag(&mut tx, since).await? {
                 println!("  {tag}\t{outcome}\t{n}");

@@ -129,6 +129,9 @@ fn check(p: &CustomerPayload) -> Result<PhoneNumber, AppError> {
         if value.is_some_and(|v| v.chars().count() > max) {
             return Err(invalid(format!("{field} is longer than {max} characters")));
         }
+        if value.is_some_and(|v| v.contains('\0')) {
+            return Err(invalid(format!("{field}: {}", super::events::NUL_REFUSED)));
+        }
     }
     Ok(phone)
 }
@@ -174,8 +177,8 @@ async fn put_customer(
     request: Request,
 ) -> Result<Response, AppError> {
     let (_, body) = signed_body(&state, request).await?;
-    if customer_id.trim().is_empty() || customer_id.chars().count() > MAX_ID_CHARS {
-        let message = format!("the customer id in the path must be 1 to {MAX_ID_CHARS} characters");
+    if customer_id.trim().is_empty() || customer_id.chars().count() > MAX_ID_CHARS || customer_id.contains('\0') {
+        let message = format!("the customer id in the path must be 1 to {MAX_ID_CHARS} characters, without NUL");
         return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message));
     }
     let (p, phone) = parse_customer(&body)?;

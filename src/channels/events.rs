@@ -139,6 +139,10 @@ fn validate(p: &EventPayload) -> Result<(), AppError> {
             return Err(unprocessable("invalid_field", format!("{field} is longer than {MAX_ID_CHARS} characters")));
         }
     }
+    let mut texts = [&p.id, &p.event_type, &p.customer_id].into_iter().chain(&p.occurred_at);
+    if texts.any(|t| t.contains('\0')) || p.data.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+        return Err(unprocessable("invalid_field", NUL_REFUSED.into()));
+    }
     let text = |field: &str| p.data.get(field).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
     let require = |field: &'static str| {
         text(field)
@@ -169,6 +173,20 @@ fn validate(p: &EventPayload) -> Result<(), AppError> {
             "unknown_event_type",
             format!("unknown event type {other:?}; known types: {}", KNOWN_EVENTS.join(", ")),
         )),
+    }
+}
+
+/// PostgreSQL's text cannot hold U+0000, and an event's strings reach the store (ids, slots,
+/// rendered messages): refused up front, on SQLite too, so both databases answer alike.
+pub const NUL_REFUSED: &str = "text must not contain the NUL character (U+0000)";
+
+/// Whether any string in `value`, object keys included, holds U+0000.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 

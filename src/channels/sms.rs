@@ -81,7 +81,7 @@ async fn file_mms_document(state: &AppState, inbound: &Inbound, location: &Locat
             return;
         }
     };
-    let conversation = match state.store.begin().await {
+    let conversation = match state.store.begin_read().await {
         Ok(mut tx) => conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms")
             .await
             .ok()

@@ -235,7 +235,7 @@ struct ChatUpdates {
 /// A person's replies in the customer's web chat since `after`.
 async fn updates(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
     let (reach, u): (Reach, ChatUpdates) = authenticated(&state, body).await?;
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store.begin_read().await?;
     let open =
         crate::store::conversations::find_open(&mut tx, &reach.contact.contact_id, &reach.location.location_id, "web")
             .await?;

@@ -93,19 +93,10 @@ pub enum Effect {
         name: String,
         args: BTreeMap<String, String>,
     },
-    Handoff {
-        queue: String,
-        priority: u8,
-        tags: Vec<String>,
-        reason: String,
-    },
-    /// A ticket for a team; the bot keeps the conversation.
-    Report {
-        queue: String,
-        priority: u8,
-        tags: Vec<String>,
-        reason: String,
-    },
+    /// A person takes the conversation: a ticket, and the bot falls silent.
+    Handoff(Ticket),
+    /// A team's ticket; the bot keeps the conversation.
+    Report(Ticket),
     FlowEnded {
         flow: String,
         outcome: Outcome,
@@ -468,24 +459,12 @@ impl<'f> Run<'f> {
                 self.set_wait(Wait::Callee);
                 self.start(callee);
             }
-            StepKind::Handoff { queue, priority, tags, reason } => {
-                let handoff = Effect::Handoff {
-                    queue: queue.clone(),
-                    priority: *priority,
-                    tags: tags.clone(),
-                    reason: reason.clone(),
-                };
-                self.effects.push(handoff);
+            StepKind::Handoff(ticket) => {
+                self.effects.push(Effect::Handoff(ticket.clone()));
                 self.end_all(Outcome::HandedOff);
             }
-            StepKind::Report { queue, priority, tags, reason } => {
-                let report = Effect::Report {
-                    queue: queue.clone(),
-                    priority: *priority,
-                    tags: tags.clone(),
-                    reason: reason.clone(),
-                };
-                self.effects.push(report);
+            StepKind::Report(ticket) => {
+                self.effects.push(Effect::Report(ticket.clone()));
                 self.end_all(Outcome::Resolved);
             }
             StepKind::End(outcome) => self.finish(*outcome),
@@ -567,7 +546,7 @@ mod tests {
             for text in ["hi", "1"] {
                 let turn = step(&set, state, Input::Text(text), 0);
                 assert!(
-                    !turn.effects.iter().any(|e| matches!(e, Effect::Guard { .. } | Effect::Handoff { .. })),
+                    !turn.effects.iter().any(|e| matches!(e, Effect::Guard { .. } | Effect::Handoff(_))),
                     "{:?}",
                     turn.effects
                 );
@@ -593,7 +572,7 @@ mod tests {
         let set = flows(&[]);
         let turn = step(&set, State::default(), Input::Text("order"), 0);
         let turn = step(&set, turn.state, Input::Text("agent please"), 0);
-        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Handoff { queue, .. } if queue == "general")));
+        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Handoff(t) if t.queue == "general")));
         assert!(turn.effects.contains(&Effect::FlowEnded { flow: "order".into(), outcome: Outcome::Abandoned }));
     }
 
@@ -630,6 +609,6 @@ mod tests {
         set.flows.insert("spin".into(), looping);
         let turn = step(&set, State::default(), Input::Text("hi"), 0);
         assert!(turn.effects.iter().any(|e| matches!(e, Effect::Guard { .. })), "{:?}", turn.effects);
-        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Handoff { .. })));
+        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Handoff(_))));
     }
 }

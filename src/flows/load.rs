@@ -373,12 +373,16 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
             for tag in &h.tags {
                 ctx.tag(&s.id, tag);
             }
-            let (queue, priority, tags, reason) =
-                (h.queue.clone(), h.priority.clamp(1, 5), h.tags.clone(), h.reason.clone());
+            let ticket = Ticket {
+                queue: h.queue.clone(),
+                priority: h.priority.clamp(1, 5),
+                tags: h.tags.clone(),
+                reason: h.reason.clone(),
+            };
             if s.handoff.is_some() {
-                StepKind::Handoff { queue, priority, tags, reason }
+                StepKind::Handoff(ticket)
             } else {
-                StepKind::Report { queue, priority, tags, reason }
+                StepKind::Report(ticket)
             }
         }
         "end" => {
@@ -400,11 +404,7 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
     }
     let next = if matches!(
         kind,
-        StepKind::Ask { .. }
-            | StepKind::Branch { .. }
-            | StepKind::End(_)
-            | StepKind::Handoff { .. }
-            | StepKind::Report { .. }
+        StepKind::Ask { .. } | StepKind::Branch { .. } | StepKind::End(_) | StepKind::Handoff(_) | StepKind::Report(_)
     ) {
         explicit
     } else {

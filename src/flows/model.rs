@@ -238,20 +238,22 @@ pub enum StepKind {
     Call {
         flow: String,
     },
-    Handoff {
-        queue: String,
-        priority: u8,
-        tags: Vec<String>,
-        reason: String,
-    },
-    /// A ticket for a team; the conversation stays with the bot and the flow ends resolved.
-    Report {
-        queue: String,
-        priority: u8,
-        tags: Vec<String>,
-        reason: String,
-    },
+    /// A person takes the conversation; the flow ends handed off.
+    Handoff(Ticket),
+    /// A team's ticket; the conversation stays with the bot and the flow ends resolved.
+    Report(Ticket),
     End(Outcome),
+}
+
+/// The ticket a `handoff` or `report` step opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub queue: String,
+    /// 1 (most urgent) to 5.
+    pub priority: u8,
+    pub tags: Vec<String>,
+    /// Why, for whoever picks it up.
+    pub reason: String,
 }
 
 #[derive(Debug)]

@@ -27,6 +27,7 @@ use crate::commerce::Commerce;
 use crate::compliance::{self, consent::Decision};
 use crate::domain::{Channel, ConversationId, Inbound};
 use crate::flows::engine::{self, Effect, Input, State};
+use crate::flows::model::Ticket;
 use crate::flows::{Assets, Library};
 use crate::metrics::Metrics;
 use crate::store::conversations::{self, Conversation, Ownership};
@@ -358,7 +359,7 @@ async fn turn(
     let (state, effects) = run_engine(tx, assets, state, input, idle_ms, &action_ctx).await?;
     batch.conversations[conv_ix].state = state;
 
-    if effects.iter().any(|e| matches!(e, Effect::Handoff { .. } | Effect::Report { .. })) {
+    if effects.iter().any(|e| matches!(e, Effect::Handoff(_) | Effect::Report(_))) {
         batch.flush_replies(tx, now).await?; // the summary reads this batch's earlier replies too
     }
     let look = Look { assets, contact: &contact, location: &job.location, channel: inbound.channel };
@@ -417,40 +418,23 @@ async fn apply_effects(
                 tracing::warn!(%reason, "flow guard stopped a runaway flow");
                 guards.push(reason.clone());
             }
-            Effect::Handoff { queue, priority, tags, reason } => {
-                let reason = guards.iter().fold(reason.clone(), |r, g| format!("{r} (guard: {g})"));
-                let summary = summary(tx, conv, before, &reason).await?;
-                let ticket = tickets::NewTicket {
-                    conversation_id: &conv.conversation_id,
-                    queue,
-                    priority: *priority,
-                    tags,
-                    reason: &reason,
-                    summary: &summary,
-                };
-                let ticket_id = tickets::insert(tx, &ticket, now).await?;
+            Effect::Handoff(ticket) => {
+                let reason = guards.iter().fold(ticket.reason.clone(), |r, g| format!("{r} (guard: {g})"));
+                let ticket = Ticket { reason, ..ticket.clone() };
+                let ticket_id = open_ticket(tx, conv, before, &ticket, now).await?;
                 conv.ownership = Ownership::Queued;
                 conv.open_ticket_id = Some(ticket_id.clone());
-                let detail = json!({ "from": "bot", "to": "queued", "queue": queue, "ticket_id": ticket_id });
+                let detail = json!({ "from": "bot", "to": "queued", "queue": ticket.queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail, now).await?;
-                applied.handoff_queue = Some(queue.clone());
+                applied.handoff_queue = Some(ticket.queue);
             }
-            Effect::Report { queue, priority, tags, reason } => {
+            Effect::Report(ticket) => {
                 // A team's ticket with the same context a person would get; the bot keeps the
                 // conversation, so the customer's next question is answered as usual.
-                let summary = summary(tx, conv, before, reason).await?;
-                let ticket = tickets::NewTicket {
-                    conversation_id: &conv.conversation_id,
-                    queue,
-                    priority: *priority,
-                    tags,
-                    reason,
-                    summary: &summary,
-                };
-                let ticket_id = tickets::insert(tx, &ticket, now).await?;
-                let detail = json!({ "queue": queue, "ticket_id": ticket_id });
+                let ticket_id = open_ticket(tx, conv, before, ticket, now).await?;
+                let detail = json!({ "queue": ticket.queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "reported", &detail, now).await?;
-                applied.report_queue = Some(queue.clone());
+                applied.report_queue = Some(ticket.queue.clone());
             }
             Effect::RunAction { .. } => {}
         }
@@ -458,6 +442,26 @@ async fn apply_effects(
     applied.texts.retain(|t| !t.is_empty());
     applied.texts = join_for_channel(std::mem::take(&mut applied.texts));
     Ok(applied)
+}
+
+/// Files `ticket` for the conversation with the summary a person reads first; its id.
+async fn open_ticket(
+    tx: &mut Tx<'_>,
+    conv: &Conversation,
+    before: &(Option<String>, Option<String>),
+    ticket: &Ticket,
+    now: i64,
+) -> Result<String, StoreError> {
+    let summary = summary(tx, conv, before, &ticket.reason).await?;
+    let new = tickets::NewTicket {
+        conversation_id: &conv.conversation_id,
+        queue: &ticket.queue,
+        priority: ticket.priority,
+        tags: &ticket.tags,
+        reason: &ticket.reason,
+        summary: &summary,
+    };
+    tickets::insert(tx, &new, now).await
 }
 
 /// Runs the engine on the message, then on each action outcome, until the flow waits.

@@ -184,6 +184,15 @@ impl Store {
         Ok(self.pool.begin_with(begin_statement(self.backend)).await?)
     }
 
+    /// A transaction that only reads: it takes no write lock (a chat window polling every few
+    /// seconds must not queue behind the writers). Never write in it.
+    ///
+    /// # Errors
+    /// When no connection can be had.
+    pub async fn begin_read(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// Is the database answering? For `/readyz`.
     pub async fn ping(&self) -> bool {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
