@@ -199,7 +199,12 @@ fn decode_component(raw: &str) -> Result<String, AppError> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| AppError::BadRequest("form value is not UTF-8 after decoding".into()))
+    let text = String::from_utf8(out).map_err(|_| AppError::BadRequest("form value is not UTF-8 after decoding".into()))?;
+    // PostgreSQL's text cannot hold U+0000, and no real form sends it: refused on both backends.
+    if text.contains('\0') {
+        return Err(AppError::BadRequest("form value contains the NUL character (%00)".into()));
+    }
+    Ok(text)
 }
 
 /// The URL Twilio signed: the configured public URL plus the path and query, else what the
@@ -372,6 +377,7 @@ mod tests {
             (b"\xff=1", "raw non-UTF-8"),
             ("Body=%aé".as_bytes(), "an escape cut inside a UTF-8 character"),
             ("%é=1".as_bytes(), "an escape cut inside a UTF-8 character, in a key"),
+            (b"Body=a%00b", "a NUL character"),
         ] {
             assert!(parse_form(raw).is_err(), "{why}: {raw:?} should be rejected");
         }

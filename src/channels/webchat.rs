@@ -160,8 +160,8 @@ pub fn check_message(m: &ChatMessage) -> Result<(&str, &str), AppError> {
         return Err(invalid("id must be 1 to 64 characters, unique per message".into()));
     }
     let text = m.text.trim();
-    if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
-        return Err(invalid(format!("text must be 1 to {MAX_TEXT_CHARS} characters")));
+    if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS || text.contains('\0') {
+        return Err(invalid(format!("text must be 1 to {MAX_TEXT_CHARS} characters, without NUL")));
     }
     Ok((id, text))
 }
