@@ -155,7 +155,12 @@ fn validate(p: &EventPayload) -> Result<(), AppError> {
             Some("recommendation_expired" | "id_verification_failed") => Ok(()),
             other => Err(unprocessable(
                 "invalid_field",
-                format!("data.reason {other:?} must be recommendation_expired or id_verification_failed"),
+                match other {
+                    Some(reason) => {
+                        format!("data.reason {reason:?} must be recommendation_expired or id_verification_failed")
+                    }
+                    None => "data.reason is required: recommendation_expired or id_verification_failed".to_owned(),
+                },
             )),
         },
         "inventory.sync_error" => {

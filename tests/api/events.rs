@@ -190,6 +190,64 @@ async fn the_openapi_document_describes_every_event_type_with_an_example() {
     for status in ["200", "202", "400", "401", "404", "413", "415", "422"] {
         assert!(post["responses"][status].is_object(), "no response {status}");
     }
+    // One schema per event type, chosen by `type`, each refusing fields serde refuses.
+    let mapping = doc["components"]["schemas"]["Event"]["discriminator"]["mapping"].as_object().unwrap();
+    let mut mapped: Vec<&str> = mapping.keys().map(String::as_str).collect();
+    mapped.sort_unstable();
+    let mut known = leafdesk::flows::model::KNOWN_EVENTS.to_vec();
+    known.sort_unstable();
+    assert_eq!(mapped, known, "the discriminator maps exactly the known event types");
+    for (event_type, target) in mapping {
+        let variant = &doc["components"]["schemas"][target.as_str().unwrap().rsplit('/').next().unwrap()];
+        assert_eq!(variant["properties"]["type"]["const"], event_type.as_str());
+        assert_eq!(variant["additionalProperties"], false, "{event_type}: the server denies unknown fields");
+    }
+    let max_id = leafdesk::channels::events::MAX_ID_CHARS;
+    for id in [&doc["components"]["schemas"]["EventId"], &doc["components"]["schemas"]["CustomerId"]] {
+        assert_eq!(id["maxLength"], max_id);
+    }
+    let accepted = &doc["components"]["schemas"]["EventAccepted"]["properties"];
+    assert!(accepted["handed_off_to"].is_object() && accepted["reported_to"].is_object());
+}
+
+#[tokio::test]
+async fn the_openapi_document_says_how_to_sign_and_what_a_customer_sync_accepts() {
+    let app = spawn_app().await;
+    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    // The worked example in the signature scheme is the one our own signer gives.
+    let scheme = &doc["components"]["securitySchemes"]["LeafdeskSignature"];
+    assert_eq!((scheme["in"].as_str(), scheme["name"].as_str()), (Some("header"), Some("X-Leafdesk-Signature")));
+    let example = leafdesk::signed::sign_request("s3cret", 1_700_000_000, "POST", "/api/v1/events", br#"{"id":"e1"}"#);
+    let description = scheme["description"].as_str().unwrap();
+    assert!(description.contains(&example), "{description}");
+    assert!(description.contains("{timestamp}.{METHOD} {path}.{raw body}"), "{description}");
+    let put = &doc["paths"]["/api/v1/customers/{id}"]["put"];
+    for status in ["200", "201", "400", "401", "404", "409", "413", "415", "422"] {
+        assert!(put["responses"][status].is_object(), "no response {status}");
+    }
+    let path_id = &put["parameters"][0]["schema"];
+    assert_eq!(path_id["maxLength"], leafdesk::channels::events::MAX_ID_CHARS);
+    let sync = &doc["components"]["schemas"]["CustomerSync"];
+    assert_eq!(sync["required"], json!(["phone", "location_id"]));
+    let enum_of = |name: &str| -> Vec<String> {
+        let values = sync["properties"][name]["enum"].as_array().unwrap_or_else(|| panic!("{name} has an enum"));
+        values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+    };
+    assert_eq!(enum_of("locale"), leafdesk::templates::LOCALES);
+    // Exactly the codes the server takes: every pair of capitals, asked both ways.
+    let states = enum_of("address_state");
+    for (a, b) in ('A'..='Z').flat_map(|a| ('A'..='Z').map(move |b| (a, b))) {
+        let code = format!("{a}{b}");
+        let accepted = leafdesk::compliance::area_codes::is_us_state(&code);
+        assert_eq!(states.contains(&code), accepted, "address_state {code}");
+    }
+    // Every documented timezone resolves, so a valid sync is never refused over one.
+    let zones = doc["components"]["schemas"]["TimeZoneName"]["enum"].as_array().unwrap();
+    assert!(zones.len() > 300, "the tz database's canonical zones are listed");
+    for zone in zones {
+        let zone = zone.as_str().unwrap();
+        assert!(jiff::tz::TimeZone::get(zone).is_ok(), "timezone {zone} does not resolve");
+    }
 }
 
 async fn put_customer(app: &TestApp, secret: &str, id: &str, body: &Value) -> Sent {
