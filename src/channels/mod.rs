@@ -199,7 +199,8 @@ fn decode_component(raw: &str) -> Result<String, AppError> {
         }
         i += 1;
     }
-    let text = String::from_utf8(out).map_err(|_| AppError::BadRequest("form value is not UTF-8 after decoding".into()))?;
+    let text =
+        String::from_utf8(out).map_err(|_| AppError::BadRequest("form value is not UTF-8 after decoding".into()))?;
     // PostgreSQL's text cannot hold U+0000, and no real form sends it: refused on both backends.
     if text.contains('\0') {
         return Err(AppError::BadRequest("form value contains the NUL character (%00)".into()));
