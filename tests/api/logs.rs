@@ -25,6 +25,14 @@ const BODY: &str = "my secret dosage question about edibles";
 const CHAT_BODY: &str = "chat words nobody else should read";
 const CARD: &str = "MMJ-4471-2209";
 const BIRTHDAY: &str = "1985-07-19";
+/// The server's clock starts here (the machine's may be anywhere: tests run on any day).
+const NOW: &str = "2026-11-30T20:00:00Z";
+
+/// Unix seconds of [`NOW`]: what signed requests carry (the server's clock has moved on by a
+/// few seconds, well inside the windows).
+fn now_secs() -> i64 {
+    NOW.parse::<jiff::Timestamp>().unwrap().as_second()
+}
 
 fn leafdesk(url: &str, twilio: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_leafdesk"));
@@ -39,13 +47,13 @@ fn leafdesk(url: &str, twilio: &str) -> Command {
         .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
         .env("LEAFDESK_UPLOAD_KEY", UPLOAD_KEY)
         .env("LEAFDESK_OUTBOX_RETRY_BASE_MS", "20")
+        .env("LEAFDESK_NOW", NOW)
         .env("LEAFDESK_LOG", "info");
     command
 }
 
 async fn signed(client: &reqwest::Client, base: &str, method: &str, path: &str, secret: &str, body: &str) -> u16 {
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let ts = i64::try_from(ts).unwrap();
+    let ts = now_secs();
     let sig = leafdesk::signed::sign_request(secret, ts, method, path, body.as_bytes());
     let req = if method == "PUT" { client.put(format!("{base}{path}")) } else { client.post(format!("{base}{path}")) };
     let resp = req
@@ -133,8 +141,8 @@ async fn a_days_traffic_leaves_no_phone_body_token_or_secret_in_the_logs() {
     assert_eq!(uploaded.send().await.unwrap().status(), 200);
     assert_eq!(client.get(format!("{base}{path}")).send().await.unwrap().status(), 410, "used");
     // Web chat, with a good link and a forged one.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let chat_sig = leafdesk::signed::sign_link(&secret, "cus_sam", i64::try_from(now).unwrap());
+    let now = now_secs();
+    let chat_sig = leafdesk::signed::sign_link(&secret, "cus_sam", now);
     let message =
         json!({ "customer": "cus_sam", "ts": now.to_string(), "sig": chat_sig, "id": "m1", "text": CHAT_BODY });
     let chat = client.post(format!("{base}/api/v1/chat/messages")).json(&message).send().await.unwrap();
