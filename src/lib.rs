@@ -17,6 +17,7 @@
 
 pub mod actions;
 pub mod channels;
+pub mod cli;
 pub mod clock;
 pub mod commerce;
 pub mod compliance;
