@@ -33,6 +33,7 @@ pub mod pipeline;
 pub mod settings;
 pub mod signed;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod templates;

@@ -1,8 +1,8 @@
 //! Building the running service: store, flows, pipeline, router and listener; running it and
 //! shutting it down gracefully.
 //!
-//! Owns the shared [`AppState`] and the HTTP routes that are not a channel's (health,
-//! readiness, metrics).
+//! Owns the HTTP routes that are not a channel's (health, readiness, metrics); the shared
+//! state every handler gets is [`crate::state::AppState`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,13 +21,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::channels::{self, LocationCache};
+use crate::channels;
 use crate::clock::Clock;
 use crate::flows::{self, Library};
 use crate::metrics::Metrics;
 use crate::outbox;
 use crate::pipeline::{self, Pipeline};
 use crate::settings::Settings;
+use crate::state::AppState;
 use crate::store::Store;
 use crate::templates::Pages;
 use crate::twilio::rest::TwilioRest;
@@ -38,23 +39,6 @@ const OUTBOX_POLL: Duration = Duration::from_millis(250);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// 15 s: Twilio gives up on a webhook after 15 seconds, so working longer helps nobody.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub library: Arc<Library>,
-    pub pipeline: Pipeline,
-    pub metrics: Arc<Metrics>,
-    pub settings: Arc<Settings>,
-    pub locations: Arc<LocationCache>,
-    pub pages: Arc<Pages>,
-    /// Upload links and the key sealing medical documents.
-    pub uploads: Arc<crate::uploads::Links>,
-    /// Downloads MMS photos sent as medical documents.
-    pub media: Arc<crate::twilio::media::MediaFetcher>,
-    /// The integrations' keys that signed requests and chat links are checked against.
-    pub keys: Arc<crate::channels::integrations::Keys>,
-}
 
 pub struct App {
     listener: TcpListener,
@@ -103,8 +87,8 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
     let metrics = Arc::new(Metrics::default());
     check_locations(&store).await?;
     let uploads = upload_links(&settings)?;
-    crate::channels::integrations::seal_legacy(&store, &uploads.sealer).await.context("sealing integration secrets")?;
-    let keys = Arc::new(crate::channels::integrations::Keys::new(store.clone(), uploads.sealer.clone()));
+    crate::signed::keys::seal_legacy(&store, &uploads.sealer).await.context("sealing integration secrets")?;
+    let keys = Arc::new(crate::signed::keys::Keys::new(store.clone(), uploads.sealer.clone()));
     let ctx = pipeline::Context {
         store: store.clone(),
         library: library.clone(),

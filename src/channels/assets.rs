@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const PAGES_CSS: &str = include_str!("../../static/pages.css");
 const CHAT_JS: &str = include_str!("../../static/chat.js");

@@ -16,7 +16,7 @@ use super::events::{signed_body, MAX_ID_CHARS};
 use crate::commerce::Customer;
 use crate::domain::PhoneNumber;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{commerce, contacts, locations, StoreError};
 
 pub fn router() -> Router<AppState> {

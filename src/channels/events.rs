@@ -22,7 +22,7 @@ use crate::domain::Channel;
 use crate::error::AppError;
 use crate::flows::model::KNOWN_EVENTS;
 use crate::pipeline::{Handled, PlatformEvent};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::commerce;
 use crate::store::integrations::{self, Integration, Receipt};
 

@@ -8,15 +8,13 @@ pub mod assets;
 pub mod customers;
 pub mod events;
 pub mod headers;
-pub mod integrations;
 pub mod optin;
 pub mod sms;
 pub mod status;
 pub mod upload;
 pub mod webchat;
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, RwLock};
+use std::sync::LazyLock;
 
 use axum::extract::FromRequest;
 use axum::http::request::Parts;
@@ -24,9 +22,7 @@ use axum::http::{header, HeaderMap};
 use regex::Regex;
 
 use crate::error::AppError;
-use crate::startup::AppState;
-use crate::store::locations::{self, Location};
-use crate::store::{Store, StoreError};
+use crate::state::AppState;
 use crate::twilio::signature::{self, Algorithm};
 
 /// 64 KiB: a real Twilio webhook is a few KiB even with ten media URLs.
@@ -251,41 +247,6 @@ fn check_account(state: &AppState, form: &TwilioForm) -> Result<(), AppError> {
 /// Maps a refused signature to the API's 401.
 pub fn refused(refusal: &crate::signed::Refusal) -> AppError {
     AppError::rejected(axum::http::StatusCode::UNAUTHORIZED, refusal.code(), refusal.to_string())
-}
-
-/// Locations by the number (or Messaging Service) customers write to. Locations change
-/// rarely, so hits are cached; a miss always asks the database, so a location added by the
-/// CLI while the server runs is found at once.
-#[derive(Default)]
-pub struct LocationCache {
-    // std RwLock: never held across .await.
-    by_endpoint: RwLock<HashMap<String, Location>>,
-}
-
-impl LocationCache {
-    /// # Errors
-    /// Database failures.
-    pub async fn resolve(
-        &self,
-        store: &Store,
-        number: &str,
-        service_sid: Option<&str>,
-    ) -> Result<Option<Location>, StoreError> {
-        if let Some(hit) = self.lookup(number).or_else(|| service_sid.and_then(|s| self.lookup(s))) {
-            return Ok(Some(hit));
-        }
-        let found = locations::find_by_endpoint(store, number, service_sid).await?;
-        if let Some(location) = &found {
-            let key =
-                if location.phone_number.as_deref() == Some(number) { number } else { service_sid.unwrap_or(number) };
-            self.by_endpoint.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned(), location.clone());
-        }
-        Ok(found)
-    }
-
-    fn lookup(&self, key: &str) -> Option<Location> {
-        self.by_endpoint.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
-    }
 }
 
 /// The visitor's IP for consent evidence and rate limits: the peer address, unless the peer

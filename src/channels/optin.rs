@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::compliance::consent::DOUBLE_OPT_IN_WINDOW_MS;
 use crate::domain::{Channel, PhoneNumber};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::consent::{self, NewRequest, MARKETING};
 use crate::store::locations::{self, Location};
 use crate::store::outbox::{self, NewOutbound};

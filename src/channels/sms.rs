@@ -14,7 +14,7 @@ use super::{rejection_reason, TwilioForm};
 use crate::domain::{mask_phone, Channel, Inbound, Media, PhoneNumber};
 use crate::error::{AppError, Result};
 use crate::pipeline::Handled;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::locations::Location;
 use crate::store::{commerce, contacts, conversations, receipts};
 use crate::twilio::twiml;

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{rejection_reason, TwilioForm};
 use crate::domain::mask_phone;
 use crate::error::Result;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::consent::{self, NewConsent, TRANSACTIONAL};
 use crate::store::{messages, outbox, receipts, StoreError};
 

@@ -14,7 +14,7 @@ use jiff::tz::TimeZone;
 use serde_json::json;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{commerce, uploads as store_uploads};
 use crate::uploads::{self, Source, UploadError};
 

@@ -29,7 +29,7 @@ use super::optin::{self, Asked};
 use crate::domain::{Channel, Inbound, PhoneNumber};
 use crate::error::AppError;
 use crate::pipeline::Handled;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::commerce::{self, Reach};
 
 /// The longest message a customer can type, as for SMS.

@@ -32,7 +32,7 @@ pub enum IntegrationCommand {
 }
 
 pub async fn run(cmd: IntegrationCommand, settings: &Settings) -> anyhow::Result<()> {
-    use crate::channels::integrations as keys;
+    use crate::signed::keys;
     use crate::store::integrations;
     let store = connect(settings).await?;
     let sealer = crate::startup::upload_links(settings)?.sealer;

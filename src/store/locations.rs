@@ -1,4 +1,8 @@
-//! Locations: the stores customers write to, each with its state, timezone and number.
+//! Locations: the stores customers write to, each with its state, timezone and number, and a
+//! cache of them by the number (or Messaging Service) they answer on.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
 
 use sqlx::FromRow;
 
@@ -113,4 +117,39 @@ pub async fn get(store: &Store, location_id: &str) -> Result<Option<Location>, S
     .bind(location_id)
     .fetch_optional(store.pool())
     .await?)
+}
+
+/// Locations by the number (or Messaging Service) customers write to. Locations change
+/// rarely, so hits are cached; a miss always asks the database, so a location added by the
+/// CLI while the server runs is found at once.
+#[derive(Default)]
+pub struct Cache {
+    // std RwLock: never held across .await.
+    by_endpoint: RwLock<HashMap<String, Location>>,
+}
+
+impl Cache {
+    /// # Errors
+    /// Database failures.
+    pub async fn resolve(
+        &self,
+        store: &Store,
+        number: &str,
+        service_sid: Option<&str>,
+    ) -> Result<Option<Location>, StoreError> {
+        if let Some(hit) = self.lookup(number).or_else(|| service_sid.and_then(|s| self.lookup(s))) {
+            return Ok(Some(hit));
+        }
+        let found = find_by_endpoint(store, number, service_sid).await?;
+        if let Some(location) = &found {
+            let key =
+                if location.phone_number.as_deref() == Some(number) { number } else { service_sid.unwrap_or(number) };
+            self.by_endpoint.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned(), location.clone());
+        }
+        Ok(found)
+    }
+
+    fn lookup(&self, key: &str) -> Option<Location> {
+        self.by_endpoint.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
 }

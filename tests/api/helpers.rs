@@ -15,7 +15,8 @@ use base64::Engine;
 
 use leafdesk::clock::Clock;
 use leafdesk::settings::Settings;
-use leafdesk::startup::{self, AppState};
+use leafdesk::startup;
+use leafdesk::state::AppState;
 use leafdesk::twilio::signature::{self, Algorithm};
 
 pub const TOKEN: &str = "test-auth-token";
@@ -286,7 +287,7 @@ pub fn sid() -> String {
 /// A platform integration; returns its secret (what the platform signs events and chat links with).
 pub async fn integration(app: &TestApp) -> String {
     let sealer = &app.state.uploads.sealer;
-    leafdesk::channels::integrations::create(&app.state.store, sealer, "shop").await.unwrap()
+    leafdesk::signed::keys::create(&app.state.store, sealer, "shop").await.unwrap()
 }
 
 impl TestApp {

@@ -12,8 +12,10 @@
 //! - **Chat links** carry `ts` and `sig=v1=<hex HMAC of "{ts}.chat:{customer}">`, good for
 //!   [`LINK_MAX_AGE_SECS`].
 //!
-//! Owns the scheme: building and checking signatures, pure functions of keys, clock and bytes.
-//! Where the keys come from is `channels::integrations`.
+//! Owns the scheme: building and checking signatures, pure functions of keys, clock and bytes;
+//! and, in [`keys`], the integrations' secrets those signatures are checked against.
+
+pub mod keys;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
