@@ -8,79 +8,24 @@
 //! the same transaction as the conversation state; an adapter that calls out over HTTP ignores it.
 
 use futures_util::future::BoxFuture;
-use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::compliance::limits::Line;
 use crate::store::{commerce as db, orders, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Product {
-    pub product_id: String,
-    pub sku: String,
-    pub name: String,
-    /// flower, pre_roll, concentrate, vape_cartridge, edible, tincture, topical
-    pub category: String,
-    pub net_weight_mg: Option<i64>,
-    pub thc_mg: Option<i64>,
-    pub price_cents: i64,
-}
+pub use crate::domain::commerce::{Customer, OrderLine, Product, Promotion, Stock};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OrderLine {
-    pub line_no: i64,
-    pub quantity: i64,
-    pub unit_price_cents: i64,
-    pub product: Product,
-}
-
-impl OrderLine {
-    /// The line as the purchase-limit calculator counts it.
-    pub fn to_limit_line(&self) -> Line {
-        #[allow(clippy::cast_precision_loss)] // milligram amounts are far below 2^52
-        let mg = |v: Option<i64>| v.map(|v| v as f64);
-        Line {
-            label: self.product.name.clone(),
-            category: self.product.category.clone(),
-            quantity: u32::try_from(self.quantity.max(0)).unwrap_or(u32::MAX),
-            weight_g: mg(self.product.net_weight_mg).map(|mg| mg / 1000.0),
-            thc_mg: mg(self.product.thc_mg),
-        }
+/// An order line as the purchase-limit calculator counts it.
+pub fn limit_line(line: &OrderLine) -> Line {
+    #[allow(clippy::cast_precision_loss)] // milligram amounts are far below 2^52
+    let mg = |v: Option<i64>| v.map(|v| v as f64);
+    Line {
+        label: line.product.name.clone(),
+        category: line.product.category.clone(),
+        quantity: u32::try_from(line.quantity.max(0)).unwrap_or(u32::MAX),
+        weight_g: mg(line.product.net_weight_mg).map(|mg| mg / 1000.0),
+        thc_mg: mg(line.product.thc_mg),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Customer {
-    /// The platform's id.
-    pub customer_id: String,
-    pub contact_id: String,
-    /// The customer's store.
-    pub location_id: String,
-    /// adult_use or medical
-    pub customer_type: String,
-    pub date_of_birth: Option<String>,
-    pub recommendation_expires_on: Option<String>,
-    /// verified, expired, pending_review, rejected
-    pub verification_status: String,
-    /// sms, web or voice
-    pub preferred_channel: String,
-    pub non_resident: bool,
-    pub locked_reason: Option<String>,
-}
-
-/// Units the website shows as available, and units the store's point of sale counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Stock {
-    pub online: i64,
-    pub store: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Promotion {
-    pub description: String,
-    pub price_cents: i64,
-    pub web_only: bool,
-    pub ends_at_ms: i64,
 }
 
 type Fut<'a, T> = BoxFuture<'a, Result<T, StoreError>>;

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod commerce;
 pub mod compliance;
 pub mod demo;
+pub mod diagnostic;
 pub mod domain;
 pub mod error;
 pub mod flows;

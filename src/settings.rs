@@ -29,13 +29,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How SQLite makes a commit durable (`PRAGMA synchronous`). Both survive a process crash
-/// (`kill -9`) in WAL mode; only `Full` also survives a power loss of the last commits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SqliteSync {
-    Normal,
-    Full,
-}
+pub use crate::store::SqliteSync;
 
 #[derive(Debug, Clone)]
 pub struct Settings {

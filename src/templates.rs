@@ -10,8 +10,20 @@ use std::path::{Path, PathBuf};
 
 use handlebars::Handlebars;
 
+use crate::diagnostic::Diagnostic;
 use crate::domain::Channel;
-use crate::flows::load::{Diagnostic, TemplateCatalog, TemplateStatus};
+
+/// What checking flows needs to know about templates: does `name` exist, and in English?
+pub trait TemplateCatalog {
+    fn status(&self, name: &str) -> TemplateStatus;
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum TemplateStatus {
+    Found,
+    MissingEnglish,
+    Unknown,
+}
 
 /// The locale every template must exist in; every other falls back to it.
 pub const BASE_LOCALE: &str = "en";

@@ -35,8 +35,8 @@ async fn checked(
     };
     let (start, end) = clock::local_day(ctx.now_ms, &ctx.timezone());
     let earlier = ctx.commerce.purchases_between(conn, ctx.contact_id, &order.order_id, start, end).await?;
-    let cart: Vec<Line> = lines.iter().map(OrderLine::to_limit_line).collect();
-    let earlier: Vec<Line> = earlier.iter().map(OrderLine::to_limit_line).collect();
+    let cart: Vec<Line> = lines.iter().map(crate::commerce::limit_line).collect();
+    let earlier: Vec<Line> = earlier.iter().map(crate::commerce::limit_line).collect();
     let verdict = limits::check(&Request {
         state: &ctx.location.state,
         customer: CustomerType::parse(kind).unwrap_or(CustomerType::AdultUse),

@@ -24,11 +24,7 @@ use jiff::Timestamp;
 
 use super::area_codes;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Consent {
-    pub opted_out: bool,
-    pub marketing_opted_in: bool,
-}
+pub use crate::domain::Consent;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

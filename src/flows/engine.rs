@@ -6,13 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::load::normalize_answer;
 use super::model::*;
-
-/// Slot values by name; events and actions may bring structured values.
-pub type Slots = BTreeMap<String, serde_json::Value>;
 
 /// The template sent before re-asking when an answer was not understood.
 pub const NOT_UNDERSTOOD_TEMPLATE: &str = "common/not_understood";
@@ -27,55 +22,7 @@ pub const MAX_STEPS_PER_TURN: u32 = 50;
 /// 8: a customer asked the same thing eight times is better served by a person.
 pub const MAX_VISITS_PER_STEP: u32 = 8;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    /// Active flows, innermost (the one running) last; empty when the bot is idle.
-    #[serde(default)]
-    pub stack: Vec<Frame>,
-    /// Misunderstood messages in a row, across flows.
-    #[serde(default)]
-    pub misses: u32,
-    /// Failed answers to the current question.
-    #[serde(default)]
-    pub attempts: u32,
-    /// How often each `flow/step` was entered since the conversation last went idle.
-    #[serde(default)]
-    pub visits: BTreeMap<String, u32>,
-    /// Stored in their own column, so that reports can read them.
-    #[serde(skip)]
-    pub slots: Slots,
-}
-
-impl State {
-    pub fn flow_id(&self) -> Option<&str> {
-        self.stack.last().map(|f| f.flow.as_str())
-    }
-
-    pub fn step_id(&self) -> Option<&str> {
-        self.stack.last().map(|f| f.step.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Frame {
-    pub flow: String,
-    pub step: String,
-    #[serde(default)]
-    pub wait: Wait,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Wait {
-    #[default]
-    Running,
-    /// At an ask step, for the customer's answer.
-    Answer,
-    /// At an action step, for its outcome.
-    Action,
-    /// At a call step, for the called flow to end.
-    Callee,
-}
+pub use crate::domain::conversation::{Frame, Slots, State, Wait};
 
 #[derive(Debug, Clone)]
 pub enum Input<'a> {

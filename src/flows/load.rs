@@ -5,7 +5,6 @@
 //! start and on every reload.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use regex::{Regex, RegexBuilder};
@@ -13,32 +12,8 @@ use serde_saphyr::Spanned;
 
 use super::model::*;
 
-/// One problem found in a flow file, with its place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: PathBuf,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
-    }
-}
-
-/// What the checker needs to know about templates: does `name` exist, and in English?
-pub trait TemplateCatalog {
-    fn status(&self, name: &str) -> TemplateStatus;
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum TemplateStatus {
-    Found,
-    MissingEnglish,
-    Unknown,
-}
+pub use crate::diagnostic::Diagnostic;
+pub use crate::templates::{TemplateCatalog, TemplateStatus};
 
 /// Default minutes before an unfinished flow run is abandoned.
 const DEFAULT_EXPIRE_MINUTES: u32 = 60;

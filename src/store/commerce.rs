@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, FromRow};
 use super::contacts::{self, Contact};
 use super::locations::{self, Location};
 use super::{Store, StoreError};
-use crate::commerce::{Customer, OrderLine, Product, Promotion, Stock};
+use crate::domain::commerce::{Customer, OrderLine, Product, Promotion, Stock};
 
 const CUSTOMER: &str = "select customer_id, contact_id, location_id, customer_type, date_of_birth,
         recommendation_expires_on, verification_status, preferred_channel, non_resident, locked_reason

@@ -141,14 +141,14 @@ pub async fn history(store: &Store, phone: &str) -> Result<Vec<ConsentEvent>, St
 ///
 /// # Errors
 /// Database failures.
-pub async fn current(store: &Store, phone: &str) -> Result<crate::compliance::gate::Consent, StoreError> {
+pub async fn current(store: &Store, phone: &str) -> Result<crate::domain::Consent, StoreError> {
     Ok(gate_inputs(store, &[phone]).await?.remove(phone).unwrap_or_default().consent)
 }
 
 /// What the send gate needs to know of a number: its consent and where its contact lives.
 #[derive(Debug, Clone, Default)]
 pub struct GateInputs {
-    pub consent: crate::compliance::gate::Consent,
+    pub consent: crate::domain::Consent,
     pub place: Place,
 }
 

@@ -9,7 +9,7 @@ use sqlx::FromRow;
 
 use super::contacts::Contact;
 use super::{corrupt, Placeholders, StoreError, Tx};
-use crate::flows::engine::State;
+use crate::domain::conversation::State;
 
 /// Who speaks for us in a conversation. The bot never speaks unless it is `Bot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor};
 
 use crate::clock::Clock;
-use crate::settings::SqliteSync;
+
+/// How SQLite makes a commit durable (`PRAGMA synchronous`). Both survive a process crash
+/// (`kill -9`) in WAL mode; only `Full` also survives a power loss of the last commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSync {
+    Normal,
+    Full,
+}
 
 /// A transaction on a pooled connection, or on a connection a lane keeps for itself.
 pub type Tx<'c> = sqlx::Transaction<'c, Any>;

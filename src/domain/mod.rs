@@ -3,6 +3,9 @@
 //! Owns the rules of phone numbers and channels and the shape of an inbound message; knows no
 //! wire format and no SQL.
 
+pub mod commerce;
+pub mod conversation;
+
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -110,6 +113,13 @@ impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A number's consent as the send gate needs it, read from the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Consent {
+    pub opted_out: bool,
+    pub marketing_opted_in: bool,
 }
 
 /// Where a conversation happens. Each channel has its own template variant.
