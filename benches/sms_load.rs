@@ -139,6 +139,8 @@ fn print_result(name: &str, r: &LoadResult, ceiling: Option<&LoadResult>) {
             mib(max),
             r.rss_anon_kib.len()
         );
+        let series: Vec<String> = r.rss_anon_kib.iter().map(|k| format!("{:.1}", mib(k))).collect();
+        println!("  every {} s: {} MiB", MEMORY_EVERY.as_secs(), series.join(" "));
     }
 }
 
