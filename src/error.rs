@@ -25,9 +25,9 @@ pub enum AppError {
     /// 415: not a content type this endpoint accepts.
     #[error("unsupported content type {0:?}; send application/x-www-form-urlencoded")]
     UnsupportedMediaType(String),
-    /// Any 4xx with its own code, for APIs that name each problem (the events API).
+    /// A 4xx of a named kind, with its own code, for APIs that name each problem.
     #[error("{message}")]
-    Rejected { status: StatusCode, code: &'static str, message: String },
+    Rejected { kind: Refused, code: &'static str, message: String },
     /// 500: logged with its cause chain, never shown to the caller.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -40,7 +40,7 @@ impl AppError {
             Self::BadSignature(_) => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Rejected { status, .. } => *status,
+            Self::Rejected { kind, .. } => kind.status(),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -58,18 +58,67 @@ impl AppError {
     }
 }
 
-impl AppError {
-    /// A 4xx with its code and a message saying what to fix.
-    pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self::Rejected { status, code, message: message.into() }
+/// The kinds of refusal an API answers, each with its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// 400: the body cannot be read as what the call takes.
+    Malformed,
+    /// 401: a signature or link that does not check out.
+    Unauthorized,
+    /// 403: not from where it may come (another site's page).
+    Forbidden,
+    /// 404: what the request names does not exist.
+    NotFound,
+    /// 409: it would clash with what exists.
+    Conflict,
+    /// 415: a content type the call does not take.
+    UnsupportedMediaType,
+    /// 422: well-formed, but a field is missing or invalid.
+    Unprocessable,
+    /// 429: too many, too fast.
+    TooManyRequests,
+}
+
+impl Refused {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Malformed => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        }
     }
 }
 
-impl From<crate::store::StoreError> for AppError {
-    fn from(err: crate::store::StoreError) -> Self {
-        Self::Internal(err.into())
+impl AppError {
+    /// A 4xx of `kind` with its code and a message saying what to fix.
+    pub fn rejected(kind: Refused, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Rejected { kind, code, message: message.into() }
     }
 }
+
+/// Failures of the layers below, each a 500 (logged with its cause, never shown).
+macro_rules! internal_from {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for AppError {
+            fn from(err: $error) -> Self {
+                Self::Internal(err.into())
+            }
+        })*
+    };
+}
+
+internal_from!(
+    crate::store::StoreError,
+    crate::pipeline::PipelineError,
+    handlebars::RenderError,
+    crate::templates::TemplateError,
+    crate::domain::DomainError,
+);
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {

@@ -259,10 +259,6 @@ impl Settings {
             format!("http://{host}:{}", self.bind.port())
         })
     }
-
-    pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres")
-    }
 }
 
 /// An IP address, or a network in CIDR form (`10.0.0.0/8`, `fd00::/8`).

@@ -21,20 +21,42 @@ use crate::flows::engine::Slots;
 use crate::store::locations::Location;
 use crate::store::StoreError;
 
-/// Every action a flow may name.
-pub const NAMES: &[&str] = &[
-    "find_order",
-    "ach_link",
-    "pay_on_pickup",
-    "reschedule_pickup",
-    "check_limits",
-    "apply_limit_change",
-    "find_promotion",
-    "compare_stock",
-    "verification_status",
-    "lock_account",
-    "upload_link",
-];
+/// Declares the actions once: their names (what flows write and the checker accepts, in
+/// [`NAMES`]) and the enum [`run`] matches on, so a name and its code cannot drift apart.
+macro_rules! actions {
+    ($($name:literal => $variant:ident),* $(,)?) => {
+        /// Every action a flow may name.
+        pub const NAMES: &[&str] = &[$($name),*];
+
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Action {
+            $($variant),*
+        }
+
+        impl Action {
+            fn named(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    "find_order" => FindOrder,
+    "ach_link" => AchLink,
+    "pay_on_pickup" => PayOnPickup,
+    "reschedule_pickup" => ReschedulePickup,
+    "check_limits" => CheckLimits,
+    "apply_limit_change" => ApplyLimitChange,
+    "find_promotion" => FindPromotion,
+    "compare_stock" => CompareStock,
+    "verification_status" => VerificationStatus,
+    "lock_account" => LockAccount,
+    "upload_link" => UploadLink,
+}
 
 /// Settings actions read (from the server's configuration).
 #[derive(Clone, Default)]
@@ -90,19 +112,21 @@ pub async fn run(
     name: &str,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
-    match name {
-        "find_order" => orders::find_order(conn, ctx, args).await,
-        "ach_link" => orders::ach_link(conn, ctx, args).await,
-        "pay_on_pickup" => orders::pay_on_pickup(conn, ctx, args).await,
-        "reschedule_pickup" => orders::reschedule_pickup(conn, ctx, args).await,
-        "check_limits" => limits::check_limits(conn, ctx, args).await,
-        "apply_limit_change" => limits::apply_limit_change(conn, ctx, args).await,
-        "find_promotion" => catalog::find_promotion(conn, ctx, args).await,
-        "compare_stock" => catalog::compare_stock(conn, ctx, args).await,
-        "verification_status" => verification::status(conn, ctx).await,
-        "lock_account" => verification::lock_account(conn, ctx, args).await,
-        "upload_link" => verification::upload_link(conn, ctx).await,
-        other => Ok(ActionResult::new("unknown_action", Slots::from([("action".into(), json!(other))]))),
+    let Some(action) = Action::named(name) else {
+        return Ok(ActionResult::new("unknown_action", Slots::from([("action".into(), json!(name))])));
+    };
+    match action {
+        Action::FindOrder => orders::find_order(conn, ctx, args).await,
+        Action::AchLink => orders::ach_link(conn, ctx, args).await,
+        Action::PayOnPickup => orders::pay_on_pickup(conn, ctx, args).await,
+        Action::ReschedulePickup => orders::reschedule_pickup(conn, ctx, args).await,
+        Action::CheckLimits => limits::check_limits(conn, ctx, args).await,
+        Action::ApplyLimitChange => limits::apply_limit_change(conn, ctx, args).await,
+        Action::FindPromotion => catalog::find_promotion(conn, ctx, args).await,
+        Action::CompareStock => catalog::compare_stock(conn, ctx, args).await,
+        Action::VerificationStatus => verification::status(conn, ctx).await,
+        Action::LockAccount => verification::lock_account(conn, ctx, args).await,
+        Action::UploadLink => verification::upload_link(conn, ctx).await,
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::events::{signed_body, MAX_ID_CHARS};
 use crate::commerce::Customer;
 use crate::domain::PhoneNumber;
-use crate::error::AppError;
+use crate::error::{AppError, Refused};
 use crate::state::AppState;
 use crate::store::{commerce, contacts, locations, StoreError};
 
@@ -86,7 +86,7 @@ fn merge(
 }
 
 fn invalid(message: String) -> AppError {
-    AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+    AppError::rejected(Refused::Unprocessable, "invalid_field", message)
 }
 
 /// The payload's values, checked; the phone in E.164 form.
@@ -154,7 +154,7 @@ pub fn parse_customer(body: &[u8]) -> Result<(CustomerPayload, PhoneNumber), App
             e.line(),
             e.column()
         );
-        AppError::rejected(StatusCode::BAD_REQUEST, "malformed_body", message)
+        AppError::rejected(Refused::Malformed, "malformed_body", message)
     })?;
     let phone = check(&p)?;
     Ok((p, phone))
@@ -179,12 +179,12 @@ async fn put_customer(
     let (_, body) = signed_body(&state, request).await?;
     if customer_id.trim().is_empty() || customer_id.chars().count() > MAX_ID_CHARS || customer_id.contains('\0') {
         let message = format!("the customer id in the path must be 1 to {MAX_ID_CHARS} characters, without NUL");
-        return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message));
+        return Err(AppError::rejected(Refused::Unprocessable, "invalid_field", message));
     }
     let (p, phone) = parse_customer(&body)?;
     if locations::get(&state.store, &p.location_id).await?.is_none() {
         let message = format!("no location {:?}; `leafdesk location list` shows the ids", p.location_id);
-        return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "unknown_location", message));
+        return Err(AppError::rejected(Refused::Unprocessable, "unknown_location", message));
     }
     // One transaction: the contact and the customer record change together or not at all.
     let mut tx = state.store.begin().await?;
@@ -192,7 +192,7 @@ async fn put_customer(
         let owner = commerce::customer(&mut tx, &known.contact_id).await?;
         if owner.is_some_and(|c| c.customer_id != customer_id) {
             return Err(AppError::rejected(
-                StatusCode::CONFLICT,
+                Refused::Conflict,
                 "phone_taken",
                 "another customer already has this phone number; update or remove that customer first",
             ));

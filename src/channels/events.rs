@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::domain::Channel;
-use crate::error::AppError;
+use crate::error::{AppError, Refused};
 use crate::flows::model::KNOWN_EVENTS;
 use crate::pipeline::{Handled, PlatformEvent};
 use crate::state::AppState;
@@ -63,7 +63,7 @@ async fn receive_event(State(state): State<AppState>, request: Request) -> Resul
     let payload = parse_event(&body)?;
     let event = resolve(&state, &integration, payload, &body).await?;
     let event_id = event.receipt.as_ref().map(|r| r.event_id.clone()).unwrap_or_default();
-    let handled = state.pipeline.handle_event(event).await.map_err(|e| AppError::Internal(e.into()))?;
+    let handled = state.pipeline.handle_event(event).await?;
     let stored = integrations::result(&state.store, &integration.integration_id, &event_id).await?;
     let mut result: Value = stored.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_else(|| json!({}));
     result["id"] = json!(event_id);
@@ -107,7 +107,7 @@ pub async fn signed_body(state: &AppState, request: Request) -> Result<(Integrat
 /// 400 for a body that is not an event, 422 naming a missing or invalid field.
 pub fn parse_event(body: &[u8]) -> Result<EventPayload, AppError> {
     let payload: EventPayload = serde_json::from_slice(body).map_err(|e| {
-        AppError::rejected(StatusCode::BAD_REQUEST, "malformed_body", format!("the body is not a valid event: {e}"))
+        AppError::rejected(Refused::Malformed, "malformed_body", format!("the body is not a valid event: {e}"))
     })?;
     validate(&payload)?;
     Ok(payload)
@@ -121,12 +121,12 @@ pub fn check_json(headers: &HeaderMap) -> Result<(), AppError> {
         Ok(())
     } else {
         let message = format!("content type {ct:?} is not accepted; send application/json");
-        Err(AppError::rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message))
+        Err(AppError::rejected(Refused::UnsupportedMediaType, "unsupported_media_type", message))
     }
 }
 
 fn unprocessable(code: &'static str, message: String) -> AppError {
-    AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    AppError::rejected(Refused::Unprocessable, code, message)
 }
 
 /// The fields each event type needs, checked before anything is stored.
@@ -204,7 +204,7 @@ async fn resolve(
 ) -> Result<PlatformEvent, AppError> {
     let unknown = || {
         AppError::rejected(
-            StatusCode::NOT_FOUND,
+            Refused::NotFound,
             "unknown_customer",
             format!("no customer {:?}; sync the customer to leafdesk before sending their events", p.customer_id),
         )

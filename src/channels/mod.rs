@@ -21,7 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use regex::Regex;
 
-use crate::error::AppError;
+use crate::error::{AppError, Refused};
 use crate::state::AppState;
 use crate::twilio::signature::{self, Algorithm};
 
@@ -33,8 +33,7 @@ const MAX_FIELDS: usize = 100;
 const MAX_KEY_BYTES: usize = 64;
 /// 2,048 bytes for any value but `Body` (media URLs are the longest, about 150 bytes).
 const MAX_VALUE_BYTES: usize = 2048;
-/// 1600: the longest body Twilio delivers; anything longer did not come from Twilio.
-pub const MAX_BODY_CHARS: usize = 1600;
+use crate::domain::MAX_MESSAGE_CHARS as MAX_BODY_CHARS;
 
 /// Twilio's message SIDs: `SM` (SMS) or `MM` (MMS), then 32 lower-case hex digits.
 static MESSAGE_SID: LazyLock<Regex> =
@@ -90,7 +89,11 @@ impl TwilioForm {
                 if key == "Body" { value.chars().count() > MAX_BODY_CHARS } else { value.len() > MAX_VALUE_BYTES };
             if key.len() > MAX_KEY_BYTES || too_long {
                 let field = if key == "Body" { "Body" } else { "form field" };
-                let limit = if key == "Body" { "1600 characters" } else { "2048 bytes" };
+                let limit = if key == "Body" {
+                    format!("{MAX_BODY_CHARS} characters")
+                } else {
+                    format!("{MAX_VALUE_BYTES} bytes")
+                };
                 let shown: String = key.chars().take(MAX_KEY_BYTES).collect();
                 return Err(AppError::Validation { field, message: format!("{shown:?} is longer than {limit}") });
             }
@@ -246,7 +249,7 @@ fn check_account(state: &AppState, form: &TwilioForm) -> Result<(), AppError> {
 
 /// Maps a refused signature to the API's 401.
 pub fn refused(refusal: &crate::signed::Refusal) -> AppError {
-    AppError::rejected(axum::http::StatusCode::UNAUTHORIZED, refusal.code(), refusal.to_string())
+    AppError::rejected(Refused::Unauthorized, refusal.code(), refusal.to_string())
 }
 
 /// The visitor's IP for consent evidence and rate limits: the peer address, unless the peer

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::compliance::consent::DOUBLE_OPT_IN_WINDOW_MS;
 use crate::domain::{Channel, PhoneNumber};
-use crate::error::AppError;
+use crate::error::{AppError, Refused};
 use crate::state::AppState;
 use crate::store::consent::{self, NewRequest, MARKETING};
 use crate::store::locations::{self, Location};
@@ -105,7 +105,7 @@ async fn submit_form(
     let asked = Asked { source: "web_form", phone: &phone, version, ip: &ip, user_agent };
     match request_marketing(&state, &location, &asked).await {
         Ok(_) => page(&state, StatusCode::OK, &location, json!({ "done": true, "masked_phone": phone.masked() })),
-        Err(AppError::Rejected { status: StatusCode::TOO_MANY_REQUESTS, .. }) => retry(
+        Err(AppError::Rejected { kind: Refused::TooManyRequests, .. }) => retry(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ups came from your network in the last hour. Please try again later.",
         ),
@@ -126,7 +126,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     if origin == origin_of(&base) || same_host {
         Ok(())
     } else {
-        Err(AppError::rejected(StatusCode::FORBIDDEN, "foreign_origin", "this form can only be sent from its own page"))
+        Err(AppError::rejected(Refused::Forbidden, "foreign_origin", "this form can only be sent from its own page"))
     }
 }
 
@@ -203,7 +203,7 @@ pub async fn request_marketing(
     if consent::requests_from_ip_since(&mut tx, &ip, now - 3_600_000).await? >= MAX_REQUESTS_PER_IP_PER_HOUR {
         tracing::warn!(source = asked.source, "opt-in requests from one address over the hourly limit");
         return Err(AppError::rejected(
-            StatusCode::TOO_MANY_REQUESTS,
+            Refused::TooManyRequests,
             "too_many_requests",
             format!(
                 "more than {MAX_REQUESTS_PER_IP_PER_HOUR} sign-ups from this address in the last hour; try again later"
@@ -241,12 +241,7 @@ pub async fn request_marketing(
 
 fn confirmation_text(state: &AppState, location: &Location) -> Result<String, AppError> {
     let data = json!({ "location": { "name": location.name, "state": location.state }, "slots": {}, "contact": {}, "channel": "sms" });
-    state
-        .library
-        .get()
-        .templates
-        .render("consent/confirm_optin", "en", Channel::Sms, &data)
-        .map_err(|e| AppError::Internal(e.into()))
+    state.library.get().templates.render("consent/confirm_optin", "en", Channel::Sms, &data).map_err(AppError::from)
 }
 
 async fn find_location(state: &AppState, id: Option<&str>) -> Result<Option<Location>, AppError> {
@@ -273,6 +268,6 @@ fn page(
     if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
         data.extend(extra.clone());
     }
-    let html = state.pages.render("optin", &data).map_err(|e| AppError::Internal(e.into()))?;
+    let html = state.pages.render("optin", &data)?;
     Ok((status, Html(html)).into_response())
 }

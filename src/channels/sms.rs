@@ -43,7 +43,7 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
     if !inbound.media.is_empty() {
         file_mms_document(&state, &inbound, &location).await;
     }
-    let handled = state.pipeline.handle(inbound, location).await.map_err(|e| AppError::Internal(e.into()))?;
+    let handled = state.pipeline.handle(inbound, location).await?;
     let texts = match &handled {
         Handled::Replied { conversation_id, texts } => {
             tracing::Span::current().record("conversation_id", conversation_id.as_str());

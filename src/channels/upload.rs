@@ -34,7 +34,7 @@ async fn viewer(state: &AppState, customer_id: &str) -> (bool, TimeZone) {
 }
 
 fn page(state: &AppState, status: StatusCode, data: serde_json::Value) -> Result<Response, AppError> {
-    let html = state.pages.render("upload", &data).map_err(|e| AppError::Internal(e.into()))?;
+    let html = state.pages.render("upload", &data)?;
     Ok((status, [("cache-control", "no-store"), ("referrer-policy", "no-referrer")], Html(html)).into_response())
 }
 

@@ -27,13 +27,13 @@ use serde_json::json;
 
 use super::optin::{self, Asked};
 use crate::domain::{Channel, Inbound, PhoneNumber};
-use crate::error::AppError;
+use crate::error::{AppError, Refused};
 use crate::pipeline::Handled;
 use crate::state::AppState;
 use crate::store::commerce::{self, Reach};
 
 /// The longest message a customer can type, as for SMS.
-const MAX_TEXT_CHARS: usize = 1600;
+const MAX_TEXT_CHARS: usize = crate::domain::MAX_MESSAGE_CHARS;
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub fn router() -> Router<AppState> {
@@ -62,7 +62,7 @@ async fn identify(state: &AppState, link: &Link) -> Result<Reach, AppError> {
         .map_err(|refusal| super::refused(&refusal))?;
     commerce::reach(&state.store, &link.customer).await?.ok_or_else(|| {
         AppError::rejected(
-            StatusCode::NOT_FOUND,
+            Refused::NotFound,
             "unknown_customer",
             "no such customer; sync it with PUT /api/v1/customers/{id}",
         )
@@ -90,7 +90,8 @@ async fn show(
     };
     let reach = match identify(&state, &link).await {
         Ok(reach) => reach,
-        Err(AppError::Rejected { status, .. }) => {
+        Err(rejected @ AppError::Rejected { .. }) => {
+            let status = rejected.status();
             let html = "<p>This chat link has expired. Reload the store's page to chat with us.</p>";
             return Ok((status, Html(html)).into_response());
         }
@@ -111,7 +112,7 @@ async fn show(
         "config_json": config.to_string().replace('<', "\\u003c"),
         "disclosure": disclosure,
     });
-    let html = state.pages.render("chat", &data).map_err(|e| AppError::Internal(e.into()))?;
+    let html = state.pages.render("chat", &data)?;
     Ok(([("cache-control", "no-store"), ("referrer-policy", "no-referrer")], Html(html)).into_response())
 }
 
@@ -135,7 +136,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppE
     }
     serde_json::from_slice(body).map_err(|e| {
         AppError::rejected(
-            StatusCode::BAD_REQUEST,
+            Refused::Malformed,
             "malformed_body",
             format!("the body is not valid JSON for this call: {e}"),
         )
@@ -154,7 +155,7 @@ pub struct ChatMessage {
 /// # Errors
 /// 422 naming the field.
 pub fn check_message(m: &ChatMessage) -> Result<(&str, &str), AppError> {
-    let invalid = |message: String| AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message);
+    let invalid = |message: String| AppError::rejected(Refused::Unprocessable, "invalid_field", message);
     let id = m.id.trim();
     if id.is_empty() || id.len() > 64 {
         return Err(invalid("id must be 1 to 64 characters, unique per message".into()));
@@ -170,7 +171,7 @@ pub fn check_message(m: &ChatMessage) -> Result<(&str, &str), AppError> {
 async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
     let (reach, m): (Reach, ChatMessage) = authenticated(&state, body).await?;
     let (id, text) = check_message(&m)?;
-    let from = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
+    let from = PhoneNumber::parse(&reach.contact.phone)?;
     let location = reach.location;
     let inbound = Inbound {
         channel: Channel::Web,
@@ -182,7 +183,7 @@ async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         media: Vec::new(),
         opt_out_type: None,
     };
-    let handled = state.pipeline.handle(inbound, location).await.map_err(|e| AppError::Internal(e.into()))?;
+    let handled = state.pipeline.handle(inbound, location).await?;
     let (replies, duplicate) = match handled {
         Handled::Replied { texts, .. } => (texts, false),
         Handled::Duplicate { texts } => (texts, true),
@@ -207,12 +208,12 @@ async fn consent(
     let (reach, c): (Reach, ChatConsent) = authenticated(&state, body).await?;
     let Some(version) = c.disclosure_version.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
         return Err(AppError::rejected(
-            StatusCode::BAD_REQUEST,
+            Refused::Malformed,
             "missing_disclosure_version",
             "disclosure_version is required: the version of the text the customer agreed to",
         ));
     };
-    let phone = PhoneNumber::parse(&reach.contact.phone).map_err(|e| AppError::Internal(e.into()))?;
+    let phone = PhoneNumber::parse(&reach.contact.phone)?;
     let ip = super::client_ip(&headers, peer, &state.settings.trusted_proxies);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let asked = Asked { source: "web_chat", phone: &phone, version, ip: &ip, user_agent };

@@ -67,7 +67,8 @@ pub async fn run(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> 
         }
         TicketCommand::Reply { id, text, staff } => {
             anyhow::ensure!(!text.trim().is_empty(), "the reply is empty");
-            anyhow::ensure!(text.chars().count() <= 1600, "the reply is longer than 1600 characters");
+            let max = crate::domain::MAX_MESSAGE_CHARS;
+            anyhow::ensure!(text.chars().count() <= max, "the reply is longer than {max} characters");
             let queued = tickets::queue_reply(&store, &id, &text, &staff).await?;
             match queued.with_context(|| format!("ticket {id} is not open"))? {
                 tickets::Delivery::Outbox(outbox_id) => println!("queued {outbox_id}; the server's outbox sends it"),

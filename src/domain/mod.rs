@@ -115,6 +115,11 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
+/// 1600 characters: the longest message body Twilio takes or delivers (a longer reply is split;
+/// a longer inbound text did not come from Twilio), and so the longest message a customer or a
+/// CSR can send on any channel.
+pub const MAX_MESSAGE_CHARS: usize = 1600;
+
 /// A number's consent as the send gate needs it, read from the ledger.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Consent {

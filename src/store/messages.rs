@@ -209,36 +209,6 @@ pub async fn advance_status(
     Ok(done.rows_affected() > 0)
 }
 
-/// Stores an outbound message that a provider accepted with `provider_id` (sent outside a
-/// webhook reply). Used by senders and by tests of status callbacks.
-///
-/// # Errors
-/// Database failures.
-pub async fn insert_sent(
-    store: &Store,
-    conversation_id: &str,
-    channel: &str,
-    provider_id: &str,
-    body: &str,
-    status: &str,
-) -> Result<(), StoreError> {
-    let now = store.now_ms();
-    sqlx::query(
-        "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status, created_at_ms, updated_at_ms)
-         values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $7)",
-    )
-    .bind(crate::new_id())
-    .bind(conversation_id)
-    .bind(channel)
-    .bind(provider_id)
-    .bind(body)
-    .bind(status)
-    .bind(now)
-    .execute(store.pool())
-    .await?;
-    Ok(())
-}
-
 /// A person's reply in a web chat conversation: stored as delivered, for the chat widget to
 /// fetch (`chat_replies_after`). Returns its id.
 ///
@@ -285,15 +255,4 @@ pub async fn chat_replies_after(
     .bind(after)
     .fetch_all(store.pool())
     .await?)
-}
-
-/// The status of the message with this provider id.
-///
-/// # Errors
-/// Database failures.
-pub async fn status_of(store: &Store, provider_id: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(sqlx::query_as("select status, error_code from message where provider_id = $1")
-        .bind(provider_id)
-        .fetch_optional(store.pool())
-        .await?)
 }

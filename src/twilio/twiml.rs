@@ -4,8 +4,8 @@
 
 use twilio_async::twiml::{Msg, Response, Twiml};
 
-/// 1600: Twilio rejects longer message bodies, so longer replies are split.
-pub const MAX_BODY_CHARS: usize = 1600;
+/// Twilio rejects longer message bodies, so longer replies are split.
+pub use crate::domain::MAX_MESSAGE_CHARS as MAX_BODY_CHARS;
 
 /// `<Response>` with one `<Message>` per part of `texts`, joined and split to fit the limit.
 pub fn messaging_response(texts: &[String]) -> String {

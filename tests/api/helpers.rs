@@ -263,6 +263,15 @@ impl TestApp {
         self.post_signed("/webhooks/twilio/sms", &sms_params(sid, from, body)).await
     }
 
+    /// A message's delivery status and error code, by its provider id.
+    pub async fn message_status_of(&self, provider_id: &str) -> (String, Option<String>) {
+        sqlx::query_as("select status, error_code from message where provider_id = $1")
+            .bind(provider_id)
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("the message exists")
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql).fetch_one(self.state.store.pool()).await.expect("count query");
         n

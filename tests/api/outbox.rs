@@ -38,7 +38,7 @@ async fn a_csr_reply_is_delivered_with_a_status_callback_and_its_status_tracked(
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     assert_eq!(app.post_signed("/webhooks/twilio/status", &params).await.status, 204);
-    let status = leafdesk::store::messages::status_of(&app.state.store, &provider_id).await.unwrap().unwrap();
+    let status = app.message_status_of(&provider_id).await;
     assert_eq!(status.0, "delivered");
 }
 

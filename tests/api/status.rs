@@ -25,14 +25,15 @@ async fn sent_message(app: &TestApp, provider_id: &str) {
     app.sms(&sid(), "+15555550100", "hi").await;
     let (conversation,): (String,) =
         sqlx::query_as("select conversation_id from conversation").fetch_one(app.state.store.pool()).await.unwrap();
-    leafdesk::store::messages::insert_sent(
-        &app.state.store,
-        &conversation,
-        "sms",
-        provider_id,
-        "Your order is ready.",
-        "queued",
+    // As the outbox files a message the provider accepted.
+    sqlx::query(
+        "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status,
+            created_at_ms, updated_at_ms) values ($1, $2, 'outbound', 'sms', $3, 'Your order is ready.', 'queued', 0, 0)",
     )
+    .bind(leafdesk::new_id())
+    .bind(&conversation)
+    .bind(provider_id)
+    .execute(app.state.store.pool())
     .await
     .unwrap();
 }
@@ -42,7 +43,7 @@ fn carrier_opt_outs(history: Vec<leafdesk::store::consent::ConsentEvent>) -> usi
 }
 
 async fn status(app: &TestApp, provider_id: &str) -> (String, Option<String>) {
-    leafdesk::store::messages::status_of(&app.state.store, provider_id).await.unwrap().expect("message exists")
+    app.message_status_of(provider_id).await
 }
 
 #[tokio::test]
