@@ -1,17 +1,29 @@
 //! leafdesk: an omnichannel customer-service bot server for cannabis e-commerce.
 //!
-//! Crate map (the way a message travels, see `DESIGN.md`):
+//! Crate map, by layer; a module imports only from its own layer or below, and
+//! `scripts/import-graph` checks there are no import circles (the way a message travels is in
+//! the README and in the team's DESIGN.md):
 //!
-//! - [`channels`]: one adapter per provider wire format (Twilio SMS webhooks and status
-//!   callbacks); verify, parse into [`domain::Inbound`], render replies.
-//! - [`pipeline`]: the channel-agnostic path: claim the provider id, route by ownership, run the
-//!   flow engine, commit everything of one turn in one transaction (group-committed).
-//! - [`flows`]: flow files (model, loading and checking, hot reload) and the pure step function.
-//! - [`templates`]: customer-facing message templates per locale and channel.
-//! - [`store`]: all SQL, one file per aggregate, for SQLite and PostgreSQL alike.
-//! - [`twilio`]: signature verification and TwiML.
-//! - [`settings`], [`startup`], [`telemetry`], [`metrics`], [`error`]: running the service.
-//! - [`demo`], [`flowtest`]: demo data and conversation tests for flow authors.
+//! - entry: [`cli`] (the `leafdesk` command, one file per command group; `main.rs` only calls it).
+//! - wiring: [`startup`] (router, workers, listener), [`state`] (the shared [`state::AppState`]),
+//!   [`settings`] (every setting, checked once), [`http_server`] (connections: timeouts, cap,
+//!   graceful stop), [`telemetry`], [`metrics`].
+//! - HTTP surface: [`channels`] (Twilio SMS and status webhooks, web chat, events, customer
+//!   sync, the opt-in form, upload pages, static assets, security headers): verify, parse into
+//!   domain values, call the layer below, render the reply; [`error`] (one error type, one
+//!   mapping to responses).
+//! - services: [`pipeline`] (lanes, the bot's turn, group commit), [`outbox`] (durable sends
+//!   through the send gate), [`verification`] (medical re-verification: sweep and review),
+//!   [`uploads`] (upload links and sealed documents), [`signed`] (what the platform signs, and
+//!   the integration keys), [`demo`], [`flowtest`] (conversation tests).
+//! - engine and rules: [`flows`] (model, loading and checking, hot reload, the pure step
+//!   function), [`templates`] (messages per locale and channel, pages), [`actions`] (built-ins
+//!   flows call), [`commerce`] (the port to the e-commerce platform and its built-in
+//!   implementation), [`compliance`] (consent words and the ledger's rules, the send gate,
+//!   purchase limits, SMS content, area codes, consent import).
+//! - bottom: [`store`] (all SQL, one file per aggregate, SQLite and PostgreSQL alike),
+//!   [`domain`] (the types every layer shares), [`twilio`] (signatures, TwiML, the REST client,
+//!   media), [`clock`] (the one clock), [`diagnostic`] (`file:line:col` problems).
 
 #![warn(clippy::self_named_module_files)]
 

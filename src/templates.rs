@@ -1,4 +1,5 @@
-//! Customer-facing message templates: handlebars, strict mode, per locale and channel.
+//! Customer-facing text: message templates (handlebars, strict mode, per locale and channel),
+//! and [`Pages`], the HTML pages customers open (opt-in form, upload page, web chat).
 //!
 //! Owns template lookup and its fallback order. A template `menu/offer` lives at
 //! `templates/messages/<locale>/menu/offer.hbs`, with optional channel variants beside it

@@ -1,8 +1,11 @@
-//! Channel adapters: one module per provider wire format. Each verifies its requests, turns
-//! them into [`crate::domain::Inbound`] and renders replies back into its own format.
+//! The HTTP surface: one module per wire format or page — the channels customers write on (SMS,
+//! web chat), the platform's APIs (events, customer sync), delivery status callbacks, the opt-in
+//! form, upload pages, static assets — and the security headers every response carries. Each
+//! verifies its requests, turns them into domain values, calls the layer below and renders the
+//! reply in its own format; none holds SQL or business rules.
 //!
-//! This file holds what Twilio's webhooks share: the verified form extractor and routing a
-//! message to the location that owns the number it was sent to.
+//! This file holds what Twilio's webhooks share (the verified, bounded form extractor and the
+//! form parser), the client address for evidence, and the mapping of a refused signature.
 
 pub mod assets;
 pub mod customers;

@@ -1,4 +1,6 @@
-//! Twilio's wire-level rules that are not one channel's: request signatures and TwiML.
+//! Twilio's wire formats that are not one channel's: request signatures ([`signature`]), TwiML
+//! ([`twiml`]), the Messages REST API ([`rest`]: sends and the lookup of a lost send) and media
+//! downloads ([`media`]). Knows no flows and no SQL.
 
 pub mod media;
 pub mod rest;
