@@ -243,7 +243,9 @@ async fn check_records(store: &Store, from: &PhoneNumber, expect: &Expectations)
 
 async fn check_turn(store: &Store, turn: &TurnCase, handled: &Handled) -> anyhow::Result<()> {
     let reply = match handled {
-        Handled::Replied { texts, .. } | Handled::Duplicate { texts } => texts.join("\n\n"),
+        Handled::Replied { texts, .. } | Handled::Duplicate { texts } | Handled::Event { texts, .. } => {
+            texts.join("\n\n")
+        }
         Handled::Silent { .. } => String::new(),
     };
     if turn.silent {

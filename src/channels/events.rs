@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use crate::domain::Channel;
 use crate::error::{AppError, Refused};
 use crate::flows::model::KNOWN_EVENTS;
-use crate::pipeline::{Handled, PlatformEvent};
+use crate::pipeline::{EventOutcome, Handled, PlatformEvent};
 use crate::state::AppState;
 use crate::store::commerce;
 use crate::store::integrations::{self, Integration, Receipt};
@@ -63,17 +63,40 @@ async fn receive_event(State(state): State<AppState>, request: Request) -> Resul
     let payload = parse_event(&body)?;
     let event = resolve(&state, &integration, payload, &body).await?;
     let event_id = event.receipt.as_ref().map(|r| r.event_id.clone()).unwrap_or_default();
-    let handled = state.pipeline.handle_event(event).await?;
-    let stored = integrations::result(&state.store, &integration.integration_id, &event_id).await?;
-    let mut result: Value = stored.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_else(|| json!({}));
-    result["id"] = json!(event_id);
-    let status = if matches!(handled, Handled::Duplicate { .. }) {
-        result["duplicate"] = json!(true);
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((status, Json(result)).into_response())
+    match state.pipeline.handle_event(event).await? {
+        Handled::Event { outcome, .. } => {
+            Ok((StatusCode::ACCEPTED, Json(answer(&event_id, &outcome, false))).into_response())
+        }
+        _ => {
+            // A retry: the first answer, kept with the event's receipt.
+            let stored = integrations::result(&state.store, &integration.integration_id, &event_id).await?;
+            let outcome: EventOutcome = stored
+                .and_then(|r| serde_json::from_str(&r).ok())
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a claimed event has no stored outcome")))?;
+            Ok((StatusCode::OK, Json(answer(&event_id, &outcome, true))).into_response())
+        }
+    }
+}
+
+/// The events API's answer: what became of the event.
+fn answer(event_id: &str, outcome: &EventOutcome, duplicate: bool) -> Value {
+    let mut answer = json!({
+        "id": event_id,
+        "status": "accepted",
+        "conversation_id": outcome.conversation_id,
+        "flow": outcome.flow,
+        "channel": outcome.channel,
+        "messages_queued": outcome.messages_queued,
+        "handed_off_to": outcome.handed_off_to,
+        "reported_to": outcome.reported_to,
+    });
+    if outcome.person_has_it {
+        answer["note"] = json!("a person is handling this customer's conversation; the event was added to it for them");
+    }
+    if duplicate {
+        answer["duplicate"] = json!(true);
+    }
+    answer
 }
 
 /// A signed JSON request's body and the integration that signed it, checked before anything

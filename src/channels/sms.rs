@@ -49,7 +49,7 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
             tracing::Span::current().record("conversation_id", conversation_id.as_str());
             texts.as_slice()
         }
-        Handled::Duplicate { texts } => texts.as_slice(),
+        Handled::Duplicate { texts } | Handled::Event { texts, .. } => texts.as_slice(),
         Handled::Silent { .. } => &[],
     };
     Ok(twiml_reply(twiml::messaging_response(texts)))

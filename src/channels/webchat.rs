@@ -185,7 +185,7 @@ async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     };
     let handled = state.pipeline.handle(inbound, location).await?;
     let (replies, duplicate) = match handled {
-        Handled::Replied { texts, .. } => (texts, false),
+        Handled::Replied { texts, .. } | Handled::Event { texts, .. } => (texts, false),
         Handled::Duplicate { texts } => (texts, true),
         Handled::Silent { .. } => (Vec::new(), false),
     };

@@ -3,10 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::Job;
+use super::{Job, Trigger};
 use crate::domain::Inbound;
 use crate::store::conversations::{self, Conversation};
-use crate::store::{consent, contacts, messages, outcomes, StoreError, Tx};
+use crate::store::{consent, contacts, integrations, messages, outcomes, StoreError, Tx};
 
 /// What a batch reads once and writes once, so that a turn costs almost no statements of its
 /// own: senders and their conversations are read in one statement, every message is claimed in
@@ -40,7 +40,7 @@ pub(super) struct Prepared {
 
 impl Batch {
     pub(super) async fn load(tx: &mut Tx<'_>, jobs: &[Job], now: i64) -> Result<Self, StoreError> {
-        let mut phones: Vec<&str> = jobs.iter().map(|j| j.inbound.from.as_ref()).collect();
+        let mut phones: Vec<&str> = jobs.iter().map(|j| j.trigger.phone()).collect();
         phones.sort_unstable();
         phones.dedup();
         let opted_out: HashSet<String> = consent::opted_out_among(tx, &phones).await?.into_iter().collect();
@@ -69,29 +69,40 @@ impl Batch {
         };
         batch.opted_out = opted_out;
         for job in jobs {
-            let contact =
-                batch.contacts.iter().position(|c| c.phone == job.inbound.from.as_ref()).expect("every sender loaded");
+            let phone = job.trigger.phone();
+            let contact = batch.contacts.iter().position(|c| c.phone == phone).expect("every sender loaded");
             let conversation = batch.conversation_for(&mut open, contact, job, now);
             batch.jobs.push(Prepared { contact, conversation, message_id: crate::new_id(), claimed: false });
         }
         let new: Vec<&Conversation> =
             batch.conversations.iter().zip(&batch.created).filter(|(_, created)| **created).map(|(c, _)| c).collect();
         conversations::insert_many(tx, &new).await?;
+        // Claiming is how a retry is told apart: a message by its provider id, an event by
+        // its id at its integration.
         let claims: Vec<messages::NewInbound> = jobs
             .iter()
             .zip(&batch.jobs)
-            .map(|(job, p)| messages::NewInbound {
-                message_id: &p.message_id,
-                conversation_id: &batch.conversations[p.conversation].conversation_id,
-                channel: job.inbound.channel.as_str(),
-                provider_id: &job.inbound.provider_id,
-                body: &job.inbound.body,
-                media: &job.inbound.media,
+            .filter_map(|(job, p)| match &job.trigger {
+                Trigger::Message(inbound) => Some(messages::NewInbound {
+                    message_id: &p.message_id,
+                    conversation_id: &batch.conversations[p.conversation].conversation_id,
+                    channel: inbound.channel.as_str(),
+                    provider_id: &inbound.provider_id,
+                    body: &inbound.body,
+                    media: &inbound.media,
+                }),
+                Trigger::Event(_) => None,
             })
             .collect();
         let claimed = messages::claim_many(tx, &claims, now).await?;
-        for p in &mut batch.jobs {
-            p.claimed = claimed.contains(&p.message_id);
+        for (job, p) in jobs.iter().zip(&mut batch.jobs) {
+            p.claimed = match &job.trigger {
+                Trigger::Message(_) => claimed.contains(&p.message_id),
+                Trigger::Event(event) => match &event.receipt {
+                    Some(receipt) => integrations::claim(tx, receipt, now).await?,
+                    None => true,
+                },
+            };
             if p.claimed {
                 batch.used[p.conversation] = true;
             }
@@ -102,7 +113,7 @@ impl Batch {
     /// The job's open conversation: already in the batch, read from the store, or new.
     fn conversation_for(&mut self, open: &mut Vec<Conversation>, contact: usize, job: &Job, now: i64) -> usize {
         let contact_id = &self.contacts[contact].contact_id;
-        let channel = job.inbound.channel.as_str();
+        let channel = job.trigger.channel().as_str();
         let location_id = &job.location.location_id;
         let matches =
             |c: &Conversation| &c.contact_id == contact_id && c.channel == channel && &c.location_id == location_id;
