@@ -110,7 +110,8 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
     );
     let listener =
         TcpListener::bind(settings.bind).await.with_context(|| format!("binding {} (LEAFDESK_BIND)", settings.bind))?;
-    let pages = Pages::load(&settings.templates_dir.join("pages")).map_err(|diags| {
+    let terms = library.get().templates.terms();
+    let pages = Pages::load(&settings.templates_dir.join("pages"), &terms).map_err(|diags| {
         let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("page templates have errors:\n{}", list.join("\n"))
     })?;

@@ -46,10 +46,11 @@ pub(super) async fn find_promotion(
     let ends = Timestamp::from_millisecond(promo.ends_at_ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz);
     // The promotion runs until the end of its last day; say that day.
     let last_day = ends.checked_sub(jiff::Span::new().milliseconds(1)).unwrap_or(ends);
-    let ends_text = if ctx.locale == "es" { last_day.strftime("%d/%m") } else { last_day.strftime("%b %-d") };
+    // A date; templates say it with {{day …}}.
+    let ends_on = last_day.date().to_string();
     slots.insert("promo_price".into(), json!(money(promo.price_cents)));
     slots.insert("promo_description".into(), json!(promo.description));
-    slots.insert("promo_ends".into(), json!(ends_text.to_string()));
+    slots.insert("promo_ends".into(), json!(ends_on));
     slots.insert("web_only".into(), json!(if promo.web_only { "yes" } else { "no" }));
     Ok(ActionResult::new("promotion", slots))
 }

@@ -47,46 +47,21 @@ async fn checked(
     Ok(Some(Checked { order, lines, verdict }))
 }
 
-/// "Remove 1 × Wax 5 g", "Quitar todo Wax 5 g".
-fn describe(change: &Change, lines: &[OrderLine], locale: &str) -> String {
-    let es = locale == "es";
-    let parts: Vec<String> = change
+/// A change as templates say it (`{{change …}}`): what to take out of which line, all of it or
+/// how many.
+fn change_slot(change: &Change, lines: &[OrderLine]) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = change
         .remove
         .iter()
         .map(|r| {
             let all = lines.get(r.line).is_some_and(|l| i64::from(r.quantity) >= l.quantity);
-            match (all, es) {
-                (true, false) => format!("all {}", r.label),
-                (true, true) => format!("todo {}", r.label),
-                // "x", not "×": it keeps an SMS in the GSM-7 alphabet (160 characters a segment).
-                (false, _) => format!("{} x {}", r.quantity, r.label),
-            }
+            json!({ "label": r.label, "quantity": r.quantity, "all": all })
         })
         .collect();
-    let (verb, and) = if es { ("Quitar", " y ") } else { ("Remove", " and ") };
-    format!("{verb} {}", parts.join(and))
+    json!(items)
 }
 
-/// What a limit covers, in the customer's language.
-fn what(category: &str, locale: &str) -> String {
-    let es = locale == "es";
-    let text = match category {
-        "flower" if es => "flor",
-        "concentrate" if es => "concentrado",
-        "edible" if es => "THC en comestibles",
-        "tincture" if es => "productos líquidos",
-        "flower+concentrate" if es => "flor y concentrado juntos",
-        "flower_equivalent" | "mme" if es => "flor, concentrado y comestibles juntos",
-        "edible" => "THC in edibles",
-        "tincture" => "liquid products",
-        "flower+concentrate" => "flower and concentrate together",
-        "flower_equivalent" | "mme" => "flower, concentrate and edibles together",
-        other => other,
-    };
-    text.to_owned()
-}
-
-fn verdict_slots(c: &Checked, locale: &str) -> Slots {
+fn verdict_slots(c: &Checked) -> Slots {
     let v = &c.verdict;
     let mut slots = Slots::from([
         ("order_number".into(), json!(c.order.order_number)),
@@ -96,23 +71,26 @@ fn verdict_slots(c: &Checked, locale: &str) -> Slots {
     ]);
     if let Some(first) = v.violations.first() {
         slots.insert("limit_category".into(), json!(first.category));
-        slots.insert("limit_what".into(), json!(what(&first.category, locale)));
         slots.insert("limit_limit".into(), json!(number(first.limit)));
         slots.insert("limit_amount".into(), json!(number(first.amount)));
         slots.insert("limit_excess".into(), json!(number(first.excess)));
         slots.insert("limit_unit".into(), json!(first.unit));
     }
-    let options: Vec<String> =
-        v.changes.iter().enumerate().map(|(i, ch)| format!("{}. {}", i + 1, describe(ch, &c.lines, locale))).collect();
-    slots.insert("limit_options".into(), json!(options.join("\n")));
-    slots.insert("limit_option_count".into(), json!(options.len()));
+    if let Some(period) = v.period {
+        slots.insert("limit_period".into(), json!(period));
+    }
+    slots.insert("limit_counts_earlier".into(), json!(v.counts_earlier));
+    let changes: Vec<serde_json::Value> = v.changes.iter().map(|ch| change_slot(ch, &c.lines)).collect();
+    slots.insert("limit_option_count".into(), json!(changes.len()));
+    slots.insert("limit_changes".into(), json!(changes));
     slots
 }
 
 /// `check_limits` (`number`): the order against the location's state limits. Outcomes `within`,
-/// `over` (slots `limit_explanation`, `limit_category`, `limit_limit`, `limit_amount`,
-/// `limit_excess`, `limit_unit`, `limit_options`), `unchecked` (the rules do not cover this
-/// cart; slot `limit_explanation`), `empty` or `not_found`.
+/// `over` (slots `limit_category`, `limit_limit`, `limit_amount`, `limit_excess`, `limit_unit`,
+/// `limit_period`, `limit_counts_earlier`, `limit_changes` for `{{changes …}}`, and the staff's
+/// English `limit_explanation`), `unchecked` (the rules do not cover this cart), `empty` or
+/// `not_found`.
 pub(super) async fn check_limits(
     conn: &mut AnyConnection,
     ctx: &ActionContext<'_>,
@@ -125,7 +103,7 @@ pub(super) async fn check_limits(
         (v, _) if v.allowed => "within",
         _ => "over",
     };
-    Ok(ActionResult::new(outcome, verdict_slots(&c, ctx.locale)))
+    Ok(ActionResult::new(outcome, verdict_slots(&c)))
 }
 
 /// `apply_limit_change` (`number`, `choice`: 1-based option of `check_limits`): applies it,
@@ -138,14 +116,14 @@ pub(super) async fn apply_limit_change(
 ) -> Result<ActionResult, StoreError> {
     let Some(c) = checked(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
     if !c.verdict.checked {
-        return Ok(ActionResult::new("unchecked", verdict_slots(&c, ctx.locale)));
+        return Ok(ActionResult::new("unchecked", verdict_slots(&c)));
     }
     if c.verdict.allowed {
-        return Ok(ActionResult::new("within", verdict_slots(&c, ctx.locale)));
+        return Ok(ActionResult::new("within", verdict_slots(&c)));
     }
     let pick = arg(args, "choice").and_then(|n| n.trim_end_matches('.').parse::<usize>().ok());
     let Some(change) = pick.and_then(|n| n.checked_sub(1)).and_then(|i| c.verdict.changes.get(i)) else {
-        return Ok(ActionResult::new("invalid_choice", verdict_slots(&c, ctx.locale)));
+        return Ok(ActionResult::new("invalid_choice", verdict_slots(&c)));
     };
     let quantities: Vec<(i64, i64)> = change
         .remove
@@ -153,8 +131,8 @@ pub(super) async fn apply_limit_change(
         .filter_map(|r| c.lines.get(r.line).map(|l| (l.line_no, l.quantity - i64::from(r.quantity))))
         .collect();
     ctx.commerce.set_line_quantities(conn, &c.order.order_id, &quantities).await?;
-    let mut slots = verdict_slots(&c, ctx.locale);
-    slots.insert("applied_change".into(), json!(describe(change, &c.lines, ctx.locale)));
+    let mut slots = verdict_slots(&c);
+    slots.insert("applied_change".into(), change_slot(change, &c.lines));
     if let Some(after) = ctx.commerce.order(conn, ctx.contact_id, Some(&c.order.order_number)).await? {
         slots.insert("order_total".into(), json!(money(after.total_cents)));
     }

@@ -27,37 +27,19 @@ async fn hours(conn: &mut AnyConnection, ctx: &ActionContext<'_>) -> Result<Hour
     Ok(Hours { open: i8::try_from(open).unwrap_or(9), close: i8::try_from(close).unwrap_or(21) })
 }
 
-fn order_slots(o: &Order, ctx: &ActionContext<'_>) -> Slots {
+fn order_slots(o: &Order) -> Slots {
     let mut slots = Slots::from([
         ("order_number".into(), json!(o.order_number)),
-        ("order_status".into(), json!(status_text(&o.status, ctx.locale))),
+        // A code; templates say it with {{term "order_status" …}}.
+        ("order_status".into(), json!(o.status)),
         ("order_total".into(), json!(money(o.total_cents))),
         ("fulfillment".into(), json!(o.fulfillment)),
     ]);
     if let Some(at) = o.pickup_at_ms {
-        slots.insert("pickup_time".into(), json!(clock::describe(at, ctx.now_ms, &ctx.timezone(), ctx.locale)));
+        // An instant; templates say it with {{when …}}.
+        slots.insert("pickup_time".into(), json!(at));
     }
     slots
-}
-
-/// An order status in the customer's words.
-fn status_text(status: &str, locale: &str) -> String {
-    let es = locale == "es";
-    let text = match status {
-        "payment_declined" if es => "esperando el pago (la tarjeta fue rechazada)",
-        "awaiting_payment" if es => "esperando el pago",
-        "awaiting_pickup" if es => "reservado para recoger",
-        "ready_for_pickup" if es => "listo para recoger",
-        "out_for_delivery" if es => "en camino",
-        "completed" | "picked_up" | "delivered" if es => "entregado",
-        "cancelled" if es => "cancelado",
-        "payment_declined" => "waiting for payment (the card was declined)",
-        "awaiting_payment" => "waiting for payment",
-        "awaiting_pickup" => "reserved for pickup",
-        "completed" | "picked_up" => "picked up",
-        other => return other.replace('_', " "),
-    };
-    text.to_owned()
 }
 
 /// `find_order` (`number`: optional): the customer's order with that number, or their latest.
@@ -69,7 +51,7 @@ pub(super) async fn find_order(
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
     Ok(match order(conn, ctx, args).await? {
-        Some(o) => ActionResult::new("found", order_slots(&o, ctx)),
+        Some(o) => ActionResult::new("found", order_slots(&o)),
         None => ActionResult::outcome("not_found"),
     })
 }
@@ -90,7 +72,7 @@ pub(super) async fn ach_link(
         let sep = if base.contains('?') { '&' } else { '?' };
         format!("{base}{sep}order={encoded}")
     };
-    let mut slots = order_slots(&o, ctx);
+    let mut slots = order_slots(&o);
     slots.insert("ach_url".into(), json!(url));
     Ok(ActionResult::new("ready", slots))
 }
@@ -104,10 +86,10 @@ async fn open_pickup(
 ) -> Result<Result<(Order, Hours), ActionResult>, StoreError> {
     let Some(o) = order(conn, ctx, args).await? else { return Ok(Err(ActionResult::outcome("not_found"))) };
     if CLOSED.contains(&o.status.as_str()) {
-        return Ok(Err(ActionResult::new("closed", order_slots(&o, ctx))));
+        return Ok(Err(ActionResult::new("closed", order_slots(&o))));
     }
     if o.fulfillment != "pickup" {
-        return Ok(Err(ActionResult::new("delivery", order_slots(&o, ctx))));
+        return Ok(Err(ActionResult::new("delivery", order_slots(&o))));
     }
     let hours = hours(conn, ctx).await?;
     Ok(Ok((o, hours)))
@@ -131,7 +113,7 @@ pub(super) async fn pay_on_pickup(
     };
     ctx.commerce.pay_on_pickup(conn, &o.order_id, at).await?;
     let updated = Order { pickup_at_ms: Some(at), payment_method: "pay_at_pickup".into(), ..o };
-    Ok(ActionResult::new("converted", order_slots(&updated, ctx)))
+    Ok(ActionResult::new("converted", order_slots(&updated)))
 }
 
 /// `reschedule_pickup` (`number`, `when`: the customer's words): moves the pickup within store
@@ -146,13 +128,15 @@ pub(super) async fn reschedule_pickup(
         Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let mut slots = order_slots(&o, ctx);
-    slots.insert("store_hours".into(), json!(clock::describe_hours(hours, ctx.locale)));
+    let mut slots = order_slots(&o);
+    // Hours; templates say them with {{hours …}}.
+    slots.insert("store_opens".into(), json!(hours.open));
+    slots.insert("store_closes".into(), json!(hours.close));
     let when = arg(args, "when").unwrap_or_default();
     match clock::parse_pickup(when, ctx.now_ms, &ctx.timezone(), hours) {
         Ok(at) => {
             ctx.commerce.reschedule_pickup(conn, &o.order_id, at).await?;
-            slots.insert("pickup_time".into(), json!(clock::describe(at, ctx.now_ms, &ctx.timezone(), ctx.locale)));
+            slots.insert("pickup_time".into(), json!(at));
             Ok(ActionResult::new("rescheduled", slots))
         }
         Err(PickupError::OutsideHours) => Ok(ActionResult::new("outside_hours", slots)),

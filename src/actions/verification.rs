@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use super::{arg, clock, ActionContext, ActionResult};
+use super::{arg, ActionContext, ActionResult};
 use crate::flows::engine::Slots;
 use crate::store::{uploads, StoreError};
 
@@ -69,7 +69,8 @@ pub(super) async fn upload_link(conn: &mut AnyConnection, ctx: &ActionContext<'_
     let token = uploads::insert_token(conn, &c.customer_id, Some(ctx.conversation_id), expires, ctx.now_ms).await?;
     let slots = Slots::from([
         ("upload_url".into(), json!(links.url(&token))),
-        ("upload_expires".into(), json!(clock::describe(expires, ctx.now_ms, &ctx.timezone(), ctx.locale))),
+        // An instant; templates say it with {{when …}}.
+        ("upload_expires".into(), json!(expires)),
     ]);
     Ok(ActionResult::new("ready", slots))
 }

@@ -71,7 +71,8 @@ pub(super) async fn turn(
             }
             consent_recorded = consent.recorded;
             if let Decision::Silent | Decision::Reply(_) = consent.decision {
-                let look = Look { assets, contact: &contact, location: &job.location, channel: inbound.channel };
+                let look =
+                    Look { assets, contact: &contact, location: &job.location, channel: inbound.channel, now_ms: now };
                 let handled = consent_reply(batch, conv_ix, inbound, &message_id, &look, &consent.decision);
                 return Ok(TurnReport { consent: consent.recorded, ..TurnReport::just(handled) });
             }
@@ -140,7 +141,7 @@ pub(super) async fn turn(
         batch.flush_replies(tx, now).await?; // the summary reads this batch's earlier replies too
     }
     let channel = job.trigger.channel();
-    let look = Look { assets, contact: &contact, location: &job.location, channel };
+    let look = Look { assets, contact: &contact, location: &job.location, channel, now_ms: now };
     let applied = apply_effects(tx, &look, &mut batch.conversations[conv_ix], &before, &effects, now).await?;
     batch.outcomes.extend(applied.ended);
 
@@ -208,7 +209,7 @@ fn consent_reply(
     let conv = &batch.conversations[conv_ix];
     let texts = match decision {
         Decision::Reply(template) => {
-            let data = render_data(look.contact, look.location, &conv.state, look.channel.as_str());
+            let data = render_data(look, &conv.state);
             vec![render(look.assets, template, &look.contact.locale, look.channel, &data)]
         }
         _ => Vec::new(),
@@ -236,6 +237,8 @@ struct Look<'a> {
     contact: &'a contacts::Contact,
     location: &'a Location,
     channel: Channel,
+    /// "Today" for times the templates say.
+    now_ms: i64,
 }
 
 /// What the effects of one turn came to.
@@ -259,7 +262,7 @@ async fn apply_effects(
     effects: &[Effect],
     now: i64,
 ) -> Result<Applied, StoreError> {
-    let data = render_data(look.contact, look.location, &conv.state, look.channel.as_str());
+    let data = render_data(look, &conv.state);
     let mut applied =
         Applied { texts: Vec::new(), outcomes: Vec::new(), ended: Vec::new(), handoff_queue: None, report_queue: None };
     let mut guards = Vec::new();
@@ -356,16 +359,20 @@ async fn run_engine(
     Ok((turn.state, effects))
 }
 
-fn render_data(contact: &contacts::Contact, location: &Location, state: &State, channel: &str) -> serde_json::Value {
+/// What templates see: the contact, the location (with its timezone, for times), the slots,
+/// the channel, and now (for "today" and "tomorrow").
+fn render_data(look: &Look<'_>, state: &State) -> serde_json::Value {
+    let (contact, location) = (look.contact, look.location);
     let mut c = json!({ "locale": contact.locale, "customer_type": contact.customer_type });
     if let Some(name) = &contact.first_name {
         c["first_name"] = json!(name);
     }
     json!({
         "contact": c,
-        "location": { "name": location.name, "state": location.state },
+        "location": { "name": location.name, "state": location.state, "timezone": location.timezone },
         "slots": state.slots,
-        "channel": channel,
+        "channel": look.channel.as_str(),
+        "now_ms": look.now_ms,
     })
 }
 

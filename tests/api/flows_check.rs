@@ -62,21 +62,25 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
     let assets =
         leafdesk::flows::load_assets(&root().join("flows"), &root().join("templates"), leafdesk::actions::NAMES)
             .unwrap();
+    let change = serde_json::json!([{ "label": "Wax 5 g", "quantity": 1, "all": false }]);
     let data = serde_json::json!({
         "contact": { "first_name": "Alex", "locale": "en", "customer_type": "adult_use" },
-        "location": { "name": "Demo Dispensary", "state": "CA" },
+        "location": { "name": "Demo Dispensary", "state": "CA", "timezone": "America/Los_Angeles" },
+        "now_ms": 1_796_068_800_000_i64,
         // Every slot a shipped template reads, as the actions fill them.
         "slots": {
-            "order_number": "LD-1001", "order_status": "ready for pickup", "order_total": "$40.00",
-            "pickup_time": "today at 5:00 PM", "store_hours": "9 AM to 9 PM", "ach_url": "https://pay.example.com/ach",
-            "state_name": "California", "limit_explanation": "In California you can buy up to 8 g of concentrate a day.",
-            "limit_what": "concentrate", "limit_limit": "8", "limit_amount": "10", "limit_unit": "g",
-            "limit_options": "1. Remove 1 x Wax", "applied_change": "Remove 1 x Wax",
+            "order_number": "LD-1001", "order_status": "ready_for_pickup", "order_total": "$40.00",
+            "pickup_time": 1_796_086_800_000_i64, "store_opens": 9, "store_closes": 21,
+            "ach_url": "https://pay.example.com/ach", "state_name": "California",
+            "limit_explanation": "In California you can buy up to 8 g of concentrate a day.",
+            "limit_category": "concentrate", "limit_period": "day", "limit_counts_earlier": false,
+            "limit_limit": "8", "limit_amount": "10", "limit_unit": "g",
+            "limit_changes": [change], "applied_change": change,
             "product_name": "Blue Dream 3.5 g", "product_query": "blue dream", "regular_price": "$40.00",
-            "promo_price": "$32.00", "promo_description": "20% off", "promo_ends": "Dec 5", "web_only": "yes",
+            "promo_price": "$32.00", "promo_description": "20% off", "promo_ends": "2026-12-05", "web_only": "yes",
             "location_name": "Demo Dispensary", "locked_reason": "recommendation_expired",
             "recommendation_expired_on": "2026-01-31", "upload_url": "https://leafdesk.example/u/t.s",
-            "upload_expires": "tomorrow at 5:00 PM", "released_orders": 1, "reason": "the photo is blurry",
+            "upload_expires": 1_796_155_200_000_i64, "released_orders": 1, "reason": "the photo is blurry",
         },
         "channel": "sms",
     });

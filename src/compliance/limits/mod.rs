@@ -117,6 +117,11 @@ pub struct Verdict {
     pub rule_source: String,
     /// The state's name, for messages.
     pub state_name: String,
+    /// What the limit counts: `day` (a day's purchases) or `purchase` (one purchase); none
+    /// when unchecked.
+    pub period: Option<&'static str>,
+    /// The day's earlier purchases were counted with the cart.
+    pub counts_earlier: bool,
     pub changes: Vec<Change>,
 }
 
@@ -166,6 +171,11 @@ pub fn check(req: &Request<'_>) -> Verdict {
         explanation,
         rule_source: program.source.clone(),
         state_name: state.name.clone(),
+        period: Some(match program.period {
+            Period::Day => "day",
+            Period::Transaction => "purchase",
+        }),
+        counts_earlier: !earlier.is_empty(),
         changes,
     }
 }
@@ -178,6 +188,8 @@ fn unchecked(explanation: String, state_name: &str, rule_source: String) -> Verd
         explanation,
         rule_source,
         state_name: state_name.to_owned(),
+        period: None,
+        counts_earlier: false,
         changes: Vec::new(),
     }
 }

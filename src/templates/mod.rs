@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 
 use crate::diagnostic::Diagnostic;
+pub mod terms;
+
+use std::sync::Arc;
+
+pub use terms::Terms;
+
 use crate::domain::Channel;
 
 /// What checking flows needs to know about templates: does `name` exist, and in English?
@@ -33,6 +39,7 @@ pub const LOCALES: &[&str] = &["en", "es"];
 pub struct Templates {
     registry: Handlebars<'static>,
     names: HashSet<String>,
+    terms: Arc<Terms>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -50,13 +57,16 @@ pub enum TemplateError {
 }
 
 impl Templates {
-    /// Loads every `*.hbs` under `dir` (the `messages` folder of the templates directory).
+    /// Loads every `*.hbs` under `dir` (the `messages` folder of the templates directory), and
+    /// each language's `terms.yaml` for the helpers.
     ///
     /// # Errors
     /// Every file that cannot be read or parsed, with its line and column.
     pub fn load(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let terms = Arc::new(Terms::load(dir)?);
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
+        terms.register(&mut registry);
         // Plain text: each channel escapes for its own markup (TwiML is escaped when built).
         registry.register_escape_fn(handlebars::no_escape);
         let mut names = HashSet::new();
@@ -89,7 +99,7 @@ impl Templates {
             names.insert(name);
         }
         if diags.is_empty() {
-            Ok(Self { registry, names })
+            Ok(Self { registry, names, terms })
         } else {
             Err(diags)
         }
@@ -124,6 +134,11 @@ impl Templates {
         ]
         .into_iter()
         .find(|n| self.names.contains(n))
+    }
+
+    /// Each language's words, for pages rendered with the same helpers.
+    pub fn terms(&self) -> Arc<Terms> {
+        self.terms.clone()
     }
 
     /// Every registered name (`en/menu/offer.sms`), sorted.
@@ -177,9 +192,10 @@ pub struct Pages {
 impl Pages {
     /// # Errors
     /// Every page that cannot be read or parsed, with its place.
-    pub fn load(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+    pub fn load(dir: &Path, terms: &Arc<Terms>) -> Result<Self, Vec<Diagnostic>> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
+        terms.register(&mut registry);
         let mut files = Vec::new();
         collect_hbs(dir, &mut files).map_err(|e| {
             vec![Diagnostic { file: dir.to_owned(), line: 1, column: 1, message: format!("cannot read pages: {e}") }]
