@@ -1,5 +1,5 @@
 //! Pickup times in the store's local time: the next slot the store can hand an order over,
-//! reading a time a customer typed ("tomorrow 5pm", "hoy a las 17:30"), and saying one back.
+//! reading a time a customer typed ("tomorrow 5pm", "hoy a las 17:30"). Saying one back is the templates' `{{when}}` helper.
 //!
 //! Owns these pure calculations; the actions bring the clock, timezone and store hours.
 
@@ -100,42 +100,6 @@ pub fn parse_pickup(text: &str, now_ms: i64, tz: &TimeZone, hours: Hours) -> Res
     Ok(ms)
 }
 
-/// "today at 5:00 PM", "tomorrow at 9:30 AM", "Mon, Dec 7 at 9:00 AM"; Spanish for `es`.
-pub fn describe(ms: i64, now_ms: i64, tz: &TimeZone, locale: &str) -> String {
-    let when = zoned(ms, tz);
-    let today = zoned(now_ms, tz).date();
-    let es = locale == "es";
-    let day = if when.date() == today {
-        (if es { "hoy" } else { "today" }).to_owned()
-    } else if Some(when.date()) == today.tomorrow().ok() {
-        (if es { "mañana" } else { "tomorrow" }).to_owned()
-    } else if es {
-        when.strftime("el %d/%m").to_string()
-    } else {
-        when.strftime("%a, %b %-d").to_string()
-    };
-    if es {
-        format!("{day} a las {}", when.strftime("%H:%M"))
-    } else {
-        format!("{day} at {}", when.strftime("%-I:%M %p"))
-    }
-}
-
-/// "9 AM to 9 PM" (en) or "9:00 a 21:00" (es).
-pub fn describe_hours(hours: Hours, locale: &str) -> String {
-    let twelve = |h: i8| match h {
-        0 | 24 => "12 AM".to_owned(),
-        12 => "12 PM".to_owned(),
-        h if h > 12 => format!("{} PM", h - 12),
-        h => format!("{h} AM"),
-    };
-    if locale == "es" {
-        format!("{}:00 a {}:00", hours.open, hours.close)
-    } else {
-        format!("{} to {}", twelve(hours.open), twelve(hours.close))
-    }
-}
-
 /// The start and end (UTC ms) of the local day containing `now_ms`.
 pub fn local_day(now_ms: i64, tz: &TimeZone) -> (i64, i64) {
     let today = zoned(now_ms, tz).date();
@@ -202,15 +166,5 @@ mod tests {
         ] {
             assert_eq!(parse_pickup(text, now, &la(), HOURS), Err(want), "{text:?}");
         }
-    }
-
-    #[test]
-    fn pickup_times_are_said_in_the_customers_language() {
-        let now = ms("2026-11-28T10:00");
-        assert_eq!(describe(ms("2026-11-28T17:00"), now, &la(), "en"), "today at 5:00 PM");
-        assert_eq!(describe(ms("2026-11-29T09:30"), now, &la(), "en"), "tomorrow at 9:30 AM");
-        assert_eq!(describe(ms("2026-11-29T17:00"), now, &la(), "es"), "mañana a las 17:00");
-        assert_eq!(describe(ms("2026-12-07T09:00"), now, &la(), "en"), "Mon, Dec 7 at 9:00 AM");
-        assert_eq!(describe_hours(HOURS, "en"), "9 AM to 9 PM");
     }
 }

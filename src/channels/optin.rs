@@ -59,7 +59,8 @@ struct FormQuery {
 
 async fn show_form(State(state): State<AppState>, Query(q): Query<FormQuery>) -> Result<Response, AppError> {
     let Some(location) = find_location(&state, q.location.as_deref()).await? else {
-        return Ok((StatusCode::NOT_FOUND, Html("<p>No store is set up for text offers.</p>")).into_response());
+        let html = state.pages.render("optin", &json!({ "problem": "no_store" }))?;
+        return Ok((StatusCode::NOT_FOUND, Html(html)).into_response());
     };
     page(&state, StatusCode::OK, &location, json!({}))
 }
@@ -79,36 +80,33 @@ async fn submit_form(
     let Some(location) = find_location(&state, field("location")).await? else {
         return Err(AppError::Validation { field: "location", message: "no such store".into() });
     };
-    let retry = |status, message: &str| {
-        page(&state, status, &location, json!({ "error": message, "phone": field("phone").unwrap_or("") }))
+    // The form again, saying what to fix: an `optin_problem` code (templates/messages/<locale>/terms.yaml).
+    let retry = |status, code: &str| {
+        page(&state, status, &location, json!({ "error": code, "phone": field("phone").unwrap_or("") }))
     };
     if !form_token_valid(&state, field("form_token")) {
-        return retry(StatusCode::FORBIDDEN, "This form has expired. Reload the page and try again.");
+        return retry(StatusCode::FORBIDDEN, "form_expired");
     }
     let Some(version) = field("disclosure_version") else {
-        return retry(
-            StatusCode::BAD_REQUEST,
-            "This form is missing its disclosure version. Reload the page and try again.",
-        );
+        return retry(StatusCode::BAD_REQUEST, "no_disclosure_version");
     };
     if disclosure(version, &location).is_none() {
-        return retry(StatusCode::BAD_REQUEST, "This form is out of date. Reload the page and try again.");
+        return retry(StatusCode::BAD_REQUEST, "out_of_date");
     }
     let Ok(phone) = PhoneNumber::parse_north_american(field("phone").unwrap_or("")) else {
-        return retry(StatusCode::BAD_REQUEST, "Enter your mobile number, like (415) 555-0100.");
+        return retry(StatusCode::BAD_REQUEST, "bad_phone");
     };
     if field("agree") != Some("yes") {
-        return retry(StatusCode::BAD_REQUEST, "Check the box to agree to receive texts.");
+        return retry(StatusCode::BAD_REQUEST, "not_agreed");
     }
     let ip = super::client_ip(&headers, peer, &state.settings.trusted_proxies);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let asked = Asked { source: "web_form", phone: &phone, version, ip: &ip, user_agent };
     match request_marketing(&state, &location, &asked).await {
         Ok(_) => page(&state, StatusCode::OK, &location, json!({ "done": true, "masked_phone": phone.masked() })),
-        Err(AppError::Rejected { kind: Refused::TooManyRequests, .. }) => retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-ups came from your network in the last hour. Please try again later.",
-        ),
+        Err(AppError::Rejected { kind: Refused::TooManyRequests, .. }) => {
+            retry(StatusCode::TOO_MANY_REQUESTS, "too_many")
+        }
         Err(e) => Err(e),
     }
 }

@@ -10,12 +10,12 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use jiff::tz::TimeZone;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{commerce, uploads as store_uploads};
+use crate::templates::BASE_LOCALE;
 use crate::uploads::{self, Source, UploadError};
 
 /// 64 KiB: room for the multipart framing around the document.
@@ -25,56 +25,61 @@ pub fn router(max_bytes: usize) -> Router<AppState> {
     Router::new().route("/u/{token}", get(show).post(receive)).layer(DefaultBodyLimit::max(max_bytes + FORM_OVERHEAD))
 }
 
-/// The page's language (Spanish?) and the store's timezone, from the link's customer.
-async fn viewer(state: &AppState, customer_id: &str) -> (bool, TimeZone) {
+/// Who is looking: the page's language and the store's time zone, from the link's customer.
+struct Viewer {
+    locale: String,
+    timezone: String,
+}
+
+async fn viewer(state: &AppState, customer_id: &str) -> Viewer {
     match commerce::reach(&state.store, customer_id).await {
-        Ok(Some(r)) => (r.contact.locale == "es", TimeZone::get(&r.location.timezone).unwrap_or(TimeZone::UTC)),
-        _ => (false, TimeZone::UTC),
+        Ok(Some(r)) => Viewer { locale: r.contact.locale, timezone: r.location.timezone },
+        _ => Viewer { locale: BASE_LOCALE.into(), timezone: "UTC".into() },
     }
 }
 
-fn page(state: &AppState, status: StatusCode, data: serde_json::Value) -> Result<Response, AppError> {
+/// The page, in the viewer's language; `extra` says what it shows (a `problem` or `error` code
+/// the template words through the `upload_problem` terms, `done`, or the form).
+fn page(
+    state: &AppState,
+    status: StatusCode,
+    who: &Viewer,
+    expires_ms: i64,
+    extra: Value,
+) -> Result<Response, AppError> {
+    let mut data = json!({
+        "locale": who.locale,
+        "es": who.locale == "es",
+        "timezone": who.timezone,
+        "now_ms": state.store.now_ms(),
+        "expires_ms": expires_ms,
+        "max_mb": state.uploads.max_bytes / (1024 * 1024),
+    });
+    if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
     let html = state.pages.render("upload", &data)?;
     Ok((status, [("cache-control", "no-store"), ("referrer-policy", "no-referrer")], Html(html)).into_response())
 }
 
-fn problem(err: &UploadError, es: bool) -> (StatusCode, String) {
-    let (status, en, sp) = match err {
-        UploadError::BadLink | UploadError::NoCustomer => (
-            StatusCode::NOT_FOUND,
-            "This link isn't valid. Please use the link we texted you, or reply to our text for a new one.",
-            "Este enlace no es válido. Use el enlace que le enviamos o responda a nuestro mensaje para pedir otro.",
-        ),
-        UploadError::Expired => (
-            StatusCode::GONE,
-            "This link has expired. Reply to our text and we'll send you a new one.",
-            "Este enlace venció. Responda a nuestro mensaje y le enviaremos uno nuevo.",
-        ),
-        UploadError::Used => (
-            StatusCode::GONE,
-            "This link was already used, so we have your document. Reply to our text if you need to send another.",
-            "Este enlace ya se usó, así que tenemos su documento. Responda a nuestro mensaje si necesita enviar otro.",
-        ),
-        UploadError::Empty => {
-            (StatusCode::BAD_REQUEST, "Please choose a photo or PDF to send.", "Elija una foto o un PDF para enviar.")
-        }
-        UploadError::TooLarge(_) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "That file is too large. Please send a smaller photo or PDF.",
-            "Ese archivo es demasiado grande. Envíe una foto o un PDF más pequeño.",
-        ),
-        UploadError::WrongType => (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "That file isn't a photo (JPEG, PNG, HEIC) or a PDF. Please choose one of those.",
-            "Ese archivo no es una foto (JPEG, PNG, HEIC) ni un PDF. Elija uno de esos.",
-        ),
-        UploadError::Store(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side. Please try again in a minute.",
-            "Algo falló de nuestro lado. Inténtelo de nuevo en un minuto.",
-        ),
-    };
-    (status, if es { sp } else { en }.to_owned())
+/// A page for a link that cannot be used, for someone we do not know.
+fn link_problem(state: &AppState, err: &UploadError) -> Result<Response, AppError> {
+    let who = Viewer { locale: BASE_LOCALE.into(), timezone: "UTC".into() };
+    let (status, code) = problem(err);
+    page(state, status, &who, 0, json!({ "problem": code }))
+}
+
+/// The status and the `upload_problem` code (templates/messages/<locale>/terms.yaml) for a problem.
+fn problem(err: &UploadError) -> (StatusCode, &'static str) {
+    match err {
+        UploadError::BadLink | UploadError::NoCustomer => (StatusCode::NOT_FOUND, "bad_link"),
+        UploadError::Expired => (StatusCode::GONE, "expired"),
+        UploadError::Used => (StatusCode::GONE, "used"),
+        UploadError::Empty => (StatusCode::BAD_REQUEST, "empty"),
+        UploadError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        UploadError::WrongType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "wrong_type"),
+        UploadError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ours"),
+    }
 }
 
 /// The token's id, if the link is good and still usable.
@@ -92,20 +97,10 @@ async fn usable(state: &AppState, token: &str) -> Result<store_uploads::Token, U
 async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, AppError> {
     match usable(&state, &token).await {
         Ok(t) => {
-            let (es, tz) = viewer(&state, &t.customer_id).await;
-            let expires = crate::actions::clock::describe(
-                t.expires_at_ms,
-                state.store.now_ms(),
-                &tz,
-                if es { "es" } else { "en" },
-            );
-            let max_mb = state.uploads.max_bytes / (1024 * 1024);
-            page(&state, StatusCode::OK, json!({ "es": es, "expires": expires, "max_mb": max_mb }))
+            let who = viewer(&state, &t.customer_id).await;
+            page(&state, StatusCode::OK, &who, t.expires_at_ms, json!({}))
         }
-        Err(err) => {
-            let (status, text) = problem(&err, false);
-            page(&state, status, json!({ "problem": text }))
-        }
+        Err(err) => link_problem(&state, &err),
     }
 }
 
@@ -117,39 +112,33 @@ async fn receive(
 ) -> Result<Response, AppError> {
     let token = match usable(&state, &token).await {
         Ok(t) => t,
-        Err(err) => {
-            let (status, text) = problem(&err, false);
-            return page(&state, status, json!({ "problem": text }));
-        }
+        Err(err) => return link_problem(&state, &err),
     };
     let token_id = token.token_id;
-    let (es, tz) = viewer(&state, &token.customer_id).await;
-    let expires =
-        crate::actions::clock::describe(token.expires_at_ms, state.store.now_ms(), &tz, if es { "es" } else { "en" });
+    let who = viewer(&state, &token.customer_id).await;
     let bytes = match read_document(multipart, state.uploads.max_bytes).await {
         Ok(bytes) => bytes,
-        Err(err) => return form_error(&state, &err, es, &expires),
+        Err(err) => return form_error(&state, &err, &who, token.expires_at_ms),
     };
     match uploads::accept(&state.store, &state.uploads, Source::Link { token_id: &token_id }, &bytes).await {
         Ok(_) => {
             state.metrics.inc("leafdesk_uploads_total", &[("source", "link")]);
-            page(&state, StatusCode::OK, json!({ "done": true, "es": es }))
+            page(&state, StatusCode::OK, &who, token.expires_at_ms, json!({ "done": true }))
         }
         Err(UploadError::Store(e)) => Err(AppError::Internal(e.into())),
-        Err(err) => form_error(&state, &err, es, &expires),
+        Err(err) => form_error(&state, &err, &who, token.expires_at_ms),
     }
 }
 
 /// A problem with the file shows the form again (the link is still good); a problem with the
 /// link shows only the problem.
-fn form_error(state: &AppState, err: &UploadError, es: bool, expires: &str) -> Result<Response, AppError> {
-    let (status, text) = problem(err, es);
+fn form_error(state: &AppState, err: &UploadError, who: &Viewer, expires_ms: i64) -> Result<Response, AppError> {
+    let (status, code) = problem(err);
     match err {
         UploadError::Empty | UploadError::TooLarge(_) | UploadError::WrongType => {
-            let max_mb = state.uploads.max_bytes / (1024 * 1024);
-            page(state, status, json!({ "error": text, "es": es, "expires": expires, "max_mb": max_mb }))
+            page(state, status, who, expires_ms, json!({ "error": code }))
         }
-        _ => page(state, status, json!({ "problem": text, "es": es })),
+        _ => page(state, status, who, expires_ms, json!({ "problem": code })),
     }
 }
 

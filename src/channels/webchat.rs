@@ -84,17 +84,17 @@ async fn show(
     State(state): State<AppState>,
     link: Result<Query<Link>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
+    // A page that cannot open says why: a `chat_problem` code (templates/messages/<locale>/terms.yaml).
+    let problem = |status: StatusCode, code: &str| -> Result<Response, AppError> {
+        let html = state.pages.render("chat", &json!({ "problem": code }))?;
+        Ok((status, Html(html)).into_response())
+    };
     let Ok(Query(link)) = link else {
-        let html = "<p>This chat opens from the store's website when you are signed in.</p>";
-        return Ok((StatusCode::BAD_REQUEST, Html(html)).into_response());
+        return problem(StatusCode::BAD_REQUEST, "no_link");
     };
     let reach = match identify(&state, &link).await {
         Ok(reach) => reach,
-        Err(rejected @ AppError::Rejected { .. }) => {
-            let status = rejected.status();
-            let html = "<p>This chat link has expired. Reload the store's page to chat with us.</p>";
-            return Ok((status, Html(html)).into_response());
-        }
+        Err(rejected @ AppError::Rejected { .. }) => return problem(rejected.status(), "expired"),
         Err(e) => return Err(e),
     };
     let (version, disclosure) = optin::current_disclosure(&reach.location);
@@ -217,12 +217,12 @@ async fn consent(
     let ip = super::client_ip(&headers, peer, &state.settings.trusted_proxies);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let asked = Asked { source: "web_chat", phone: &phone, version, ip: &ip, user_agent };
-    let done = match optin::request_marketing(&state, &reach.location, &asked).await? {
-        optin::Requested::Texted => format!("We sent a text to {}. Reply YES there to confirm.", phone.masked()),
-        optin::Requested::AlreadyAsked => {
-            format!("We already sent a text to {} today. Reply YES there to confirm.", phone.masked())
-        }
+    let template = match optin::request_marketing(&state, &reach.location, &asked).await? {
+        optin::Requested::Texted => "consent/web_texted",
+        optin::Requested::AlreadyAsked => "consent/web_already_asked",
     };
+    let data = json!({ "masked_phone": phone.masked() });
+    let done = state.library.get().templates.render(template, &reach.contact.locale, Channel::Web, &data)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "confirmation_sent", "message": done }))).into_response())
 }
 

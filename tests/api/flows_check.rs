@@ -72,7 +72,6 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
             "order_number": "LD-1001", "order_status": "ready_for_pickup", "order_total": "$40.00",
             "pickup_time": 1_796_086_800_000_i64, "store_opens": 9, "store_closes": 21,
             "ach_url": "https://pay.example.com/ach", "state_name": "California",
-            "limit_explanation": "In California you can buy up to 8 g of concentrate a day.",
             "limit_category": "concentrate", "limit_period": "day", "limit_counts_earlier": false,
             "limit_limit": "8", "limit_amount": "10", "limit_unit": "g",
             "limit_changes": [change], "applied_change": change,
@@ -83,6 +82,8 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
             "upload_expires": 1_796_155_200_000_i64, "released_orders": 1, "reason": "the photo is blurry",
         },
         "channel": "sms",
+        // What the web chat's consent answer reads.
+        "masked_phone": "(•••) •••-0100",
     });
     for name in assets.templates.names() {
         let (locale, logical) = name.split_once('/').unwrap();

@@ -58,6 +58,7 @@ async fn a_document_sent_through_the_link_is_sealed_reviewed_and_approval_reopen
     let form = get(&app, &path).await;
     assert_eq!(form.status, 200);
     assert!(form.html.contains("Send your new medical recommendation"), "{}", form.html);
+    assert!(form.html.contains("This link works once and expires tomorrow at 12:00 PM."), "{}", form.html);
     // Act
     let done = upload(&app, &path, "rec.png", "image/png", PNG).await;
     // Assert: stored sealed, opens with the key, filed for review.

@@ -142,7 +142,7 @@ async fn bad_links_and_bad_messages_are_refused_and_change_nothing() {
     let expired = format!("/chat?customer=cus_sam&ts={}&sig=v1=00", now - 13 * 3600);
     let page = app.client.get(app.url(&expired)).send().await.unwrap();
     assert_eq!(page.status(), 401);
-    assert!(page.text().await.unwrap().contains("Reload the store's page"));
+    assert!(page.text().await.unwrap().contains("This chat link has expired."));
     let bare = app.client.get(app.url("/chat")).send().await.unwrap();
     assert_eq!(bare.status(), 400);
     assert!(bare.text().await.unwrap().contains("when you are signed in"));

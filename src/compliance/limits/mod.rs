@@ -113,6 +113,8 @@ pub struct Verdict {
     /// False when the rules do not cover this state, customer or a category in the cart.
     pub checked: bool,
     pub violations: Vec<Violation>,
+    /// The verdict in one English paragraph, for staff (tickets, the CLI) and the platform's
+    /// logs. Customers are told through templates, from the fields here.
     pub explanation: String,
     pub rule_source: String,
     /// The state's name, for messages.
