@@ -13,7 +13,7 @@ use sqlx::AnyConnection;
 use crate::compliance::limits::Line;
 use crate::store::{commerce as db, orders, StoreError};
 
-pub use crate::domain::commerce::{Customer, OrderLine, Product, Promotion, Stock};
+pub use crate::domain::commerce::{Customer, LockReason, OrderLine, Product, Promotion, Stock};
 
 /// An order line as the purchase-limit calculator counts it.
 pub fn limit_line(line: &OrderLine) -> Line {
@@ -84,7 +84,7 @@ pub trait Commerce: Send + Sync {
         &'a self,
         conn: &'a mut AnyConnection,
         customer: &'a Customer,
-        reason: &'a str,
+        reason: LockReason,
         now_ms: i64,
     ) -> Fut<'a, u64>;
 }
@@ -159,12 +159,11 @@ impl Commerce for DbCommerce {
         &'a self,
         conn: &'a mut AnyConnection,
         customer: &'a Customer,
-        reason: &'a str,
+        reason: LockReason,
         now_ms: i64,
     ) -> Fut<'a, u64> {
         Box::pin(async move {
-            let status = if reason == "recommendation_expired" { "expired" } else { "id_failed" };
-            db::set_verification(&mut *conn, &customer.customer_id, status, Some(reason), now_ms).await?;
+            db::set_verification(&mut *conn, &customer.customer_id, reason.status(), Some(reason), now_ms).await?;
             db::hold_orders(conn, &customer.contact_id).await
         })
     }

@@ -4,6 +4,7 @@
 //! idempotent: run it as often as you like.
 
 use crate::commerce::{Customer, Product, Promotion, Stock};
+use crate::domain::commerce::{CustomerType, VerificationStatus};
 use crate::store::locations::{self, NewLocation};
 use crate::store::{commerce, contacts, orders, Store, StoreError};
 
@@ -129,7 +130,7 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
         let profile = contacts::Profile {
             phone,
             locale: Some(locale),
-            customer_type: Some(kind),
+            customer_type: CustomerType::parse(kind),
             first_name: *name,
             state: Some(&location.state),
             timezone: Some(&location.timezone),
@@ -139,13 +140,13 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             customer_id: (*customer_id).into(),
             contact_id,
             location_id: location.location_id.clone(),
-            customer_type: (*kind).into(),
+            customer_type: CustomerType::parse(kind).unwrap_or(CustomerType::AdultUse),
             date_of_birth: Some("1990-04-20".into()),
             recommendation_expires_on: match *customer_id {
                 "cus_casey" => Some(store_date(now, &location.timezone, -CASEY_ENDED_DAYS_AGO)),
                 _ => (*kind == "medical").then(|| store_date(now, &location.timezone, VALID_FOR_DAYS)),
             },
-            verification_status: "verified".into(),
+            verification_status: VerificationStatus::Verified,
             preferred_channel: "sms".into(),
             non_resident: false,
             locked_reason: None,

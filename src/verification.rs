@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde_json::json;
 
+use crate::domain::commerce::VerificationStatus;
 use crate::domain::Channel;
 use crate::flows::Assets;
 use crate::pipeline::{Pipeline, PlatformEvent};
@@ -66,12 +67,12 @@ pub async fn review(
             if let Some(on) = expires_on {
                 commerce::set_recommendation_expiry(&mut tx, customer_id, on).await?;
             }
-            commerce::set_verification(&mut tx, customer_id, "verified", None, now).await?;
+            commerce::set_verification(&mut tx, customer_id, VerificationStatus::Verified, None, now).await?;
             let released = commerce::release_orders(&mut tx, &contact.contact_id).await?;
             ("approved", None, "medical_reverification/approved", json!({ "released_orders": released }))
         }
         Decision::Reject { reason } => {
-            commerce::set_verification(&mut tx, customer_id, "rejected", customer.locked_reason.as_deref(), now)
+            commerce::set_verification(&mut tx, customer_id, VerificationStatus::Rejected, customer.locked_reason, now)
                 .await?;
             let expires = now + links.ttl_ms;
             let token =

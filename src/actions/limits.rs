@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 
 use super::{arg, clock, money, ActionContext, ActionResult};
 use crate::commerce::OrderLine;
-use crate::compliance::limits::{self, number, Change, CustomerType, Line, Request, Verdict};
+use crate::compliance::limits::{self, number, Change, Line, Request, Verdict};
 use crate::flows::engine::Slots;
 use crate::store::orders::Order;
 use crate::store::StoreError;
@@ -30,7 +30,7 @@ async fn checked(
     let lines = ctx.commerce.order_lines(conn, &order.order_id).await?;
     let customer = ctx.commerce.customer(conn, ctx.contact_id).await?;
     let (kind, non_resident) = match &customer {
-        Some(c) => (c.customer_type.as_str(), c.non_resident),
+        Some(c) => (c.customer_type, c.non_resident),
         None => (ctx.customer_type, false),
     };
     let (start, end) = clock::local_day(ctx.now_ms, &ctx.timezone());
@@ -39,7 +39,7 @@ async fn checked(
     let earlier: Vec<Line> = earlier.iter().map(crate::commerce::limit_line).collect();
     let verdict = limits::check(&Request {
         state: &ctx.location.state,
-        customer: CustomerType::parse(kind).unwrap_or(CustomerType::AdultUse),
+        customer: kind,
         non_resident,
         cart: &cart,
         earlier_today: &earlier,

@@ -17,6 +17,7 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use crate::commerce::Commerce;
+use crate::domain::commerce::CustomerType;
 use crate::flows::engine::Slots;
 use crate::store::locations::Location;
 use crate::store::StoreError;
@@ -73,7 +74,7 @@ pub struct ActionContext<'a> {
     pub conversation_id: &'a str,
     pub locale: &'a str,
     /// The contact's type (adult_use or medical), when commerce has no customer record.
-    pub customer_type: &'a str,
+    pub customer_type: CustomerType,
     pub location: &'a Location,
     pub commerce: &'a dyn Commerce,
     pub config: &'a ActionConfig,

@@ -7,6 +7,7 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::{arg, ActionContext, ActionResult};
+use crate::domain::commerce::{CustomerType, LockReason, VerificationStatus};
 use crate::flows::engine::Slots;
 use crate::store::{uploads, StoreError};
 
@@ -17,19 +18,19 @@ pub(super) async fn status(conn: &mut AnyConnection, ctx: &ActionContext<'_>) ->
     let Some(c) = ctx.commerce.customer(conn, ctx.contact_id).await? else {
         return Ok(ActionResult::outcome("no_customer"));
     };
-    let mut slots = Slots::from([("locked_reason".into(), json!(c.locked_reason.clone().unwrap_or_default()))]);
+    let mut slots = Slots::from([("locked_reason".into(), json!(c.locked_reason.map_or("", LockReason::as_str)))]);
     if let Some(on) = &c.recommendation_expires_on {
         slots.insert("recommendation_expired_on".into(), json!(on));
     }
     let today = jiff::Timestamp::from_millisecond(ctx.now_ms)
         .map(|t| t.to_zoned_datetime(ctx.timezone()).date().to_string())
         .unwrap_or_default();
-    let lapsed =
-        c.customer_type == "medical" && c.recommendation_expires_on.as_deref().is_some_and(|on| on < today.as_str());
-    let outcome = match (c.verification_status.as_str(), &c.locked_reason) {
-        ("pending_review", _) => "pending",
-        ("verified", None) if lapsed => "expired",
-        ("verified", None) => "verified",
+    let lapsed = c.customer_type == CustomerType::Medical
+        && c.recommendation_expires_on.as_deref().is_some_and(|on| on < today.as_str());
+    let outcome = match (c.verification_status, c.locked_reason) {
+        (VerificationStatus::PendingReview, _) => "pending",
+        (VerificationStatus::Verified, None) if lapsed => "expired",
+        (VerificationStatus::Verified, None) => "verified",
         _ => "locked",
     };
     Ok(ActionResult::new(outcome, slots))
@@ -45,10 +46,7 @@ pub(super) async fn lock_account(
     let Some(c) = ctx.commerce.customer(conn, ctx.contact_id).await? else {
         return Ok(ActionResult::outcome("no_customer"));
     };
-    let reason = match arg(args, "reason") {
-        Some("id_verification_failed") => "id_verification_failed",
-        _ => "recommendation_expired",
-    };
+    let reason = arg(args, "reason").and_then(LockReason::parse).unwrap_or(LockReason::RecommendationExpired);
     let held = ctx.commerce.lock_checkout(conn, &c, reason, ctx.now_ms).await?;
     let mut slots = Slots::from([("held_orders".into(), json!(held)), ("locked_reason".into(), json!(reason))]);
     if let Some(on) = &c.recommendation_expires_on {

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::events::{signed_body, MAX_ID_CHARS};
 use crate::commerce::Customer;
+use crate::domain::commerce::{CustomerType, VerificationStatus};
 use crate::domain::PhoneNumber;
 use crate::error::{AppError, Refused};
 use crate::state::AppState;
@@ -61,10 +62,14 @@ fn merge(
     contact_id: &str,
 ) -> Result<(Customer, bool), AppError> {
     let kept = |given: &Option<String>, stored: Option<&String>| given.clone().or_else(|| stored.cloned());
-    let customer_type = kept(&p.customer_type, existing.map(|c| &c.customer_type))
+    // `check` has refused any other code.
+    let customer_type = p.customer_type.as_deref().and_then(CustomerType::parse);
+    let customer_type = customer_type
+        .or(existing.map(|c| c.customer_type))
         .ok_or_else(|| invalid("customer_type is required for a new customer: adult_use or medical".into()))?;
-    let locked = existing.and_then(|c| c.locked_reason.clone());
-    let release = locked.is_some() && p.verification_status.as_deref() == Some("verified");
+    let status = p.verification_status.as_deref().and_then(VerificationStatus::parse);
+    let locked = existing.and_then(|c| c.locked_reason);
+    let release = locked.is_some() && status == Some(VerificationStatus::Verified);
     let customer = Customer {
         customer_id: customer_id.to_owned(),
         contact_id: contact_id.to_owned(),
@@ -75,8 +80,7 @@ fn merge(
             &p.recommendation_expires_on,
             existing.and_then(|c| c.recommendation_expires_on.as_ref()),
         ),
-        verification_status: kept(&p.verification_status, existing.map(|c| &c.verification_status))
-            .unwrap_or_else(|| "verified".into()),
+        verification_status: status.or(existing.map(|c| c.verification_status)).unwrap_or(VerificationStatus::Verified),
         preferred_channel: kept(&p.preferred_channel, existing.map(|c| &c.preferred_channel))
             .unwrap_or_else(|| "sms".into()),
         non_resident: p.non_resident.or(existing.map(|c| c.non_resident)).unwrap_or(false),
@@ -103,9 +107,17 @@ fn check(p: &CustomerPayload) -> Result<PhoneNumber, AppError> {
         }
     };
     let given = |value: &Option<String>, field, allowed| value.as_deref().map_or(Ok(()), |v| one_of(field, v, allowed));
-    given(&p.customer_type, "customer_type", &["adult_use", "medical"])?;
+    given(&p.customer_type, "customer_type", CustomerType::CODES)?;
     given(&p.locale, "locale", crate::templates::LOCALES)?;
-    given(&p.verification_status, "verification_status", &["verified", "pending_review", "expired", "rejected"])?;
+    // What the platform may say; `id_failed` comes only from a lock leafdesk makes.
+    let platform_statuses = [
+        VerificationStatus::Verified,
+        VerificationStatus::PendingReview,
+        VerificationStatus::Expired,
+        VerificationStatus::Rejected,
+    ]
+    .map(VerificationStatus::as_str);
+    given(&p.verification_status, "verification_status", &platform_statuses)?;
     given(&p.preferred_channel, "preferred_channel", &["sms", "web", "voice"])?;
     if let Some(state) = p.address_state.as_deref().filter(|s| !crate::compliance::area_codes::is_us_state(s)) {
         return Err(invalid(format!("address_state {state:?} must be a US state or territory code like CA")));
@@ -202,7 +214,7 @@ async fn put_customer(
     let profile = contacts::Profile {
         phone: phone.as_ref(),
         locale: p.locale.as_deref(),
-        customer_type: p.customer_type.as_deref(),
+        customer_type: p.customer_type.as_deref().and_then(CustomerType::parse),
         first_name: p.first_name.as_deref(),
         state: p.address_state.as_deref(),
         timezone: p.timezone.as_deref(),

@@ -11,6 +11,7 @@ use axum::Router;
 use serde_json::json;
 
 use super::{rejection_reason, TwilioForm};
+use crate::domain::commerce::VerificationStatus;
 use crate::domain::{mask_phone, Channel, Inbound, Media, PhoneNumber};
 use crate::error::{AppError, Result};
 use crate::pipeline::Handled;
@@ -65,7 +66,8 @@ async fn file_mms_document(state: &AppState, inbound: &Inbound, location: &Locat
         Ok(mut conn) => commerce::customer(&mut conn, &contact.contact_id).await.ok().flatten(),
         Err(_) => None,
     };
-    let Some(customer) = customer.filter(|c| c.verification_status != "pending_review" && c.locked_reason.is_some())
+    let Some(customer) =
+        customer.filter(|c| c.verification_status != VerificationStatus::PendingReview && c.locked_reason.is_some())
     else {
         return;
     };

@@ -31,7 +31,7 @@ pub fn run(cmd: LimitsCommand) -> ExitCode {
 
 fn check(state: &str, customer: &str, non_resident: bool, items: &[String]) -> ExitCode {
     use crate::compliance::limits::{self, CustomerType, Line, Request};
-    let Some(customer) = CustomerType::parse(customer) else {
+    let Some(customer) = CustomerType::parse(&customer.trim().to_ascii_lowercase().replace('-', "_")) else {
         eprintln!("--customer {customer:?}: use adult-use or medical");
         return ExitCode::from(2);
     };

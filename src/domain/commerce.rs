@@ -4,6 +4,49 @@
 
 use serde::Serialize;
 
+use super::codes;
+
+codes! {
+    /// Which purchase rules apply to a customer.
+    pub enum CustomerType {
+        AdultUse = "adult_use",
+        Medical = "medical",
+    }
+}
+
+codes! {
+    /// Where a customer's identity or medical verification stands.
+    pub enum VerificationStatus {
+        Verified = "verified",
+        /// A medical recommendation ran out.
+        Expired = "expired",
+        /// A new document is waiting for a reviewer.
+        PendingReview = "pending_review",
+        /// A reviewer turned the document down.
+        Rejected = "rejected",
+        /// The platform's identity check failed.
+        IdFailed = "id_failed",
+    }
+}
+
+codes! {
+    /// Why checkout is locked.
+    pub enum LockReason {
+        RecommendationExpired = "recommendation_expired",
+        IdVerificationFailed = "id_verification_failed",
+    }
+}
+
+impl LockReason {
+    /// The verification status a lock for this reason leaves.
+    pub fn status(self) -> VerificationStatus {
+        match self {
+            Self::RecommendationExpired => VerificationStatus::Expired,
+            Self::IdVerificationFailed => VerificationStatus::IdFailed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Product {
     pub product_id: String,
@@ -31,16 +74,14 @@ pub struct Customer {
     pub contact_id: String,
     /// The customer's store.
     pub location_id: String,
-    /// adult_use or medical
-    pub customer_type: String,
+    pub customer_type: CustomerType,
     pub date_of_birth: Option<String>,
     pub recommendation_expires_on: Option<String>,
-    /// verified, expired, pending_review, rejected
-    pub verification_status: String,
+    pub verification_status: VerificationStatus,
     /// sms, web or voice
     pub preferred_channel: String,
     pub non_resident: bool,
-    pub locked_reason: Option<String>,
+    pub locked_reason: Option<LockReason>,
 }
 
 /// Units the website shows as available, and units the store's point of sale counts.

@@ -6,6 +6,20 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::codes;
+
+codes! {
+    /// Who speaks for us in a conversation. The bot never speaks unless it is `Bot`.
+    pub enum Ownership {
+        Bot = "bot",
+        /// Waiting in a CSR queue.
+        Queued = "queued",
+        /// A CSR has it.
+        Agent = "agent",
+        Resolved = "resolved",
+    }
+}
+
 /// Slot values by name; events and actions may bring structured values.
 pub type Slots = BTreeMap<String, serde_json::Value>;
 

@@ -11,6 +11,50 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+/// Declares a closed set of codes that are stored and sent as text: the enum, its text
+/// (`as_str`, `Display`, serialized as the string) and `parse`, which knows every code and
+/// nothing else, so a value read from a row or a request is checked once, where it enters.
+macro_rules! codes {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every code, in declaration order.
+            pub const CODES: &[&str] = &[$($code),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code),+
+                }
+            }
+
+            pub fn parse(raw: &str) -> Option<Self> {
+                match raw {
+                    $($code => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use codes;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DomainError {
     #[error("{0:?} is not a phone number in E.164 form (+ then country code and number)")]
@@ -127,21 +171,12 @@ pub struct Consent {
     pub marketing_opted_in: bool,
 }
 
-/// Where a conversation happens. Each channel has its own template variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    Sms,
-    Voice,
-    Web,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sms => "sms",
-            Self::Voice => "voice",
-            Self::Web => "web",
-        }
+codes! {
+    /// Where a conversation happens. Each channel has its own template variant.
+    pub enum Channel {
+        Sms = "sms",
+        Voice = "voice",
+        Web = "web",
     }
 }
 
@@ -197,6 +232,26 @@ impl ConversationId<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_read_back_as_themselves_and_nothing_else_parses() {
+        use commerce::{CustomerType, LockReason, VerificationStatus};
+        for code in CustomerType::CODES {
+            assert_eq!(CustomerType::parse(code).map(CustomerType::as_str), Some(*code));
+        }
+        for code in VerificationStatus::CODES {
+            assert_eq!(VerificationStatus::parse(code).map(VerificationStatus::as_str), Some(*code));
+        }
+        assert_eq!(
+            LockReason::parse("recommendation_expired").map(LockReason::status),
+            Some(VerificationStatus::Expired)
+        );
+        assert_eq!(serde_json::to_value(conversation::Ownership::Queued).unwrap(), "queued");
+        for wrong in ["", "Medical", "adult-use", "verified "] {
+            assert_eq!(CustomerType::parse(wrong), None, "{wrong:?}");
+            assert_eq!(VerificationStatus::parse(wrong), None, "{wrong:?}");
+        }
+    }
 
     #[test]
     fn phone_numbers_in_e164_are_accepted_and_compacted() {

@@ -317,7 +317,7 @@ mod tests {
             contact_id: "c1".into(),
             phone: "+14155550100".into(),
             locale: "en".into(),
-            customer_type: "adult_use".into(),
+            customer_type: crate::domain::commerce::CustomerType::AdultUse,
             first_name: None,
         };
         let event = PlatformEvent {

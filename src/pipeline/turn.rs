@@ -15,11 +15,12 @@ use super::batch::Batch;
 use super::{Context, EventOutcome, Handled, Job, PipelineError, PlatformEvent, Trigger, TurnReport};
 use crate::actions::{self, ActionContext};
 use crate::compliance::{self, consent::Decision};
+use crate::domain::conversation::Ownership;
 use crate::domain::{Channel, Inbound};
 use crate::flows::engine::{self, Effect, Input, State};
 use crate::flows::model::Ticket;
 use crate::flows::Assets;
-use crate::store::conversations::{self, Conversation, Ownership};
+use crate::store::conversations::{self, Conversation};
 use crate::store::locations::Location;
 use crate::store::outbox::{self, NewOutbound};
 use crate::store::{contacts, integrations, messages, outcomes, tickets, StoreError, Tx};
@@ -118,7 +119,7 @@ pub(super) async fn turn(
         contact_id: &contact.contact_id,
         conversation_id: &conversation_id,
         locale: &contact.locale,
-        customer_type: &contact.customer_type,
+        customer_type: contact.customer_type,
         location: &job.location,
         commerce: ctx.commerce.as_ref(),
         config: &ctx.actions,

@@ -6,8 +6,10 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::contacts::{self, Contact};
 use super::locations::{self, Location};
-use super::{Store, StoreError};
-use crate::domain::commerce::{Customer, OrderLine, Product, Promotion, Stock};
+use super::{corrupt, Store, StoreError};
+use crate::domain::commerce::{
+    Customer, CustomerType, LockReason, OrderLine, Product, Promotion, Stock, VerificationStatus,
+};
 
 const CUSTOMER: &str = "select customer_id, contact_id, location_id, customer_type, date_of_birth,
         recommendation_expires_on, verification_status, preferred_channel, non_resident, locked_reason
@@ -76,20 +78,28 @@ struct CustomerRow {
     locked_reason: Option<String>,
 }
 
-impl From<CustomerRow> for Customer {
-    fn from(r: CustomerRow) -> Self {
-        Self {
+impl TryFrom<CustomerRow> for Customer {
+    type Error = StoreError;
+
+    fn try_from(r: CustomerRow) -> Result<Self, StoreError> {
+        let locked_reason = match r.locked_reason.as_deref() {
+            None => None,
+            Some(raw) => Some(LockReason::parse(raw).ok_or_else(|| corrupt("customer locked_reason", raw))?),
+        };
+        Ok(Self {
+            customer_type: CustomerType::parse(&r.customer_type)
+                .ok_or_else(|| corrupt("customer customer_type", &r.customer_type))?,
+            verification_status: VerificationStatus::parse(&r.verification_status)
+                .ok_or_else(|| corrupt("customer verification_status", &r.verification_status))?,
             customer_id: r.customer_id,
             contact_id: r.contact_id,
             location_id: r.location_id,
-            customer_type: r.customer_type,
             date_of_birth: r.date_of_birth,
             recommendation_expires_on: r.recommendation_expires_on,
-            verification_status: r.verification_status,
             preferred_channel: r.preferred_channel,
             non_resident: r.non_resident != 0,
-            locked_reason: r.locked_reason,
-        }
+            locked_reason,
+        })
     }
 }
 
@@ -142,14 +152,14 @@ impl From<LineRow> for OrderLine {
 /// Database failures.
 pub async fn customer(conn: &mut AnyConnection, contact_id: &str) -> Result<Option<Customer>, StoreError> {
     let row: Option<CustomerRow> = sqlx::query_as(CUSTOMER).bind(contact_id).fetch_optional(conn).await?;
-    Ok(row.map(Customer::from))
+    row.map(Customer::try_from).transpose()
 }
 
 /// # Errors
 /// Database failures.
 pub async fn customer_by_id(conn: &mut AnyConnection, customer_id: &str) -> Result<Option<Customer>, StoreError> {
     let row: Option<CustomerRow> = sqlx::query_as(CUSTOMER_BY_ID).bind(customer_id).fetch_optional(conn).await?;
-    Ok(row.map(Customer::from))
+    row.map(Customer::try_from).transpose()
 }
 
 /// A customer with the contact that reaches them and their store.
@@ -182,13 +192,13 @@ pub async fn upsert_customer(conn: &mut AnyConnection, c: &Customer, now_ms: i64
         .bind(&c.customer_id)
         .bind(&c.contact_id)
         .bind(&c.location_id)
-        .bind(&c.customer_type)
+        .bind(c.customer_type.as_str())
         .bind(&c.date_of_birth)
         .bind(&c.recommendation_expires_on)
-        .bind(&c.verification_status)
+        .bind(c.verification_status.as_str())
         .bind(&c.preferred_channel)
         .bind(i64::from(c.non_resident))
-        .bind(&c.locked_reason)
+        .bind(c.locked_reason.map(LockReason::as_str))
         .bind(now_ms)
         .execute(conn)
         .await?;
@@ -307,11 +317,17 @@ pub async fn promotions(
 pub async fn set_verification(
     conn: &mut AnyConnection,
     customer_id: &str,
-    status: &str,
-    locked_reason: Option<&str>,
+    status: VerificationStatus,
+    locked_reason: Option<LockReason>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(SET_VERIFICATION).bind(customer_id).bind(status).bind(locked_reason).bind(now_ms).execute(conn).await?;
+    sqlx::query(SET_VERIFICATION)
+        .bind(customer_id)
+        .bind(status.as_str())
+        .bind(locked_reason.map(LockReason::as_str))
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

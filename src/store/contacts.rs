@@ -3,15 +3,40 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Store, StoreError, Tx};
+use super::{corrupt, Store, StoreError, Tx};
+use crate::domain::commerce::CustomerType;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Contact {
+    pub contact_id: String,
+    pub phone: String,
+    pub locale: String,
+    pub customer_type: CustomerType,
+    pub first_name: Option<String>,
+}
+
+#[derive(FromRow)]
+pub(super) struct ContactRow {
     pub contact_id: String,
     pub phone: String,
     pub locale: String,
     pub customer_type: String,
     pub first_name: Option<String>,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+
+    fn try_from(r: ContactRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            customer_type: CustomerType::parse(&r.customer_type)
+                .ok_or_else(|| corrupt("contact customer_type", &r.customer_type))?,
+            contact_id: r.contact_id,
+            phone: r.phone,
+            locale: r.locale,
+            first_name: r.first_name,
+        })
+    }
 }
 
 const FIND: &str = "select contact_id, phone, locale, customer_type, first_name from contact where phone = $1";
@@ -32,7 +57,7 @@ const UPSERT: &str = "insert into contact
 pub struct Profile<'a> {
     pub phone: &'a str,
     pub locale: Option<&'a str>,
-    pub customer_type: Option<&'a str>,
+    pub customer_type: Option<CustomerType>,
     pub first_name: Option<&'a str>,
     /// USPS state code of where they live.
     pub state: Option<&'a str>,
@@ -59,7 +84,7 @@ pub async fn create(tx: &mut Tx<'_>, phone: &str, now_ms: i64) -> Result<Contact
         contact_id: id,
         phone: phone.to_owned(),
         locale: "en".into(),
-        customer_type: "adult_use".into(),
+        customer_type: CustomerType::AdultUse,
         first_name: None,
     })
 }
@@ -67,13 +92,15 @@ pub async fn create(tx: &mut Tx<'_>, phone: &str, now_ms: i64) -> Result<Contact
 /// # Errors
 /// Database failures.
 pub async fn find(store: &Store, phone: &str) -> Result<Option<Contact>, StoreError> {
-    Ok(sqlx::query_as(FIND).bind(phone).fetch_optional(store.pool()).await?)
+    let row: Option<ContactRow> = sqlx::query_as(FIND).bind(phone).fetch_optional(store.pool()).await?;
+    row.map(Contact::try_from).transpose()
 }
 
 /// # Errors
 /// Database failures.
 pub async fn find_by_id(store: &Store, contact_id: &str) -> Result<Option<Contact>, StoreError> {
-    Ok(sqlx::query_as(FIND_BY_ID).bind(contact_id).fetch_optional(store.pool()).await?)
+    let row: Option<ContactRow> = sqlx::query_as(FIND_BY_ID).bind(contact_id).fetch_optional(store.pool()).await?;
+    row.map(Contact::try_from).transpose()
 }
 
 /// Creates or updates a contact's profile (demo data, customer sync); returns its id.
@@ -85,7 +112,7 @@ pub async fn upsert(conn: &mut AnyConnection, p: &Profile<'_>, now_ms: i64) -> R
         .bind(crate::new_id())
         .bind(p.phone)
         .bind(p.locale)
-        .bind(p.customer_type)
+        .bind(p.customer_type.map(CustomerType::as_str))
         .bind(p.first_name)
         .bind(p.state)
         .bind(p.timezone)

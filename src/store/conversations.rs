@@ -7,39 +7,9 @@
 
 use sqlx::FromRow;
 
-use super::contacts::Contact;
+use super::contacts::{Contact, ContactRow};
 use super::{corrupt, Placeholders, StoreError, Tx};
-use crate::domain::conversation::State;
-
-/// Who speaks for us in a conversation. The bot never speaks unless it is `Bot`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ownership {
-    Bot,
-    Queued,
-    Agent,
-    Resolved,
-}
-
-impl Ownership {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bot => "bot",
-            Self::Queued => "queued",
-            Self::Agent => "agent",
-            Self::Resolved => "resolved",
-        }
-    }
-
-    fn parse(raw: &str) -> Result<Self, StoreError> {
-        match raw {
-            "bot" => Ok(Self::Bot),
-            "queued" => Ok(Self::Queued),
-            "agent" => Ok(Self::Agent),
-            "resolved" => Ok(Self::Resolved),
-            other => Err(corrupt("conversation ownership", other)),
-        }
-    }
-}
+use crate::domain::conversation::{Ownership, State};
 
 #[derive(Debug, Clone)]
 pub struct Conversation {
@@ -81,7 +51,8 @@ impl TryFrom<ConversationRow> for Conversation {
             contact_id: row.contact_id,
             location_id: row.location_id,
             channel: row.channel,
-            ownership: Ownership::parse(&row.ownership)?,
+            ownership: Ownership::parse(&row.ownership)
+                .ok_or_else(|| corrupt("conversation ownership", &row.ownership))?,
             open_ticket_id: row.open_ticket_id,
             state,
             version: row.version,
@@ -153,13 +124,13 @@ pub async fn find_for_senders(
     let mut out: Vec<(Contact, Vec<Conversation>)> = Vec::new();
     for r in query.fetch_all(&mut **tx).await? {
         if out.last().is_none_or(|(c, _)| c.contact_id != r.contact_id) {
-            let contact = Contact {
+            let contact = Contact::try_from(ContactRow {
                 contact_id: r.contact_id.clone(),
                 phone: r.phone.clone(),
                 locale: r.locale.clone(),
                 customer_type: r.customer_type.clone(),
                 first_name: r.first_name.clone(),
-            };
+            })?;
             out.push((contact, Vec::new()));
         }
         if let Some(conversation) = conversation_of(r)? {

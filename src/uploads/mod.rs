@@ -7,6 +7,7 @@
 
 pub mod crypto;
 
+use crate::domain::commerce::{LockReason, VerificationStatus};
 use crate::store::uploads::{self, NewUpload};
 use crate::store::{commerce, tickets, Store, StoreError};
 pub use crypto::Sealer;
@@ -114,7 +115,7 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
         Some(conversation_id) => {
             let summary = format!(
                 "Reason: medical re-verification (checkout locked: {})\nCustomer: {}, type {}, recommendation expired on {}\nDocument: upload {upload_id} ({content_type}, {} bytes, by {kind})\nReview: leafdesk verification show {upload_id}; then approve or reject.",
-                customer.locked_reason.as_deref().unwrap_or("verification"),
+                customer.locked_reason.map_or("verification", LockReason::as_str),
                 customer.customer_id,
                 customer.customer_type,
                 customer.recommendation_expires_on.as_deref().unwrap_or("unknown"),
@@ -143,7 +144,8 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
         ticket_id: ticket_id.as_deref(),
     };
     uploads::insert(&mut tx, &upload, now).await?;
-    commerce::set_verification(&mut tx, &customer_id, "pending_review", customer.locked_reason.as_deref(), now).await?;
+    commerce::set_verification(&mut tx, &customer_id, VerificationStatus::PendingReview, customer.locked_reason, now)
+        .await?;
     tx.commit().await.map_err(StoreError::from)?;
     tracing::info!(%upload_id, content_type, size = bytes.len(), source = kind, "medical document received for review");
     Ok(upload_id)

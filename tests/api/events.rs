@@ -393,7 +393,7 @@ async fn a_sync_that_leaves_fields_out_never_unlocks_a_locked_medical_account() 
     assert_eq!(after.locked_reason, locked.locked_reason, "still locked");
     assert_eq!(after.verification_status, locked.verification_status);
     assert_eq!(after.recommendation_expires_on, locked.recommendation_expires_on, "the expiry is kept for the sweep");
-    assert_eq!(after.customer_type, "medical");
+    assert_eq!(after.customer_type, leafdesk::domain::commerce::CustomerType::Medical);
     assert_eq!(order_status(&app, "LD-1006").await, "on_hold");
 
     // Said explicitly, verified unlocks and the held order is released with it.

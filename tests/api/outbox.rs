@@ -188,7 +188,7 @@ async fn a_marketing_text_waits_for_the_recipients_own_quiet_hours_not_the_store
     let profile = leafdesk::store::contacts::Profile {
         phone: moved,
         locale: Some("en"),
-        customer_type: Some("adult_use"),
+        customer_type: Some(leafdesk::domain::commerce::CustomerType::AdultUse),
         first_name: None,
         state: Some("CA"),
         timezone: Some("America/Los_Angeles"),

@@ -17,22 +17,7 @@ pub use rules::{Quantity, Unit};
 pub const PRODUCT_CATEGORIES: &[&str] =
     &["flower", "pre_roll", "concentrate", "vape_cartridge", "edible", "tincture", "topical"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CustomerType {
-    AdultUse,
-    Medical,
-}
-
-impl CustomerType {
-    /// Accepts `adult-use`/`adult_use` and `medical`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "adult_use" => Some(Self::AdultUse),
-            "medical" => Some(Self::Medical),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::commerce::CustomerType;
 
 /// One cart line: `quantity` units, each weighing `weight_g` and holding `thc_mg` (either may
 /// be unknown; a limit that needs an unknown measure cannot be checked).
