@@ -5,8 +5,9 @@
 
 use crate::commerce::{Customer, Product, Promotion, Stock};
 use crate::domain::commerce::{CustomerType, VerificationStatus};
+use crate::store::commerce::{catalog, customers, orders};
 use crate::store::locations::{self, NewLocation};
-use crate::store::{commerce, contacts, orders, Store, StoreError};
+use crate::store::{contacts, Store, StoreError};
 
 pub const DEMO_LOCATION: &str = "Demo Dispensary";
 /// The payment app link the demo offers for bank (ACH) payments.
@@ -102,12 +103,12 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             thc_mg: *thc,
             price_cents: *price,
         };
-        let id = commerce::upsert_product(&mut conn, &product, store.now_ms()).await?;
+        let id = catalog::upsert_product(&mut conn, &product, store.now_ms()).await?;
         product_ids.insert(*sku, (id, *price));
     }
     for (sku, online, in_store) in STOCK {
         let stock = Stock { online: *online, store: *in_store };
-        commerce::set_stock(&mut conn, &location.location_id, &product_ids[sku].0, stock, store.now_ms()).await?;
+        catalog::set_stock(&mut conn, &location.location_id, &product_ids[sku].0, stock, store.now_ms()).await?;
     }
     let now = store.now_ms();
     let deal = Promotion {
@@ -117,7 +118,7 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
         ends_at_ms: now + 7 * 86_400_000,
     };
     let promo_id = format!("demo-{}", location.location_id);
-    commerce::upsert_promotion(
+    catalog::upsert_promotion(
         &mut conn,
         &promo_id,
         &product_ids["FL-BD-35"].0,
@@ -151,7 +152,7 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
             non_resident: false,
             locked_reason: None,
         };
-        commerce::upsert_customer(&mut conn, &customer, store.now_ms()).await?;
+        customers::upsert(&mut conn, &customer, store.now_ms()).await?;
     }
     for (phone, number, status, payment, fulfillment, lines) in ORDERS {
         let contact = contacts::find(store, phone).await?.expect("demo contact was just upserted");
@@ -170,7 +171,7 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
         for (i, (sku, quantity)) in lines.iter().enumerate() {
             let (product_id, price) = &product_ids[sku];
             let line_no = i64::try_from(i + 1).expect("a few lines");
-            commerce::insert_line_if_absent(&mut conn, &order_id, line_no, product_id, *quantity, *price).await?;
+            orders::insert_line_if_absent(&mut conn, &order_id, line_no, product_id, *quantity, *price).await?;
         }
     }
     Ok(location)

@@ -118,6 +118,7 @@ internal_from!(
     handlebars::RenderError,
     crate::templates::TemplateError,
     crate::domain::DomainError,
+    crate::domain::commerce::CommerceError,
 );
 
 impl IntoResponse for AppError {

@@ -150,7 +150,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
         store: store.clone(),
         library: library.clone(),
         metrics: metrics.clone(),
-        commerce: Arc::new(crate::commerce::DbCommerce),
+        commerce: Arc::new(crate::commerce::BuiltIn),
         actions: crate::actions::ActionConfig {
             ach_payment_url: Some(crate::demo::DEMO_ACH_URL.into()),
             uploads: Some(crate::uploads::Links {
@@ -218,7 +218,7 @@ async fn check_records(store: &Store, from: &PhoneNumber, expect: &Expectations)
         let contact = contacts::find(store, from.as_ref()).await?.context("contact exists")?;
         let mut conn = store.pool().acquire().await?;
         let number = expect.order.get("number").map(String::as_str);
-        let order = crate::store::orders::find_for_contact(&mut conn, &contact.contact_id, number)
+        let order = crate::store::commerce::orders::find(&mut conn, &contact.contact_id, number)
             .await?
             .context("the order exists")?;
         let got = serde_json::to_value(&order)?;

@@ -1,8 +1,8 @@
 //! leafdesk: an omnichannel customer-service bot server for cannabis e-commerce.
 //!
 //! Crate map, by layer; a module imports only from its own layer or below, and
-//! `scripts/import-graph` checks there are no import circles (the way a message travels is in
-//! the README and in the team's DESIGN.md):
+//! `scripts/import-graph` checks there are no import circles and that `store` imports nothing
+//! above `domain` (the way a message travels is in the README):
 //!
 //! - entry: [`cli`] (the `leafdesk` command, one file per command group; `main.rs` only calls it).
 //! - wiring: [`startup`] (router, workers, listener), [`state`] (the shared [`state::AppState`]),
@@ -18,11 +18,12 @@
 //!   the integration keys), [`demo`], [`flowtest`] (conversation tests).
 //! - engine and rules: [`flows`] (model, loading and checking, hot reload, the pure step
 //!   function), [`templates`] (messages per locale and channel, pages), [`actions`] (built-ins
-//!   flows call), [`commerce`] (the port to the e-commerce platform and its built-in
-//!   implementation), [`compliance`] (consent words and the ledger's rules, the send gate,
+//!   flows call), [`commerce`] (which implementation of the commerce port serves, and the
+//!   customer reads handlers make through it), [`compliance`] (consent words and the ledger's rules, the send gate,
 //!   purchase limits, SMS content, area codes, consent import).
-//! - bottom: [`store`] (all SQL, one file per aggregate, SQLite and PostgreSQL alike),
-//!   [`domain`] (the types every layer shares), [`twilio`] (signatures, TwiML, the REST client,
+//! - bottom: [`store`] (all SQL, one file per aggregate, SQLite and PostgreSQL alike; the
+//!   built-in commerce beside its SQL), [`domain`] (the types every layer shares, as enums and
+//!   newtypes, and the commerce port's shape), [`twilio`] (signatures, TwiML, the REST client,
 //!   media), [`clock`] (the one clock), [`diagnostic`] (`file:line:col` problems).
 
 #![warn(clippy::self_named_module_files)]

@@ -89,11 +89,12 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
     let uploads = upload_links(&settings)?;
     crate::signed::keys::seal_legacy(&store, &uploads.sealer).await.context("sealing integration secrets")?;
     let keys = Arc::new(crate::signed::keys::Keys::new(store.clone(), uploads.sealer.clone()));
+    let commerce: Arc<dyn crate::commerce::Source> = Arc::new(crate::commerce::BuiltIn);
     let ctx = pipeline::Context {
         store: store.clone(),
         library: library.clone(),
         metrics: metrics.clone(),
-        commerce: Arc::new(crate::commerce::DbCommerce),
+        commerce: commerce.clone(),
         actions: crate::actions::ActionConfig {
             ach_payment_url: settings.ach_payment_url.clone(),
             uploads: Some(uploads.clone()),
@@ -132,6 +133,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         uploads: Arc::new(uploads),
         media: Arc::new(media),
         keys,
+        commerce,
     };
     Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper) })
 }

@@ -28,4 +28,6 @@ pub struct AppState {
     pub media: Arc<crate::twilio::media::MediaFetcher>,
     /// The integrations' keys that signed requests and chat links are checked against.
     pub keys: Arc<crate::signed::keys::Keys>,
+    /// The commerce port's source: handlers read customers through it.
+    pub commerce: Arc<dyn crate::commerce::Source>,
 }

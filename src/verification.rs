@@ -11,12 +11,14 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde_json::json;
 
+use crate::commerce::{reach, BuiltIn, Reach};
 use crate::domain::commerce::VerificationStatus;
 use crate::domain::Channel;
 use crate::flows::Assets;
 use crate::pipeline::{Pipeline, PlatformEvent};
+use crate::store::commerce::{customers, orders};
 use crate::store::outbox::{self, NewOutbound};
-use crate::store::{commerce, conversations, uploads as store_uploads, Store, StoreError};
+use crate::store::{conversations, uploads as store_uploads, Store, StoreError};
 use crate::uploads::Links;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +58,9 @@ pub async fn review(
     if let Decision::Approve { expires_on: Some(on) } = decision {
         on.parse::<jiff::civil::Date>().map_err(|_| ReviewError::BadDate(on.to_owned()))?;
     }
-    let commerce::Reach { customer, contact, location } =
-        commerce::reach(store, customer_id).await?.ok_or_else(|| ReviewError::NoCustomer(customer_id.to_owned()))?;
+    // A review changes leafdesk's own customer records, so it reads them there.
+    let Reach { customer, contact, location } =
+        reach(&BuiltIn, store, customer_id).await?.ok_or_else(|| ReviewError::NoCustomer(customer_id.to_owned()))?;
     let now = store.now_ms();
     let mut tx = store.begin().await?;
     let conversation = conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms").await?;
@@ -65,15 +68,21 @@ pub async fn review(
     let (status, note, template, mut slots) = match decision {
         Decision::Approve { expires_on } => {
             if let Some(on) = expires_on {
-                commerce::set_recommendation_expiry(&mut tx, customer_id, on).await?;
+                customers::set_recommendation_expiry(&mut tx, customer_id, on).await?;
             }
-            commerce::set_verification(&mut tx, customer_id, VerificationStatus::Verified, None, now).await?;
-            let released = commerce::release_orders(&mut tx, &contact.contact_id).await?;
+            customers::set_verification(&mut tx, customer_id, VerificationStatus::Verified, None, now).await?;
+            let released = orders::release_orders(&mut tx, &contact.contact_id).await?;
             ("approved", None, "medical_reverification/approved", json!({ "released_orders": released }))
         }
         Decision::Reject { reason } => {
-            commerce::set_verification(&mut tx, customer_id, VerificationStatus::Rejected, customer.locked_reason, now)
-                .await?;
+            customers::set_verification(
+                &mut tx,
+                customer_id,
+                VerificationStatus::Rejected,
+                customer.locked_reason,
+                now,
+            )
+            .await?;
             let expires = now + links.ttl_ms;
             let token =
                 store_uploads::insert_token(&mut tx, customer_id, conversation_id.as_deref(), expires, now).await?;
@@ -124,7 +133,7 @@ pub async fn sweep(store: &Store, pipeline: &Pipeline, now_ms: i64) -> Result<us
     let bound =
         now.to_zoned_datetime(TimeZone::UTC).date().tomorrow().map_or_else(|_| String::new(), |d| d.to_string());
     let mut conn = store.pool().acquire().await?;
-    let candidates = commerce::expiring_medical(&mut conn, &bound).await?;
+    let candidates = customers::expiring_medical(&mut conn, &bound).await?;
     drop(conn);
     let mut locked = 0;
     for (customer_id, expires_on, timezone) in candidates {
@@ -133,7 +142,7 @@ pub async fn sweep(store: &Store, pipeline: &Pipeline, now_ms: i64) -> Result<us
         if expires_on >= today {
             continue; // still valid today where the store is
         }
-        let Some(commerce::Reach { contact, location, .. }) = commerce::reach(store, &customer_id).await? else {
+        let Some(Reach { contact, location, .. }) = reach(&BuiltIn, store, &customer_id).await? else {
             continue;
         };
         let event = PlatformEvent {

@@ -18,7 +18,7 @@ async fn product(
     args: &BTreeMap<String, String>,
 ) -> Result<Option<Product>, StoreError> {
     let Some(text) = arg(args, "product") else { return Ok(None) };
-    Ok(ctx.commerce.find_products(conn, text).await?.into_iter().next())
+    Ok(ctx.commerce.open(conn).find_products(text).await?.into_iter().next())
 }
 
 fn product_slots(p: &Product, ctx: &ActionContext<'_>) -> Slots {
@@ -40,7 +40,7 @@ pub(super) async fn find_promotion(
 ) -> Result<ActionResult, StoreError> {
     let Some(p) = product(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
     let mut slots = product_slots(&p, ctx);
-    let promotions = ctx.commerce.promotions(conn, &p.product_id, &ctx.location.location_id, ctx.now_ms).await?;
+    let promotions = ctx.commerce.open(conn).promotions(&p.product_id, &ctx.location.location_id, ctx.now_ms).await?;
     let Some(promo) = promotions.into_iter().next() else { return Ok(ActionResult::new("no_promotion", slots)) };
     let tz = ctx.timezone();
     let ends = Timestamp::from_millisecond(promo.ends_at_ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz);
@@ -65,7 +65,7 @@ pub(super) async fn compare_stock(
 ) -> Result<ActionResult, StoreError> {
     let Some(p) = product(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
     let mut slots = product_slots(&p, ctx);
-    let Some(stock) = ctx.commerce.stock(conn, &ctx.location.location_id, &p.product_id).await? else {
+    let Some(stock) = ctx.commerce.open(conn).stock(&ctx.location.location_id, &p.product_id).await? else {
         return Ok(ActionResult::new("no_record", slots));
     };
     slots.insert("online_quantity".into(), json!(stock.online));

@@ -13,12 +13,7 @@ use regex::Regex;
 /// 60 minutes: the time a store needs to pull and pack an order.
 const PREP_MINUTES: i64 = 60;
 
-/// The store's hours: open from `open` to `close` o'clock, location time.
-#[derive(Debug, Clone, Copy)]
-pub struct Hours {
-    pub open: i8,
-    pub close: i8,
-}
+pub use crate::domain::commerce::Hours;
 
 fn zoned(ms: i64, tz: &TimeZone) -> Zoned {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone())

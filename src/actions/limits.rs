@@ -9,8 +9,8 @@ use sqlx::AnyConnection;
 use super::{arg, clock, money, ActionContext, ActionResult};
 use crate::commerce::OrderLine;
 use crate::compliance::limits::{self, number, Change, Line, Request, Verdict};
+use crate::domain::commerce::Order;
 use crate::flows::engine::Slots;
-use crate::store::orders::Order;
 use crate::store::StoreError;
 
 struct Checked {
@@ -24,19 +24,19 @@ async fn checked(
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<Option<Checked>, StoreError> {
-    let Some(order) = ctx.commerce.order(conn, ctx.contact_id, arg(args, "number")).await? else {
+    let Some(order) = ctx.commerce.open(conn).order(ctx.contact_id, arg(args, "number")).await? else {
         return Ok(None);
     };
-    let lines = ctx.commerce.order_lines(conn, &order.order_id).await?;
-    let customer = ctx.commerce.customer(conn, ctx.contact_id).await?;
+    let lines = ctx.commerce.open(conn).order_lines(&order.order_id).await?;
+    let customer = ctx.commerce.open(conn).customer(ctx.contact_id).await?;
     let (kind, non_resident) = match &customer {
         Some(c) => (c.customer_type, c.non_resident),
         None => (ctx.customer_type, false),
     };
     let (start, end) = clock::local_day(ctx.now_ms, &ctx.timezone());
-    let earlier = ctx.commerce.purchases_between(conn, ctx.contact_id, &order.order_id, start, end).await?;
-    let cart: Vec<Line> = lines.iter().map(crate::commerce::limit_line).collect();
-    let earlier: Vec<Line> = earlier.iter().map(crate::commerce::limit_line).collect();
+    let earlier = ctx.commerce.open(conn).purchases_between(ctx.contact_id, &order.order_id, start, end).await?;
+    let cart: Vec<Line> = lines.iter().map(limit_line).collect();
+    let earlier: Vec<Line> = earlier.iter().map(limit_line).collect();
     let verdict = limits::check(&Request {
         state: &ctx.location.state,
         customer: kind,
@@ -45,6 +45,19 @@ async fn checked(
         earlier_today: &earlier,
     });
     Ok(Some(Checked { order, lines, verdict }))
+}
+
+/// An order line as the purchase-limit calculator counts it.
+fn limit_line(line: &OrderLine) -> Line {
+    #[allow(clippy::cast_precision_loss)] // milligram amounts are far below 2^52
+    let mg = |v: Option<i64>| v.map(|v| v as f64);
+    Line {
+        label: line.product.name.clone(),
+        category: line.product.category.clone(),
+        quantity: u32::try_from(line.quantity.max(0)).unwrap_or(u32::MAX),
+        weight_g: mg(line.product.net_weight_mg).map(|mg| mg / 1000.0),
+        thc_mg: mg(line.product.thc_mg),
+    }
 }
 
 /// A change as templates say it (`{{change …}}`): what to take out of which line, all of it or
@@ -130,10 +143,10 @@ pub(super) async fn apply_limit_change(
         .iter()
         .filter_map(|r| c.lines.get(r.line).map(|l| (l.line_no, l.quantity - i64::from(r.quantity))))
         .collect();
-    ctx.commerce.set_line_quantities(conn, &c.order.order_id, &quantities).await?;
+    ctx.commerce.open(conn).set_line_quantities(&c.order.order_id, &quantities).await?;
     let mut slots = verdict_slots(&c);
     slots.insert("applied_change".into(), change_slot(change, &c.lines));
-    if let Some(after) = ctx.commerce.order(conn, ctx.contact_id, Some(&c.order.order_number)).await? {
+    if let Some(after) = ctx.commerce.open(conn).order(ctx.contact_id, Some(&c.order.order_number)).await? {
         slots.insert("order_total".into(), json!(money(after.total_cents)));
     }
     Ok(ActionResult::new("applied", slots))

@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use crate::commerce::Commerce;
+use crate::commerce::Source;
 use crate::domain::commerce::CustomerType;
 use crate::flows::engine::Slots;
 use crate::store::locations::Location;
@@ -76,7 +76,8 @@ pub struct ActionContext<'a> {
     /// The contact's type (adult_use or medical), when commerce has no customer record.
     pub customer_type: CustomerType,
     pub location: &'a Location,
-    pub commerce: &'a dyn Commerce,
+    /// Opens the commerce port on the turn's connection.
+    pub commerce: &'a dyn Source,
     pub config: &'a ActionConfig,
     pub now_ms: i64,
 }

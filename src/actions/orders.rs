@@ -7,8 +7,8 @@ use sqlx::AnyConnection;
 
 use super::clock::{self, Hours, PickupError};
 use super::{arg, money, ActionContext, ActionResult};
+use crate::domain::commerce::Order;
 use crate::flows::engine::Slots;
-use crate::store::orders::Order;
 use crate::store::StoreError;
 
 /// Statuses after which an order can no longer be changed.
@@ -19,12 +19,11 @@ async fn order(
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<Option<Order>, StoreError> {
-    ctx.commerce.order(conn, ctx.contact_id, arg(args, "number")).await
+    Ok(ctx.commerce.open(conn).order(ctx.contact_id, arg(args, "number")).await?)
 }
 
 async fn hours(conn: &mut AnyConnection, ctx: &ActionContext<'_>) -> Result<Hours, StoreError> {
-    let (open, close) = ctx.commerce.store_hours(conn, &ctx.location.location_id).await?;
-    Ok(Hours { open: i8::try_from(open).unwrap_or(9), close: i8::try_from(close).unwrap_or(21) })
+    Ok(ctx.commerce.open(conn).store_hours(&ctx.location.location_id).await?)
 }
 
 fn order_slots(o: &Order) -> Slots {
@@ -111,7 +110,7 @@ pub(super) async fn pay_on_pickup(
         Some(at) if at > ctx.now_ms => at,
         _ => clock::next_pickup(ctx.now_ms, &ctx.timezone(), hours),
     };
-    ctx.commerce.pay_on_pickup(conn, &o.order_id, at).await?;
+    ctx.commerce.open(conn).pay_on_pickup(&o.order_id, at).await?;
     let updated = Order { pickup_at_ms: Some(at), payment_method: "pay_at_pickup".into(), ..o };
     Ok(ActionResult::new("converted", order_slots(&updated)))
 }
@@ -135,7 +134,7 @@ pub(super) async fn reschedule_pickup(
     let when = arg(args, "when").unwrap_or_default();
     match clock::parse_pickup(when, ctx.now_ms, &ctx.timezone(), hours) {
         Ok(at) => {
-            ctx.commerce.reschedule_pickup(conn, &o.order_id, at).await?;
+            ctx.commerce.open(conn).reschedule_pickup(&o.order_id, at).await?;
             slots.insert("pickup_time".into(), json!(at));
             Ok(ActionResult::new("rescheduled", slots))
         }

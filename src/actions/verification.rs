@@ -15,7 +15,7 @@ use crate::store::{uploads, StoreError};
 /// `expired` (a medical recommendation ended before today, store time, and checkout is not
 /// locked yet), `pending` (a document is waiting for review), `verified` or `no_customer`.
 pub(super) async fn status(conn: &mut AnyConnection, ctx: &ActionContext<'_>) -> Result<ActionResult, StoreError> {
-    let Some(c) = ctx.commerce.customer(conn, ctx.contact_id).await? else {
+    let Some(c) = ctx.commerce.open(conn).customer(ctx.contact_id).await? else {
         return Ok(ActionResult::outcome("no_customer"));
     };
     let mut slots = Slots::from([("locked_reason".into(), json!(c.locked_reason.map_or("", LockReason::as_str)))]);
@@ -43,11 +43,11 @@ pub(super) async fn lock_account(
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<ActionResult, StoreError> {
-    let Some(c) = ctx.commerce.customer(conn, ctx.contact_id).await? else {
+    let Some(c) = ctx.commerce.open(conn).customer(ctx.contact_id).await? else {
         return Ok(ActionResult::outcome("no_customer"));
     };
     let reason = arg(args, "reason").and_then(LockReason::parse).unwrap_or(LockReason::RecommendationExpired);
-    let held = ctx.commerce.lock_checkout(conn, &c, reason, ctx.now_ms).await?;
+    let held = ctx.commerce.open(conn).lock_checkout(&c, reason, ctx.now_ms).await?;
     let mut slots = Slots::from([("held_orders".into(), json!(held)), ("locked_reason".into(), json!(reason))]);
     if let Some(on) = &c.recommendation_expires_on {
         slots.insert("recommendation_expired_on".into(), json!(on));
@@ -60,7 +60,7 @@ pub(super) async fn lock_account(
 /// (uploads are not configured) or `no_customer`.
 pub(super) async fn upload_link(conn: &mut AnyConnection, ctx: &ActionContext<'_>) -> Result<ActionResult, StoreError> {
     let Some(links) = &ctx.config.uploads else { return Ok(ActionResult::outcome("unavailable")) };
-    let Some(c) = ctx.commerce.customer(conn, ctx.contact_id).await? else {
+    let Some(c) = ctx.commerce.open(conn).customer(ctx.contact_id).await? else {
         return Ok(ActionResult::outcome("no_customer"));
     };
     let expires = ctx.now_ms + links.ttl_ms;

@@ -18,7 +18,8 @@ use crate::domain::commerce::{CustomerType, VerificationStatus};
 use crate::domain::PhoneNumber;
 use crate::error::{AppError, Refused};
 use crate::state::AppState;
-use crate::store::{commerce, contacts, locations, StoreError};
+use crate::store::commerce::{customers, orders};
+use crate::store::{contacts, locations, StoreError};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/customers/{id}", put(put_customer))
@@ -201,7 +202,7 @@ async fn put_customer(
     // One transaction: the contact and the customer record change together or not at all.
     let mut tx = state.store.begin().await?;
     if let Some(known) = contacts::find(&state.store, phone.as_ref()).await? {
-        let owner = commerce::customer(&mut tx, &known.contact_id).await?;
+        let owner = state.commerce.open(&mut tx).customer(&known.contact_id).await?;
         if owner.is_some_and(|c| c.customer_id != customer_id) {
             return Err(AppError::rejected(
                 Refused::Conflict,
@@ -220,16 +221,16 @@ async fn put_customer(
         timezone: p.timezone.as_deref(),
     };
     let contact_id = contacts::upsert(&mut tx, &profile, now).await?;
-    let existing = commerce::customer_by_id(&mut tx, &customer_id).await?;
+    let existing = state.commerce.open(&mut tx).customer_by_id(&customer_id).await?;
     let existed = existing.is_some();
     let (customer, release) = merge(existing.as_ref(), &p, &customer_id, &contact_id)?;
     if release {
-        commerce::release_orders(&mut tx, &contact_id).await?;
+        orders::release_orders(&mut tx, &contact_id).await?;
     }
-    commerce::upsert_customer(&mut tx, &customer, now).await?;
+    customers::upsert(&mut tx, &customer, now).await?;
     if let Some(number) = p.recommendation_number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         let sealed = state.uploads.sealer.seal(&recommendation_context(&customer_id), number.as_bytes());
-        commerce::set_recommendation_number(&mut tx, &customer_id, &sealed).await?;
+        customers::set_recommendation_number(&mut tx, &customer_id, &sealed).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     let status = if existed { StatusCode::OK } else { StatusCode::CREATED };

@@ -18,12 +18,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::commerce;
 use crate::domain::Channel;
 use crate::error::{AppError, Refused};
 use crate::flows::model::KNOWN_EVENTS;
 use crate::pipeline::{EventOutcome, Handled, PlatformEvent};
 use crate::state::AppState;
-use crate::store::commerce;
 use crate::store::integrations::{self, Integration, Receipt};
 
 /// 256 KiB: far above any real event (session data included).
@@ -233,7 +233,7 @@ async fn resolve(
         )
     };
     let commerce::Reach { contact, location, .. } =
-        commerce::reach(&state.store, &p.customer_id).await?.ok_or_else(unknown)?;
+        commerce::reach(state.commerce.as_ref(), &state.store, &p.customer_id).await?.ok_or_else(unknown)?;
     // SMS is the channel that can reach a customer first; a web or voice preference is served
     // there when those channels can start conversations.
     let channel = Channel::Sms;

@@ -11,13 +11,14 @@ use axum::Router;
 use serde_json::json;
 
 use super::{rejection_reason, TwilioForm};
+use crate::commerce;
 use crate::domain::commerce::VerificationStatus;
 use crate::domain::{mask_phone, Channel, Inbound, Media, PhoneNumber};
 use crate::error::{AppError, Result};
 use crate::pipeline::Handled;
 use crate::state::AppState;
 use crate::store::locations::Location;
-use crate::store::{commerce, contacts, conversations, receipts};
+use crate::store::{contacts, conversations, receipts};
 use crate::twilio::twiml;
 use crate::uploads::{self, Source};
 
@@ -62,10 +63,7 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
 /// logged and the flow asks again.
 async fn file_mms_document(state: &AppState, inbound: &Inbound, location: &Location) {
     let Ok(Some(contact)) = contacts::find(&state.store, inbound.from.as_ref()).await else { return };
-    let customer = match state.store.pool().acquire().await {
-        Ok(mut conn) => commerce::customer(&mut conn, &contact.contact_id).await.ok().flatten(),
-        Err(_) => None,
-    };
+    let customer = commerce::customer(state.commerce.as_ref(), &state.store, &contact.contact_id).await.ok().flatten();
     let Some(customer) =
         customer.filter(|c| c.verification_status != VerificationStatus::PendingReview && c.locked_reason.is_some())
     else {

@@ -12,9 +12,10 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::commerce;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{commerce, uploads as store_uploads};
+use crate::store::uploads as store_uploads;
 use crate::templates::BASE_LOCALE;
 use crate::uploads::{self, Source, UploadError};
 
@@ -32,7 +33,7 @@ struct Viewer {
 }
 
 async fn viewer(state: &AppState, customer_id: &str) -> Viewer {
-    match commerce::reach(&state.store, customer_id).await {
+    match commerce::reach(state.commerce.as_ref(), &state.store, customer_id).await {
         Ok(Some(r)) => Viewer { locale: r.contact.locale, timezone: r.location.timezone },
         _ => Viewer { locale: BASE_LOCALE.into(), timezone: "UTC".into() },
     }

@@ -26,11 +26,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::optin::{self, Asked};
+use crate::commerce::{self, Reach};
 use crate::domain::{Channel, Inbound, PhoneNumber};
 use crate::error::{AppError, Refused};
 use crate::pipeline::Handled;
 use crate::state::AppState;
-use crate::store::commerce::{self, Reach};
 
 /// The longest message a customer can type, as for SMS.
 const MAX_TEXT_CHARS: usize = crate::domain::MAX_MESSAGE_CHARS;
@@ -60,7 +60,7 @@ async fn identify(state: &AppState, link: &Link) -> Result<Reach, AppError> {
     let now = state.store.clock().now_secs();
     crate::signed::verify_link(&keys, &link.customer, &link.ts, &link.sig, now)
         .map_err(|refusal| super::refused(&refusal))?;
-    commerce::reach(&state.store, &link.customer).await?.ok_or_else(|| {
+    commerce::reach(state.commerce.as_ref(), &state.store, &link.customer).await?.ok_or_else(|| {
         AppError::rejected(
             Refused::NotFound,
             "unknown_customer",

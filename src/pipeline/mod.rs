@@ -25,7 +25,7 @@ use batch::Batch;
 pub use event::{EventOutcome, PlatformEvent};
 
 use crate::actions::ActionConfig;
-use crate::commerce::Commerce;
+use crate::commerce::Source;
 use crate::domain::{Channel, ConversationId, Inbound};
 use crate::flows::{Assets, Library};
 use crate::metrics::Metrics;
@@ -102,7 +102,7 @@ pub struct Context {
     pub store: Store,
     pub library: Arc<Library>,
     pub metrics: Arc<Metrics>,
-    pub commerce: Arc<dyn Commerce>,
+    pub commerce: Arc<dyn Source>,
     pub actions: ActionConfig,
 }
 

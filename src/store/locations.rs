@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::{Store, StoreError};
+use crate::domain::commerce::Hours;
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct Location {
@@ -117,6 +118,18 @@ pub async fn get(store: &Store, location_id: &str) -> Result<Option<Location>, S
     .bind(location_id)
     .fetch_optional(store.pool())
     .await?)
+}
+
+const HOURS: &str = "select open_hour, close_hour from location where location_id = $1";
+
+/// The store's opening and closing hour (location time, 0–24); 9 to 21 when unknown.
+///
+/// # Errors
+/// Database failures.
+pub async fn hours(conn: &mut AnyConnection, location_id: &str) -> Result<Hours, StoreError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(HOURS).bind(location_id).fetch_optional(conn).await?;
+    let (open, close) = row.unwrap_or((9, 21));
+    Ok(Hours { open: i8::try_from(open).unwrap_or(9), close: i8::try_from(close).unwrap_or(21) })
 }
 
 /// Locations by the number (or Messaging Service) customers write to. Locations change

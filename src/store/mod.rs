@@ -11,7 +11,6 @@ pub mod conversations;
 pub mod integrations;
 pub mod locations;
 pub mod messages;
-pub mod orders;
 pub mod outbox;
 pub mod outcomes;
 pub mod receipts;
@@ -50,6 +49,9 @@ pub enum StoreError {
     /// The database cannot be opened or reached: says which one, and what to check.
     #[error("cannot open the database {target}: {detail}. {fix}")]
     Unreachable { target: String, detail: String, fix: &'static str },
+    /// The commerce port failed (its database, or the platform behind an adapter).
+    #[error(transparent)]
+    Commerce(#[from] crate::domain::commerce::CommerceError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

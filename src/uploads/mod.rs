@@ -8,8 +8,9 @@
 pub mod crypto;
 
 use crate::domain::commerce::{LockReason, VerificationStatus};
+use crate::store::commerce::customers;
 use crate::store::uploads::{self, NewUpload};
-use crate::store::{commerce, tickets, Store, StoreError};
+use crate::store::{tickets, Store, StoreError};
 pub use crypto::Sealer;
 
 /// The queue medical re-verification tickets go to.
@@ -108,7 +109,7 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
             (customer_id.to_owned(), conversation_id.map(str::to_owned), None, "mms")
         }
     };
-    let customer = commerce::customer_by_id(&mut tx, &customer_id).await?.ok_or(UploadError::NoCustomer)?;
+    let customer = customers::customer_by_id(&mut tx, &customer_id).await?.ok_or(UploadError::NoCustomer)?;
     let upload_id = crate::new_id();
     let sealed = links.sealer.seal(&upload_id, bytes);
     let ticket_id = match conversation_id.as_deref() {
@@ -144,7 +145,7 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
         ticket_id: ticket_id.as_deref(),
     };
     uploads::insert(&mut tx, &upload, now).await?;
-    commerce::set_verification(&mut tx, &customer_id, VerificationStatus::PendingReview, customer.locked_reason, now)
+    customers::set_verification(&mut tx, &customer_id, VerificationStatus::PendingReview, customer.locked_reason, now)
         .await?;
     tx.commit().await.map_err(StoreError::from)?;
     tracing::info!(%upload_id, content_type, size = bytes.len(), source = kind, "medical document received for review");

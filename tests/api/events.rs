@@ -364,7 +364,7 @@ async fn outcomes_and_tickets_are_reported_by_crm_tag() {
 
 async fn casey(app: &TestApp) -> leafdesk::commerce::Customer {
     let mut conn = app.state.store.pool().acquire().await.unwrap();
-    leafdesk::store::commerce::customer_by_id(&mut conn, "cus_casey").await.unwrap().unwrap()
+    leafdesk::store::commerce::customers::customer_by_id(&mut conn, "cus_casey").await.unwrap().unwrap()
 }
 
 async fn order_status(app: &TestApp, number: &str) -> String {
