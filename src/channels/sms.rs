@@ -11,16 +11,13 @@ use axum::Router;
 use serde_json::json;
 
 use super::{rejection_reason, TwilioForm};
-use crate::commerce;
-use crate::domain::commerce::VerificationStatus;
 use crate::domain::{mask_phone, Channel, Inbound, Media, PhoneNumber};
 use crate::error::{AppError, Result};
 use crate::pipeline::Handled;
 use crate::state::AppState;
-use crate::store::locations::Location;
-use crate::store::{contacts, conversations, receipts};
+use crate::store::receipts;
 use crate::twilio::twiml;
-use crate::uploads::{self, Source};
+use crate::uploads;
 
 /// 10: Twilio's maximum number of media in one MMS.
 const MAX_MEDIA: usize = 10;
@@ -43,7 +40,12 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
         return unrouted(&state, &inbound).await;
     };
     if !inbound.media.is_empty() {
-        file_mms_document(&state, &inbound, &location).await;
+        let mms = uploads::Mms { from: &inbound.from, location_id: &location.location_id, media: &inbound.media };
+        match uploads::file_mms(&state.store, &state.uploads, &state.media, state.commerce.as_ref(), &mms).await {
+            Ok(Some(_)) => state.metrics.inc("leafdesk_uploads_total", &[("source", "mms")]),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "an MMS document was not filed; the flow asks again"),
+        }
     }
     let handled = state.pipeline.handle(inbound, location).await?;
     let texts = match &handled {
@@ -55,45 +57,6 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
         Handled::Silent { .. } => &[],
     };
     Ok(twiml_reply(twiml::messaging_response(texts)))
-}
-
-/// A photo or PDF sent by MMS while the customer's checkout is locked for re-verification is
-/// their new document: downloaded, sealed and filed for review before the turn runs, so the
-/// flow can thank them. Anything else about the MMS is the turn's business; a failure here is
-/// logged and the flow asks again.
-async fn file_mms_document(state: &AppState, inbound: &Inbound, location: &Location) {
-    let Ok(Some(contact)) = contacts::find(&state.store, inbound.from.as_ref()).await else { return };
-    let customer = commerce::customer(state.commerce.as_ref(), &state.store, &contact.contact_id).await.ok().flatten();
-    let Some(customer) =
-        customer.filter(|c| c.verification_status != VerificationStatus::PendingReview && c.locked_reason.is_some())
-    else {
-        return;
-    };
-    let Some(media) =
-        inbound.media.iter().find(|m| m.content_type.starts_with("image/") || m.content_type == "application/pdf")
-    else {
-        return;
-    };
-    let bytes = match state.media.fetch(&media.url, state.uploads.max_bytes).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not download an MMS document");
-            return;
-        }
-    };
-    let conversation = match state.store.begin_read().await {
-        Ok(mut tx) => conversations::find_open(&mut tx, &contact.contact_id, &location.location_id, "sms")
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.conversation_id),
-        Err(_) => None,
-    };
-    let source = Source::Mms { customer_id: &customer.customer_id, conversation_id: conversation.as_deref() };
-    match uploads::accept(&state.store, &state.uploads, source, &bytes).await {
-        Ok(_) => state.metrics.inc("leafdesk_uploads_total", &[("source", "mms")]),
-        Err(e) => tracing::warn!(error = %e, "an MMS document was not accepted"),
-    }
 }
 
 fn twiml_reply(xml: String) -> Response {

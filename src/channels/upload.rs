@@ -79,7 +79,7 @@ fn problem(err: &UploadError) -> (StatusCode, &'static str) {
         UploadError::Empty => (StatusCode::BAD_REQUEST, "empty"),
         UploadError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         UploadError::WrongType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "wrong_type"),
-        UploadError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ours"),
+        UploadError::Store(_) | UploadError::Fetch(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ours"),
     }
 }
 

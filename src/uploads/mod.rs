@@ -2,15 +2,19 @@
 //! bytes, never its name), sealing it, and filing it for review — the account goes to
 //! "pending expedited review" and a ticket opens in the `verification` queue.
 //!
-//! Owns the rules for uploads (types, size, single-use links). The web page lives in
-//! `channels::upload`, MMS photos arrive through `channels::sms`, review in `verification`.
+//! Owns the rules for uploads (types, size, single-use links, which MMS is a document). The web
+//! page lives in `channels::upload`, MMS photos arrive through `channels::sms`, review in
+//! `verification`.
 
 pub mod crypto;
 
 use crate::domain::commerce::{LockReason, VerificationStatus};
+use crate::domain::{Channel, Media, PhoneNumber};
 use crate::store::commerce::customers;
 use crate::store::uploads::{self, NewUpload};
+use crate::store::{contacts, conversations};
 use crate::store::{tickets, Store, StoreError};
+use crate::twilio::media::{FetchError, MediaFetcher};
 pub use crypto::Sealer;
 
 /// The queue medical re-verification tickets go to.
@@ -68,14 +72,54 @@ pub enum UploadError {
     NoCustomer,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
 }
 
 /// Where a document came from.
 pub enum Source<'a> {
     /// An upload link's token id (its signature already checked).
     Link { token_id: &'a str },
-    /// An MMS photo from the customer's number.
-    Mms { customer_id: &'a str, conversation_id: Option<&'a str> },
+    /// An MMS photo from the customer's number, to the store at `location_id`.
+    Mms { customer_id: &'a str, contact_id: &'a str, location_id: &'a str },
+}
+
+/// An MMS a customer sent.
+pub struct Mms<'a> {
+    pub from: &'a PhoneNumber,
+    pub location_id: &'a str,
+    pub media: &'a [Media],
+}
+
+/// An MMS from a customer whose checkout is locked for re-verification (and who has no
+/// document waiting for review) carries their new document: its first photo or PDF is
+/// downloaded and filed as [`accept`] does, before the turn runs, so the flow can thank them.
+/// Returns the upload's id, or `None` when the MMS is not a document (the turn's business).
+///
+/// # Errors
+/// A download or filing failure; the caller logs it and the flow asks again.
+pub async fn file_mms(
+    store: &Store,
+    links: &Links,
+    fetcher: &MediaFetcher,
+    commerce: &dyn crate::commerce::Source,
+    mms: &Mms<'_>,
+) -> Result<Option<String>, UploadError> {
+    let Some(contact) = contacts::find(store, mms.from.as_ref()).await? else { return Ok(None) };
+    let customer = crate::commerce::customer(commerce, store, &contact.contact_id).await?;
+    let locked = |c: &crate::commerce::Customer| {
+        c.verification_status != VerificationStatus::PendingReview && c.locked_reason.is_some()
+    };
+    let Some(customer) = customer.filter(locked) else { return Ok(None) };
+    let document = |m: &&Media| m.content_type.starts_with("image/") || m.content_type == "application/pdf";
+    let Some(media) = mms.media.iter().find(document) else { return Ok(None) };
+    let bytes = fetcher.fetch(&media.url, links.max_bytes).await?;
+    let source = Source::Mms {
+        customer_id: &customer.customer_id,
+        contact_id: &contact.contact_id,
+        location_id: mms.location_id,
+    };
+    accept(store, links, source, &bytes).await.map(Some)
 }
 
 /// Checks, seals and files a document in one transaction: the link is used up, the upload
@@ -105,8 +149,9 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
             };
             (token.customer_id, token.conversation_id, Some(token_id.to_owned()), "link")
         }
-        Source::Mms { customer_id, conversation_id } => {
-            (customer_id.to_owned(), conversation_id.map(str::to_owned), None, "mms")
+        Source::Mms { customer_id, contact_id, location_id } => {
+            let open = conversations::find_open(&mut tx, contact_id, location_id, Channel::Sms.as_str()).await?;
+            (customer_id.to_owned(), open.map(|c| c.conversation_id), None, "mms")
         }
     };
     let customer = customers::customer_by_id(&mut tx, &customer_id).await?.ok_or(UploadError::NoCustomer)?;
