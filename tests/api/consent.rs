@@ -146,10 +146,10 @@ async fn an_edited_current_consent_row_fools_neither_the_gate_nor_the_verify_com
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only; scripts/test runs it with --include-ignored"]
 async fn postgres_refuses_to_truncate_the_ledger() {
-    if !is_postgres() {
-        return; // SQLite has no TRUNCATE; its triggers refuse update and delete (tested above).
-    }
+    // SQLite has no TRUNCATE; its triggers refuse update and delete (tested above).
+    require_postgres();
     let app = spawn_app().await;
     app.sms(&sid(), "+15555550191", "STOP").await;
     let err = sqlx::query("truncate consent_event cascade").execute(app.state.store.pool()).await.unwrap_err();

@@ -178,6 +178,12 @@ pub fn is_postgres() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
 }
 
+/// For a test marked `#[ignore = "PostgreSQL only…"]`: run on SQLite (`--include-ignored`
+/// without `TEST_DATABASE_URL`), it fails rather than pass without testing anything.
+pub fn require_postgres() {
+    assert!(is_postgres(), "this test is PostgreSQL's: set TEST_DATABASE_URL (scripts/test does)");
+}
+
 /// Form parameters of an inbound SMS.
 pub fn sms_params(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
     [

@@ -82,10 +82,10 @@ async fn nothing_is_sent_to_a_number_that_opted_out_and_the_row_keeps_its_reason
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only; scripts/test runs it with --include-ignored"]
 async fn two_outbox_workers_on_one_postgres_never_send_a_row_twice() {
-    if !is_postgres() {
-        return; // one SQLite file has one server process
-    }
+    // one SQLite file has one server process
+    require_postgres();
     let (fake, base) = fake_twilio(vec![]).await;
     let first = spawn_with(Options { twilio_api_base: Some(base.clone()), ..Options::default() }).await;
     let second = spawn_with(Options {
