@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use super::load::normalize_answer;
 use super::model::*;
 
 /// The template sent before re-asking when an answer was not understood.
@@ -455,7 +454,8 @@ impl<'f> Run<'f> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::load::{load_sources, TemplateCatalog, TemplateStatus};
+    use crate::flows::load::load_sources;
+    use crate::templates::{TemplateCatalog, TemplateStatus};
     use std::path::PathBuf;
 
     struct AnyTemplate;

@@ -477,11 +477,6 @@ fn check_branch(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> 
     StepKind::Branch { cases, otherwise: otherwise.unwrap_or(Target::Step(0)) }
 }
 
-/// Lower-cased, trimmed, without trailing punctuation: how answers are compared to options.
-pub fn normalize_answer(text: &str) -> String {
-    text.trim().trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase()
-}
-
 /// Steps a step can lead to within its flow.
 fn successors(step: &Step) -> Vec<&Target> {
     let mut out: Vec<&Target> = step.next.iter().collect();

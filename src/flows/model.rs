@@ -1,7 +1,8 @@
 //! Flow file types: what a `flows/*.yaml` file may say (the `*File` types, with positions for
 //! error messages) and the checked, indexed form the engine runs (`Flow`, `Step`).
 //!
-//! Owns the vocabulary of flows. Loading and checking live in `load`, running in `engine`.
+//! Owns the vocabulary of flows, and how an answer is compared to an option
+//! ([`normalize_answer`]). Loading and checking live in `load`, running in `engine`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -196,6 +197,12 @@ pub enum Matcher {
     Intent(String),
     Pattern(Regex),
     Any,
+}
+
+/// Lower-cased, trimmed, without trailing punctuation: how answers are compared to options
+/// (`load` normalizes the options once, the engine each answer).
+pub fn normalize_answer(text: &str) -> String {
+    text.trim().trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase()
 }
 
 #[derive(Debug)]
