@@ -1,86 +1,18 @@
-//! Loading and checking flow files: YAML in, a [`FlowSet`] or a list of `file:line:col: reason`.
+//! Reading flow files: a flows folder (or texts already read) in, the parsed `*File` types out
+//! and handed to `check`, which turns them into a [`FlowSet`].
 //!
-//! Owns every rule `leafdesk flows check` enforces (unknown step, template, action, intent or
-//! flow; bad regex; unreachable step; a loop with no wait). The server runs the same check at
-//! start and on every reload.
+//! Owns the folder's layout (`intents.yaml`, an optional `tags.yaml`, every other `*.yaml` or
+//! `*.yml` a flow; sub-folders are not read) and the problems of getting a file into its type: a
+//! file that cannot be read, YAML that is not what that file may say, no `intents.yaml`. The
+//! rules a well-formed file must still meet are `check`'s.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use regex::{Regex, RegexBuilder};
-use serde_saphyr::Spanned;
-
-use super::model::*;
+use super::check::check_set;
+use super::model::{FlowFile, FlowFiles, FlowSet, IntentsFile, TagsFile};
 
 pub use crate::diagnostic::Diagnostic;
 pub use crate::templates::{TemplateCatalog, TemplateStatus};
-
-/// Default minutes before an unfinished flow run is abandoned.
-const DEFAULT_EXPIRE_MINUTES: u32 = 60;
-
-struct Ctx<'a> {
-    diags: Vec<Diagnostic>,
-    file: PathBuf,
-    templates: &'a dyn TemplateCatalog,
-    actions: &'a [&'a str],
-    intent_ids: HashSet<String>,
-    flow_ids: HashSet<String>,
-    /// The CRM taxonomy, when `tags.yaml` exists.
-    tags: Option<HashSet<String>>,
-}
-
-impl Ctx<'_> {
-    fn error<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
-        self.diags.push(Diagnostic {
-            file: self.file.clone(),
-            line: at.referenced.line(),
-            column: at.referenced.column(),
-            message: message.into(),
-        });
-    }
-
-    fn template(&mut self, name: &Spanned<String>) {
-        match self.templates.status(&name.value) {
-            TemplateStatus::Found => {}
-            TemplateStatus::MissingEnglish => {
-                let msg = format!(
-                    "template {:?} has no en version (add templates/messages/en/{}.hbs)",
-                    name.value, name.value
-                );
-                self.error(name, msg)
-            }
-            TemplateStatus::Unknown => {
-                let msg =
-                    format!("unknown template {:?} (expected templates/messages/en/{}.hbs)", name.value, name.value);
-                self.error(name, msg)
-            }
-        }
-    }
-
-    fn tag<T>(&mut self, at: &Spanned<T>, tag: &str) {
-        if self.tags.as_ref().is_some_and(|known| !known.contains(tag)) {
-            self.error(at, format!("unknown tag {tag:?} (tags are defined in flows/tags.yaml)"));
-        }
-    }
-
-    fn intent(&mut self, name: &Spanned<String>) {
-        if !self.intent_ids.contains(&name.value) {
-            let msg = format!("unknown intent {:?} (intents are defined in flows/intents.yaml)", name.value);
-            self.error(name, msg);
-        }
-    }
-
-    fn regex(&mut self, pattern: &Spanned<String>) -> Option<Regex> {
-        match RegexBuilder::new(&pattern.value).case_insensitive(true).build() {
-            Ok(re) => Some(re),
-            Err(e) => {
-                let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
-                self.error(pattern, format!("invalid regex {:?}: {first}", pattern.value));
-                None
-            }
-        }
-    }
-}
 
 /// Loads and checks every flow in `dir` (and `dir/intents.yaml`).
 ///
@@ -101,6 +33,58 @@ pub fn load_dir(dir: &Path, templates: &dyn TemplateCatalog, actions: &[&str]) -
     load_sources(&sources, templates, actions)
 }
 
+/// Parses and checks already-read files: `(path, text)`, one of them named `intents.yaml`.
+///
+/// # Errors
+/// Every problem found, sorted by place.
+pub fn load_sources(
+    sources: &[(PathBuf, String)],
+    templates: &dyn TemplateCatalog,
+    actions: &[&str],
+) -> Result<FlowSet, Vec<Diagnostic>> {
+    let (files, mut diags) = parse_sources(sources);
+    let Some(files) = files else {
+        return Err(diags);
+    };
+    match check_set(files, templates, actions) {
+        Ok(set) if diags.is_empty() => return Ok(set),
+        Ok(_) => {}
+        Err(more) => diags.extend(more),
+    }
+    diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    Err(diags)
+}
+
+/// Every file parsed into its type, and a diagnostic for each that would not parse. No
+/// `FlowFiles` without an intents file: flows name its intents, so nothing can be checked.
+fn parse_sources(sources: &[(PathBuf, String)]) -> (Option<FlowFiles>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut intents = None;
+    let mut tags = None;
+    let mut flows = Vec::new();
+    for (path, text) in sources {
+        let stem = path.file_stem();
+        if stem.is_some_and(|s| s == "tags") {
+            tags = parse::<TagsFile>(path, text, &mut diags);
+        } else if stem.is_some_and(|s| s == "intents") {
+            intents = parse::<IntentsFile>(path, text, &mut diags).map(|file| (path.clone(), file));
+        } else if let Some(file) = parse::<FlowFile>(path, text, &mut diags) {
+            flows.push((path.clone(), file));
+        }
+    }
+    let Some(intents) = intents else {
+        let dir = sources.first().and_then(|(p, _)| p.parent()).unwrap_or(Path::new("flows"));
+        let file = dir.join("intents.yaml");
+        diags.push(Diagnostic { file, line: 1, column: 1, message: "missing intents file".into() });
+        return (None, diags);
+    };
+    (Some(FlowFiles { intents, tags, flows }), diags)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| diags.push(yaml_diag(path, &e))).ok()
+}
+
 fn io_diag(path: &Path, err: &std::io::Error) -> Diagnostic {
     Diagnostic { file: path.to_owned(), line: 1, column: 1, message: format!("cannot read: {err}") }
 }
@@ -118,467 +102,4 @@ fn yaml_diag(path: &Path, err: &serde_saphyr::Error) -> Diagnostic {
     };
     let message = format!("invalid YAML: {message}");
     Diagnostic { file: path.to_owned(), line, column, message }
-}
-
-/// Checks already-read files: `(path, text)`, one of them named `intents.yaml`.
-///
-/// # Errors
-/// Every problem found.
-pub fn load_sources(
-    sources: &[(PathBuf, String)],
-    templates: &dyn TemplateCatalog,
-    actions: &[&str],
-) -> Result<FlowSet, Vec<Diagnostic>> {
-    let mut diags = Vec::new();
-    let mut intents_file = None;
-    let mut tags = None;
-    let mut flow_files = Vec::new();
-    for (path, text) in sources {
-        let is_intents = path.file_stem().is_some_and(|s| s == "intents");
-        if path.file_stem().is_some_and(|s| s == "tags") {
-            match serde_saphyr::from_str::<TagsFile>(text) {
-                Ok(file) => tags = Some(file.tags.into_iter().map(|t| t.value).collect()),
-                Err(e) => diags.push(yaml_diag(path, &e)),
-            }
-        } else if is_intents {
-            match serde_saphyr::from_str::<IntentsFile>(text) {
-                Ok(file) => intents_file = Some((path.clone(), file)),
-                Err(e) => diags.push(yaml_diag(path, &e)),
-            }
-        } else {
-            match serde_saphyr::from_str::<FlowFile>(text) {
-                Ok(file) => flow_files.push((path.clone(), file)),
-                Err(e) => diags.push(yaml_diag(path, &e)),
-            }
-        }
-    }
-    let Some((intents_path, intents_file)) = intents_file else {
-        let dir = sources.first().and_then(|(p, _)| p.parent()).unwrap_or(Path::new("flows"));
-        diags.push(Diagnostic {
-            file: dir.join("intents.yaml"),
-            line: 1,
-            column: 1,
-            message: "missing intents file".into(),
-        });
-        return Err(diags);
-    };
-    let mut ctx = Ctx {
-        diags,
-        file: intents_path,
-        templates,
-        actions,
-        intent_ids: HashSet::new(),
-        flow_ids: flow_files.iter().map(|(_, f)| f.id.value.clone()).collect(),
-        tags,
-    };
-    let intents = check_intents(&mut ctx, intents_file);
-    let mut flows = HashMap::new();
-    for (path, file) in flow_files {
-        ctx.file = path.clone();
-        if let Some(flow) = check_flow(&mut ctx, file) {
-            if flows.contains_key(&flow.id) {
-                ctx.diags.push(Diagnostic {
-                    file: path,
-                    line: 1,
-                    column: 1,
-                    message: format!("flow id {:?} is used twice", flow.id),
-                });
-            } else {
-                flows.insert(flow.id.clone(), (path, flow));
-            }
-        }
-    }
-    check_loops(&mut ctx, &flows);
-    if ctx.diags.is_empty() {
-        Ok(FlowSet { flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(), intents })
-    } else {
-        ctx.diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-        Err(ctx.diags)
-    }
-}
-
-fn check_intents(ctx: &mut Ctx, file: IntentsFile) -> Vec<Intent> {
-    let mut intents = Vec::new();
-    for intent in file.intents {
-        if !ctx.intent_ids.insert(intent.id.value.clone()) {
-            let msg = format!("intent {:?} is defined twice", intent.id.value);
-            ctx.error(&intent.id, msg);
-        }
-        let patterns = intent.patterns.iter().filter_map(|p| ctx.regex(p)).collect();
-        intents.push(Intent { id: intent.id.value, global: intent.global, patterns });
-    }
-    intents
-}
-
-fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
-    for intent in &file.triggers.intents {
-        ctx.intent(intent);
-    }
-    for event in &file.triggers.events {
-        if !KNOWN_EVENTS.contains(&event.value.as_str()) {
-            let msg = format!("unknown event {:?} (known: {})", event.value, KNOWN_EVENTS.join(", "));
-            ctx.error(event, msg);
-        }
-    }
-    for tag in &file.tags {
-        ctx.tag(tag, &tag.value);
-    }
-    if file.steps.is_empty() {
-        ctx.error(&file.id, format!("flow {:?} has no steps", file.id.value));
-        return None;
-    }
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, step) in file.steps.iter().enumerate() {
-        if index.insert(step.id.value.clone(), i).is_some() {
-            let msg = format!("step id {:?} is used twice in this flow", step.id.value);
-            ctx.error(&step.id, msg);
-        }
-    }
-    let count = file.steps.len();
-    let steps: Vec<Step> = file
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| check_step(ctx, s, &index, (i + 1 < count).then_some(i + 1)))
-        .collect();
-    check_reachable(ctx, &file, &steps);
-    Some(Flow {
-        id: file.id.value,
-        description: file.description,
-        intents: file.triggers.intents.into_iter().map(|s| s.value).collect(),
-        events: file.triggers.events.into_iter().map(|s| s.value).collect(),
-        tags: file.tags.into_iter().map(|t| t.value).collect(),
-        expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES)) * 60_000,
-        steps,
-    })
-}
-
-/// Resolves `next` / `flow` into a target; `fallthrough` is the following step, if any.
-fn target(
-    ctx: &mut Ctx,
-    index: &HashMap<String, usize>,
-    next: Option<&Spanned<String>>,
-    flow: Option<&Spanned<String>>,
-) -> Option<Target> {
-    match (next, flow) {
-        (Some(_), Some(f)) => {
-            ctx.error(f, "say either next (a step) or flow (another flow), not both");
-            None
-        }
-        (Some(n), None) => match index.get(&n.value) {
-            Some(i) => Some(Target::Step(*i)),
-            None => {
-                let msg = format!("unknown step {:?} in this flow", n.value);
-                ctx.error(n, msg);
-                None
-            }
-        },
-        (None, Some(f)) => {
-            if !ctx.flow_ids.contains(&f.value) {
-                let msg = format!("unknown flow {:?}", f.value);
-                ctx.error(f, msg);
-            }
-            Some(Target::Flow(f.value.clone()))
-        }
-        (None, None) => None,
-    }
-}
-
-fn step_target(ctx: &mut Ctx, index: &HashMap<String, usize>, name: &Spanned<String>) -> Option<Target> {
-    target(ctx, index, Some(name), None)
-}
-
-fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallthrough: Option<usize>) -> Step {
-    let kinds: Vec<&str> = [
-        ("ask", s.ask.is_some()),
-        ("action", s.action.is_some()),
-        ("branch", s.branch.is_some()),
-        ("set", s.set.is_some()),
-        ("call", s.call.is_some()),
-        ("handoff", s.handoff.is_some()),
-        ("report", s.report.is_some()),
-        ("end", s.end.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(k, on)| on.then_some(k))
-    .collect();
-    if kinds.len() > 1 {
-        let msg = format!("step {:?} is both {}; a step does one thing", s.id.value, kinds.join(" and "));
-        ctx.error(&s.id, msg);
-    }
-    let kind = kinds.first().copied().unwrap_or("say");
-    let misplaced = [
-        ("expect", !s.expect.is_empty() && kind != "ask"),
-        ("retries", s.retries.is_some() && kind != "ask"),
-        ("reprompt", s.reprompt.is_some() && kind != "ask"),
-        ("fallback", s.fallback.is_some() && kind != "ask"),
-        ("args", !s.args.is_empty() && kind != "action"),
-        ("on", !s.on.is_empty() && kind != "action"),
-        ("else", s.otherwise.is_some() && kind != "branch"),
-    ];
-    for (field, wrong) in misplaced {
-        if wrong {
-            let msg = format!("{field} does not belong on a {kind} step");
-            ctx.error(&s.id, msg);
-        }
-    }
-    if let Some(say) = &s.say {
-        ctx.template(say);
-    }
-    let explicit = target(ctx, index, s.next.as_ref(), s.flow.as_ref());
-    let next = explicit.clone().or(fallthrough.map(Target::Step));
-    let kind = match kind {
-        "ask" => check_ask(ctx, s, index),
-        "action" => check_action(ctx, s, index),
-        "branch" => check_branch(ctx, s, index),
-        "set" => StepKind::Set(s.set.clone().unwrap_or_default()),
-        "call" => {
-            let flow = s.call.as_ref().expect("call step has call");
-            if !ctx.flow_ids.contains(&flow.value) {
-                let msg = format!("unknown flow {:?}", flow.value);
-                ctx.error(flow, msg);
-            }
-            StepKind::Call { flow: flow.value.clone() }
-        }
-        "handoff" | "report" => {
-            let h = s.handoff.as_ref().or(s.report.as_ref()).expect("handoff or report step has its ticket");
-            if h.queue.trim().is_empty() {
-                ctx.error(&s.id, format!("{} needs a queue", kinds[0]));
-            }
-            for tag in &h.tags {
-                ctx.tag(&s.id, tag);
-            }
-            let ticket = Ticket {
-                queue: h.queue.clone(),
-                priority: h.priority.clamp(1, 5),
-                tags: h.tags.clone(),
-                reason: h.reason.clone(),
-            };
-            if s.handoff.is_some() {
-                StepKind::Handoff(ticket)
-            } else {
-                StepKind::Report(ticket)
-            }
-        }
-        "end" => {
-            let raw = s.end.as_ref().expect("end step has end");
-            let outcome = Outcome::parse(&raw.value).unwrap_or_else(|| {
-                let msg =
-                    format!("unknown outcome {:?} (use resolved, abandoned, handed_off or misunderstood)", raw.value);
-                ctx.error(raw, msg);
-                Outcome::Resolved
-            });
-            StepKind::End(outcome)
-        }
-        _ => StepKind::Say,
-    };
-    let needs_next = matches!(kind, StepKind::Say | StepKind::Set(_) | StepKind::Call { .. });
-    if needs_next && next.is_none() {
-        let msg = format!("step {:?} is the last step and says nowhere to go: add next, flow or end", s.id.value);
-        ctx.error(&s.id, msg);
-    }
-    let next = if matches!(
-        kind,
-        StepKind::Ask { .. } | StepKind::Branch { .. } | StepKind::End(_) | StepKind::Handoff(_) | StepKind::Report(_)
-    ) {
-        explicit
-    } else {
-        next
-    };
-    Step {
-        id: s.id.value.clone(),
-        at: (s.id.referenced.line(), s.id.referenced.column()),
-        say: s.say.as_ref().map(|t| t.value.clone()),
-        kind,
-        next,
-    }
-}
-
-fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
-    let template = s.ask.as_ref().expect("ask step has ask");
-    ctx.template(template);
-    if let Some(r) = &s.reprompt {
-        ctx.template(r);
-    }
-    if s.expect.is_empty() {
-        ctx.error(&s.id, "an ask step needs at least one expect branch");
-    }
-    let mut expect = Vec::new();
-    for e in &s.expect {
-        let matchers =
-            [e.options.is_some(), e.intent.is_some(), e.pattern.is_some(), e.any].iter().filter(|b| **b).count();
-        if matchers != 1 {
-            ctx.error(&s.id, "each expect branch needs exactly one of options, intent, pattern or any");
-            continue;
-        }
-        let matcher = if let Some(options) = &e.options {
-            Matcher::Options(options.iter().map(|o| normalize_answer(o)).collect())
-        } else if let Some(intent) = &e.intent {
-            ctx.intent(intent);
-            Matcher::Intent(intent.value.clone())
-        } else if let Some(pattern) = &e.pattern {
-            match ctx.regex(pattern) {
-                Some(re) => Matcher::Pattern(re),
-                None => continue,
-            }
-        } else {
-            Matcher::Any
-        };
-        let Some(target) = target(ctx, index, e.next.as_ref(), e.flow.as_ref()) else {
-            if e.next.is_none() && e.flow.is_none() {
-                ctx.error(&s.id, "each expect branch needs next (a step) or flow");
-            }
-            continue;
-        };
-        expect.push(Expect { matcher, save_as: e.save_as.clone(), value: e.value.clone(), target });
-    }
-    let fallback = s.fallback.as_ref().and_then(|f| step_target(ctx, index, f));
-    StepKind::Ask {
-        template: template.value.clone(),
-        expect,
-        retries: s.retries.unwrap_or(1),
-        reprompt: s.reprompt.as_ref().map(|r| r.value.clone()),
-        fallback,
-    }
-}
-
-fn check_action(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
-    let name = s.action.as_ref().expect("action step has action");
-    if !ctx.actions.contains(&name.value.as_str()) {
-        let msg = format!("unknown action {:?} (known: {})", name.value, ctx.actions.join(", "));
-        ctx.error(name, msg);
-    }
-    let on =
-        s.on.iter().filter_map(|(outcome, step)| step_target(ctx, index, step).map(|t| (outcome.clone(), t))).collect();
-    StepKind::Action { name: name.value.clone(), args: s.args.clone(), on }
-}
-
-fn check_branch(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
-    let mut cases = Vec::new();
-    for case in s.branch.as_ref().expect("branch step has branch") {
-        let c = &case.condition;
-        if [c.equals.is_some(), c.is_set.is_some(), c.at_least.is_some()].iter().filter(|b| **b).count() != 1 {
-            ctx.error(&case.then, "a condition needs exactly one of equals, is_set or at_least");
-        }
-        if let Some(t) = step_target(ctx, index, &case.then) {
-            cases.push((
-                Condition { slot: c.slot.clone(), equals: c.equals.clone(), is_set: c.is_set, at_least: c.at_least },
-                t,
-            ));
-        }
-    }
-    let otherwise = match &s.otherwise {
-        Some(o) => step_target(ctx, index, o),
-        None => {
-            ctx.error(&s.id, "a branch step needs else: the step to take when no condition holds");
-            None
-        }
-    };
-    StepKind::Branch { cases, otherwise: otherwise.unwrap_or(Target::Step(0)) }
-}
-
-/// Steps a step can lead to within its flow.
-fn successors(step: &Step) -> Vec<&Target> {
-    let mut out: Vec<&Target> = step.next.iter().collect();
-    match &step.kind {
-        StepKind::Ask { expect, fallback, .. } => {
-            out.extend(expect.iter().map(|e| &e.target));
-            out.extend(fallback.iter());
-        }
-        StepKind::Action { on, .. } => out.extend(on.values()),
-        StepKind::Branch { cases, otherwise } => {
-            out.extend(cases.iter().map(|(_, t)| t));
-            out.push(otherwise);
-        }
-        _ => {}
-    }
-    out
-}
-
-fn check_reachable(ctx: &mut Ctx, file: &FlowFile, steps: &[Step]) {
-    let mut seen = vec![false; steps.len()];
-    let mut todo = vec![0usize];
-    while let Some(i) = todo.pop() {
-        if std::mem::replace(&mut seen[i], true) {
-            continue;
-        }
-        for t in successors(&steps[i]) {
-            if let Target::Step(j) = t {
-                todo.push(*j);
-            }
-        }
-    }
-    for (i, reached) in seen.iter().enumerate() {
-        if !reached {
-            let at = &file.steps[i].id;
-            ctx.error(at, format!("step {:?} is unreachable: no step leads to it", at.value));
-        }
-    }
-}
-
-/// A cycle through steps none of which waits for the customer would spin forever (the engine
-/// also caps steps per turn, but a flow author should hear of it before a customer does).
-fn check_loops(ctx: &mut Ctx, flows: &HashMap<String, (PathBuf, Flow)>) {
-    type Node = (String, usize);
-    let mut edges: BTreeMap<Node, Vec<Node>> = BTreeMap::new();
-    for (id, (_, flow)) in flows {
-        for (i, step) in flow.steps.iter().enumerate() {
-            if matches!(step.kind, StepKind::Ask { .. }) {
-                continue; // waits for the customer: no loop runs through it in one turn
-            }
-            let mut out = Vec::new();
-            for t in successors(step) {
-                match t {
-                    Target::Step(j) => out.push((id.clone(), *j)),
-                    Target::Flow(f) if flows.contains_key(f) => out.push((f.clone(), 0)),
-                    Target::Flow(_) => {}
-                }
-            }
-            if let StepKind::Call { flow: callee } = &step.kind {
-                if flows.contains_key(callee) {
-                    out.push((callee.clone(), 0));
-                }
-            }
-            edges.insert((id.clone(), i), out);
-        }
-    }
-    // Iterative DFS with colours; report each cycle once, at the step that closes it.
-    let mut colour: HashMap<Node, u8> = HashMap::new();
-    let mut reported = HashSet::new();
-    for start in edges.keys() {
-        if colour.contains_key(start) {
-            continue;
-        }
-        let mut stack: Vec<(Node, usize)> = vec![(start.clone(), 0)];
-        colour.insert(start.clone(), 1);
-        while let Some((node, child)) = stack.pop() {
-            let next = edges.get(&node).and_then(|e| e.get(child)).cloned();
-            let Some(next) = next else {
-                colour.insert(node, 2);
-                continue;
-            };
-            stack.push((node.clone(), child + 1));
-            match colour.get(&next) {
-                None if edges.contains_key(&next) => {
-                    colour.insert(next.clone(), 1);
-                    stack.push((next, 0));
-                }
-                Some(1) if reported.insert(next.clone()) => {
-                    let (path, flow) = &flows[&node.0];
-                    let step = &flow.steps[node.1];
-                    let target = &flows[&next.0].1.steps[next.1];
-                    ctx.diags.push(Diagnostic {
-                        file: path.clone(),
-                        line: step.at.0,
-                        column: step.at.1,
-                        message: format!(
-                            "loop with no wait: step {:?} of flow {:?} leads back to {:?} of flow {:?} without an ask step between",
-                            step.id, node.0, target.id, next.0
-                        ),
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
 }

@@ -3,6 +3,7 @@
 //! Owns the swap: readers take an `Arc<Assets>` for a whole turn; a reload builds a complete
 //! new set and replaces the old one atomically, or logs what is wrong and keeps the old one.
 
+mod check;
 pub mod engine;
 pub mod load;
 pub mod model;
@@ -11,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use load::Diagnostic;
 use model::FlowSet;
 
+use crate::diagnostic::Diagnostic;
 use crate::templates::Templates;
 
 /// Templates the engine and pipeline use by name, whatever the flows say.

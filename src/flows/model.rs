@@ -2,13 +2,24 @@
 //! error messages) and the checked, indexed form the engine runs (`Flow`, `Step`).
 //!
 //! Owns the vocabulary of flows, and how an answer is compared to an option
-//! ([`normalize_answer`]). Loading and checking live in `load`, running in `engine`.
+//! ([`normalize_answer`]). Reading files lives in `load`, checking in `check`, running in `engine`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use regex::Regex;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+
+/// A flows folder, parsed: what `load` hands `check`.
+#[derive(Debug)]
+pub struct FlowFiles {
+    /// Where `intents.yaml` is, and what it says.
+    pub intents: (PathBuf, IntentsFile),
+    /// `tags.yaml`, when the folder has one: then a tag not in it is a typo.
+    pub tags: Option<TagsFile>,
+    pub flows: Vec<(PathBuf, FlowFile)>,
+}
 
 /// One flow file.
 #[derive(Debug, Deserialize)]
@@ -200,7 +211,7 @@ pub enum Matcher {
 }
 
 /// Lower-cased, trimmed, without trailing punctuation: how answers are compared to options
-/// (`load` normalizes the options once, the engine each answer).
+/// (`check` normalizes the options once, the engine each answer).
 pub fn normalize_answer(text: &str) -> String {
     text.trim().trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase()
 }
