@@ -220,88 +220,40 @@ fn step_target(ctx: &mut Ctx, index: &HashMap<String, usize>, name: &Spanned<Str
 }
 
 fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallthrough: Option<usize>) -> Step {
-    let kinds: Vec<&str> = [
-        ("ask", s.ask.is_some()),
-        ("action", s.action.is_some()),
-        ("branch", s.branch.is_some()),
-        ("set", s.set.is_some()),
-        ("call", s.call.is_some()),
-        ("handoff", s.handoff.is_some()),
-        ("report", s.report.is_some()),
-        ("end", s.end.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(k, on)| on.then_some(k))
-    .collect();
-    if kinds.len() > 1 {
+    let kind_name = s.kind.name();
+    if !s.extra_kinds.is_empty() {
+        let kinds: Vec<&str> = std::iter::once(kind_name).chain(s.extra_kinds.iter().copied()).collect();
         let msg = format!("step {:?} is both {}; a step does one thing", s.id.value, kinds.join(" and "));
         ctx.error(&s.id, msg);
     }
-    let kind = kinds.first().copied().unwrap_or("say");
-    let misplaced = [
-        ("expect", !s.expect.is_empty() && kind != "ask"),
-        ("retries", s.retries.is_some() && kind != "ask"),
-        ("reprompt", s.reprompt.is_some() && kind != "ask"),
-        ("fallback", s.fallback.is_some() && kind != "ask"),
-        ("args", !s.args.is_empty() && kind != "action"),
-        ("on", !s.on.is_empty() && kind != "action"),
-        ("else", s.otherwise.is_some() && kind != "branch"),
-    ];
-    for (field, wrong) in misplaced {
-        if wrong {
-            let msg = format!("{field} does not belong on a {kind} step");
-            ctx.error(&s.id, msg);
-        }
+    for field in &s.stray_fields {
+        ctx.error(&s.id, format!("{field} does not belong on a {kind_name} step"));
     }
     if let Some(say) = &s.say {
         ctx.template(say);
     }
     let explicit = target(ctx, index, s.next.as_ref(), s.flow.as_ref());
     let next = explicit.clone().or(fallthrough.map(Target::Step));
-    let kind = match kind {
-        "ask" => check_ask(ctx, s, index),
-        "action" => check_action(ctx, s, index),
-        "branch" => check_branch(ctx, s, index),
-        "set" => StepKind::Set(s.set.clone().unwrap_or_default()),
-        "call" => {
-            let flow = s.call.as_ref().expect("call step has call");
+    let kind = match &s.kind {
+        StepFileKind::Say => StepKind::Say,
+        StepFileKind::Ask(ask) => check_ask(ctx, &s.id, ask, index),
+        StepFileKind::Action(action) => check_action(ctx, action, index),
+        StepFileKind::Branch(branch) => check_branch(ctx, &s.id, branch, index),
+        StepFileKind::Set(slots) => StepKind::Set(slots.clone()),
+        StepFileKind::Call(flow) => {
             if !ctx.flow_ids.contains(&flow.value) {
                 let msg = format!("unknown flow {:?}", flow.value);
                 ctx.error(flow, msg);
             }
             StepKind::Call { flow: flow.value.clone() }
         }
-        "handoff" | "report" => {
-            let h = s.handoff.as_ref().or(s.report.as_ref()).expect("handoff or report step has its ticket");
-            if h.queue.trim().is_empty() {
-                ctx.error(&s.id, format!("{} needs a queue", kinds[0]));
-            }
-            for tag in &h.tags {
-                ctx.tag(&s.id, tag);
-            }
-            let ticket = Ticket {
-                queue: h.queue.clone(),
-                priority: h.priority.clamp(1, 5),
-                tags: h.tags.clone(),
-                reason: h.reason.clone(),
-            };
-            if s.handoff.is_some() {
-                StepKind::Handoff(ticket)
-            } else {
-                StepKind::Report(ticket)
-            }
-        }
-        "end" => {
-            let raw = s.end.as_ref().expect("end step has end");
-            let outcome = Outcome::parse(&raw.value).unwrap_or_else(|| {
-                let msg =
-                    format!("unknown outcome {:?} (use resolved, abandoned, handed_off or misunderstood)", raw.value);
-                ctx.error(raw, msg);
-                Outcome::Resolved
-            });
-            StepKind::End(outcome)
-        }
-        _ => StepKind::Say,
+        StepFileKind::Handoff(h) => StepKind::Handoff(check_ticket(ctx, &s.id, kind_name, h)),
+        StepFileKind::Report(h) => StepKind::Report(check_ticket(ctx, &s.id, kind_name, h)),
+        StepFileKind::End(raw) => StepKind::End(Outcome::parse(&raw.value).unwrap_or_else(|| {
+            let msg = format!("unknown outcome {:?} (use resolved, abandoned, handed_off or misunderstood)", raw.value);
+            ctx.error(raw, msg);
+            Outcome::Resolved
+        })),
     };
     let needs_next = matches!(kind, StepKind::Say | StepKind::Set(_) | StepKind::Call { .. });
     if needs_next && next.is_none() {
@@ -325,21 +277,31 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
     }
 }
 
-fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
-    let template = s.ask.as_ref().expect("ask step has ask");
-    ctx.template(template);
-    if let Some(r) = &s.reprompt {
+/// The ticket of a `handoff` or `report` step (`kind` names which, for the message).
+fn check_ticket(ctx: &mut Ctx, id: &Spanned<String>, kind: &str, h: &HandoffFile) -> Ticket {
+    if h.queue.trim().is_empty() {
+        ctx.error(id, format!("{kind} needs a queue"));
+    }
+    for tag in &h.tags {
+        ctx.tag(id, tag);
+    }
+    Ticket { queue: h.queue.clone(), priority: h.priority.clamp(1, 5), tags: h.tags.clone(), reason: h.reason.clone() }
+}
+
+fn check_ask(ctx: &mut Ctx, id: &Spanned<String>, ask: &AskFile, index: &HashMap<String, usize>) -> StepKind {
+    ctx.template(&ask.template);
+    if let Some(r) = &ask.reprompt {
         ctx.template(r);
     }
-    if s.expect.is_empty() {
-        ctx.error(&s.id, "an ask step needs at least one expect branch");
+    if ask.expect.is_empty() {
+        ctx.error(id, "an ask step needs at least one expect branch");
     }
     let mut expect = Vec::new();
-    for e in &s.expect {
+    for e in &ask.expect {
         let matchers =
             [e.options.is_some(), e.intent.is_some(), e.pattern.is_some(), e.any].iter().filter(|b| **b).count();
         if matchers != 1 {
-            ctx.error(&s.id, "each expect branch needs exactly one of options, intent, pattern or any");
+            ctx.error(id, "each expect branch needs exactly one of options, intent, pattern or any");
             continue;
         }
         let matcher = if let Some(options) = &e.options {
@@ -357,36 +319,39 @@ fn check_ask(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> Ste
         };
         let Some(target) = target(ctx, index, e.next.as_ref(), e.flow.as_ref()) else {
             if e.next.is_none() && e.flow.is_none() {
-                ctx.error(&s.id, "each expect branch needs next (a step) or flow");
+                ctx.error(id, "each expect branch needs next (a step) or flow");
             }
             continue;
         };
         expect.push(Expect { matcher, save_as: e.save_as.clone(), value: e.value.clone(), target });
     }
-    let fallback = s.fallback.as_ref().and_then(|f| step_target(ctx, index, f));
+    let fallback = ask.fallback.as_ref().and_then(|f| step_target(ctx, index, f));
     StepKind::Ask {
-        template: template.value.clone(),
+        template: ask.template.value.clone(),
         expect,
-        retries: s.retries.unwrap_or(1),
-        reprompt: s.reprompt.as_ref().map(|r| r.value.clone()),
+        retries: ask.retries.unwrap_or(1),
+        reprompt: ask.reprompt.as_ref().map(|r| r.value.clone()),
         fallback,
     }
 }
 
-fn check_action(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
-    let name = s.action.as_ref().expect("action step has action");
+fn check_action(ctx: &mut Ctx, action: &ActionFile, index: &HashMap<String, usize>) -> StepKind {
+    let name = &action.name;
     if !ctx.actions.contains(&name.value.as_str()) {
         let msg = format!("unknown action {:?} (known: {})", name.value, ctx.actions.join(", "));
         ctx.error(name, msg);
     }
-    let on =
-        s.on.iter().filter_map(|(outcome, step)| step_target(ctx, index, step).map(|t| (outcome.clone(), t))).collect();
-    StepKind::Action { name: name.value.clone(), args: s.args.clone(), on }
+    let on = action
+        .on
+        .iter()
+        .filter_map(|(outcome, step)| step_target(ctx, index, step).map(|t| (outcome.clone(), t)))
+        .collect();
+    StepKind::Action { name: name.value.clone(), args: action.args.clone(), on }
 }
 
-fn check_branch(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> StepKind {
+fn check_branch(ctx: &mut Ctx, id: &Spanned<String>, branch: &BranchFile, index: &HashMap<String, usize>) -> StepKind {
     let mut cases = Vec::new();
-    for case in s.branch.as_ref().expect("branch step has branch") {
+    for case in &branch.cases {
         let c = &case.condition;
         if [c.equals.is_some(), c.is_set.is_some(), c.at_least.is_some()].iter().filter(|b| **b).count() != 1 {
             ctx.error(&case.then, "a condition needs exactly one of equals, is_set or at_least");
@@ -398,10 +363,10 @@ fn check_branch(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>) -> 
             ));
         }
     }
-    let otherwise = match &s.otherwise {
+    let otherwise = match &branch.otherwise {
         Some(o) => step_target(ctx, index, o),
         None => {
-            ctx.error(&s.id, "a branch step needs else: the step to take when no condition holds");
+            ctx.error(id, "a branch step needs else: the step to take when no condition holds");
             None
         }
     };
