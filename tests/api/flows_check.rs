@@ -7,15 +7,21 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A flows dir holding the real intents and one fixture; templates are the real ones plus a
-/// Spanish-only template.
+/// A flows dir holding the real intents and tags and one fixture file or, for a fixture folder,
+/// exactly that folder's files; templates are the real ones plus a Spanish-only template.
 fn fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let flows = dir.path().join("flows");
-    std::fs::create_dir_all(&flows).unwrap();
-    std::fs::copy(root().join("flows/intents.yaml"), flows.join("intents.yaml")).unwrap();
-    std::fs::copy(root().join(format!("tests/fixtures/broken_flows/{name}.yaml")), flows.join(format!("{name}.yaml")))
-        .unwrap();
+    let broken = root().join("tests/fixtures/broken_flows");
+    if broken.join(name).is_dir() {
+        crate::ops::copy_dir(&broken.join(name), &flows);
+    } else {
+        std::fs::create_dir_all(&flows).unwrap();
+        for shipped in ["intents.yaml", "tags.yaml"] {
+            std::fs::copy(root().join("flows").join(shipped), flows.join(shipped)).unwrap();
+        }
+        std::fs::copy(broken.join(format!("{name}.yaml")), flows.join(format!("{name}.yaml"))).unwrap();
+    }
     let templates = dir.path().join("templates");
     crate::ops::copy_dir(&root().join("templates"), &templates);
     let spanish = templates.join("messages/es/only_spanish");
@@ -24,10 +30,24 @@ fn fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, flows, templates)
 }
 
+/// Loads fixture `name` and asserts one diagnostic reads `{file}:{place}: ` and contains `reason`.
+fn assert_reported(name: &str, file: &str, place: &str, reason: &str) {
+    let (_dir, flows, templates) = fixture(name);
+    let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES).expect_err(name);
+    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    let want = format!("{}{file}:{place}: ", std::path::MAIN_SEPARATOR);
+    assert!(
+        lines.iter().any(|l| l.contains(&want) && l.contains(reason)),
+        "{name}: expected {want}{reason}, got {lines:#?}"
+    );
+}
+
 #[test]
 fn each_broken_fixture_is_reported_with_its_place_and_reason() {
     let cases = [
+        ("not_utf8", "1:1", "cannot read: stream did not contain valid UTF-8"),
         ("yaml_error", "5:11", "invalid YAML: expected string scalar"),
+        ("unknown_field", "4:5", "sya"),
         ("unknown_step", "5:11", "unknown step \"second\""),
         ("unknown_template", "4:10", "unknown template \"menu/no_such_template\""),
         ("unknown_action", "4:13", "unknown action \"launch_rocket\""),
@@ -36,18 +56,69 @@ fn each_broken_fixture_is_reported_with_its_place_and_reason() {
         ("invalid_regex", "6:18", "invalid regex"),
         ("missing_en_template", "4:10", "template \"only_spanish/hello\" has no en version"),
         ("loop_without_wait", "6:9", "loop with no wait"),
-        ("unknown_field", "4:5", "sya"),
+        ("unknown_tag", "2:23", "unknown tag \"payment isue\" (tags are defined in flows/tags.yaml)"),
+        ("unknown_tag", "4:9", "unknown tag \"urgent\" (tags are defined in flows/tags.yaml)"),
+        ("unknown_event", "3:30", "unknown event \"pizza.delivered\" (known: payment.declined,"),
+        ("no_steps", "1:5", "flow \"no_steps\" has no steps"),
+        ("duplicate_step_id", "9:9", "step id \"first\" is used twice in this flow"),
+        ("next_and_flow", "6:11", "say either next (a step) or flow (another flow), not both"),
+        ("unknown_flow", "4:11", "unknown flow \"order_statuss\""),
+        ("unknown_flow", "8:11", "unknown flow \"human_handof\""),
+        ("two_kinds", "3:9", "step \"first\" is both action and end; a step does one thing"),
+        ("misplaced_field", "3:9", "retries does not belong on a say step"),
+        ("missing_queue", "3:9", "report needs a queue"),
+        (
+            "unknown_outcome",
+            "5:10",
+            "unknown outcome \"finished\" (use resolved, abandoned, handed_off or misunderstood)",
+        ),
+        ("dead_end", "6:9", "step \"last\" is the last step and says nowhere to go: add next, flow or end"),
+        ("ask_without_expect", "3:9", "an ask step needs at least one expect branch"),
+        ("expect_two_matchers", "3:9", "each expect branch needs exactly one of options, intent, pattern or any"),
+        ("expect_without_target", "3:9", "each expect branch needs next (a step) or flow"),
+        ("condition_two_tests", "6:15", "a condition needs exactly one of equals, is_set or at_least"),
+        ("branch_without_else", "3:9", "a branch step needs else: the step to take when no condition holds"),
     ];
     for (name, place, reason) in cases {
-        let (_dir, flows, templates) = fixture(name);
-        let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES).expect_err(name);
-        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
-        let want = format!("{name}.yaml:{place}: ");
-        assert!(
-            lines.iter().any(|l| l.contains(&want) && l.contains(reason)),
-            "{name}: expected {want}{reason}, got {lines:#?}"
-        );
+        assert_reported(name, &format!("{name}.yaml"), place, reason);
     }
+}
+
+/// Problems between files: each fixture is a whole flows folder.
+#[test]
+fn each_broken_fixture_folder_is_reported_with_its_file_place_and_reason() {
+    let cases = [
+        ("missing_intents", "intents.yaml", "1:1", "missing intents file"),
+        ("duplicate_intent", "intents.yaml", "6:9", "intent \"greeting\" is defined twice"),
+        ("duplicate_flow_id", "b_second.yaml", "1:1", "flow id \"greeting\" is used twice"),
+    ];
+    for (name, file, place, reason) in cases {
+        assert_reported(name, file, place, reason);
+    }
+}
+
+#[test]
+fn a_missing_required_template_is_reported_at_its_path() {
+    let (_dir, flows, templates) = fixture("unknown_step");
+    std::fs::remove_file(flows.join("unknown_step.yaml")).unwrap();
+    std::fs::remove_file(templates.join("messages/en/common/technical_problem.hbs")).unwrap();
+    let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES).unwrap_err();
+    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    let want = "technical_problem.hbs:1:1: required template \"common/technical_problem\" is missing";
+    assert!(lines.iter().any(|l| l.ends_with(want)), "{lines:#?}");
+}
+
+#[test]
+fn a_flows_dir_that_is_not_a_folder_is_named_with_its_setting() {
+    let (dir, _flows, templates) = fixture("unknown_step");
+    let nowhere = dir.path().join("no_such_folder");
+    let Err(diags) = leafdesk::flows::Library::open(&nowhere, &templates, leafdesk::actions::NAMES) else {
+        panic!("a missing flows folder must not open");
+    };
+    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    let want =
+        format!("{}:1:1: LEAFDESK_FLOWS_DIR names {}, which is not a folder", nowhere.display(), nowhere.display());
+    assert!(lines.iter().any(|l| l.starts_with(&want)), "{lines:#?}");
 }
 
 #[test]
