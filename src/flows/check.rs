@@ -166,12 +166,18 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
         }
     }
     let count = file.steps.len();
+    let before = ctx.diags.len();
     let steps: Vec<Step> = file
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| check_step(ctx, s, &index, (i + 1 < count).then_some(i + 1)))
         .collect();
+    if ctx.diags.len() > before {
+        // A broken step stands in for its missing targets; the graph checks would report
+        // loops and unreachable steps that are not there. They run once the steps are right.
+        return None;
+    }
     check_reachable(ctx, &file, &steps);
     Some(Flow {
         id: file.id.value,
@@ -227,7 +233,8 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
         ctx.error(&s.id, msg);
     }
     for field in &s.stray_fields {
-        ctx.error(&s.id, format!("{field} does not belong on a {kind_name} step"));
+        let article = if kind_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        ctx.error(&s.id, format!("{field} does not belong on {article} {kind_name} step"));
     }
     if let Some(say) = &s.say {
         ctx.template(say);
@@ -256,7 +263,8 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
         })),
     };
     let needs_next = matches!(kind, StepKind::Say | StepKind::Set(_) | StepKind::Call { .. });
-    if needs_next && next.is_none() {
+    let gave_target = s.next.is_some() || s.flow.is_some();
+    if needs_next && next.is_none() && !gave_target {
         let msg = format!("step {:?} is the last step and says nowhere to go: add next, flow or end", s.id.value);
         ctx.error(&s.id, msg);
     }

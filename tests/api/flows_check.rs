@@ -82,6 +82,15 @@ fn each_broken_fixture_is_reported_with_its_place_and_reason() {
     for (name, place, reason) in cases {
         assert_reported(name, &format!("{name}.yaml"), place, reason);
     }
+    // Each fixture reports only what it is about: no knock-on problems (a broken step's
+    // stand-in target read as a loop or an unreachable step).
+    for (name, _, _) in cases {
+        let (_dir, flows, templates) = fixture(name);
+        let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES).unwrap_err();
+        let want = cases.iter().filter(|c| c.0 == name).count();
+        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), want, "{name}: {lines:#?}");
+    }
 }
 
 /// Problems between files: each fixture is a whole flows folder.
@@ -94,6 +103,9 @@ fn each_broken_fixture_folder_is_reported_with_its_file_place_and_reason() {
     ];
     for (name, file, place, reason) in cases {
         assert_reported(name, file, place, reason);
+        let (_dir, flows, templates) = fixture(name);
+        let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES).unwrap_err();
+        assert_eq!(diags.len(), 1, "{name}: only the problem it is about: {diags:#?}");
     }
 }
 
