@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use regex::{Regex, RegexBuilder};
 use serde_saphyr::Spanned;
 
+use super::file::*;
 use super::model::*;
 use crate::diagnostic::Diagnostic;
 use crate::templates::{TemplateCatalog, TemplateStatus};

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use super::check::check_set;
-use super::model::{FlowFile, FlowFiles, FlowSet, IntentsFile, TagsFile};
+use super::file::{FlowFile, FlowFiles, IntentsFile, TagsFile};
+use super::model::FlowSet;
 
 pub use crate::diagnostic::Diagnostic;
 pub use crate::templates::{TemplateCatalog, TemplateStatus};

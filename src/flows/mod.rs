@@ -5,6 +5,7 @@
 
 mod check;
 pub mod engine;
+pub mod file;
 pub mod load;
 pub mod model;
 
