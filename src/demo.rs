@@ -176,3 +176,91 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
     }
     Ok(location)
 }
+
+/// Demo staff, one per role: they sign in at `/console/login` with the password `serve --demo`
+/// prints at start.
+pub const DEMO_STAFF: &[(&str, &str, crate::domain::staff::Role)] = {
+    use crate::domain::staff::Role;
+    &[
+        ("csr@demo.test", "Cam (CSR)", Role::Csr),
+        ("lead@demo.test", "Lee (lead)", Role::Lead),
+        ("verification@demo.test", "Val (verification)", Role::Verification),
+        ("inventory@demo.test", "Ivy (inventory)", Role::Inventory),
+        ("it@demo.test", "Ira (IT)", Role::It),
+        ("marketing@demo.test", "Mo (marketing)", Role::Marketing),
+        ("admin@demo.test", "Ada (admin)", Role::Admin),
+    ]
+};
+
+/// Creates the demo staff, or gives them a fresh password: the one this start prints (a
+/// password is stored hashed, so it cannot be shown again later).
+///
+/// # Errors
+/// Database failures.
+pub async fn seed_staff(store: &Store) -> Result<String, crate::auth::users::UserError> {
+    use crate::auth::users::{self, Actor};
+    let password = loop {
+        let mut bytes = [0u8; 12];
+        getrandom::fill(&mut bytes).expect("the operating system's random source works");
+        let candidate = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        if DEMO_STAFF.iter().all(|(email, ..)| crate::auth::password::check(&candidate, email).is_ok()) {
+            break candidate;
+        }
+    };
+    let by = Actor { name: "demo", ip: "" };
+    for (email, name, role) in DEMO_STAFF {
+        let roles = crate::domain::staff::Roles::new([*role]);
+        match users::add(store, &by, email, name, &roles, &password).await {
+            Ok(_) => {}
+            Err(users::UserError::Taken) => users::reset_password(store, &by, email, &password).await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(password)
+}
+
+/// A few customers who need a person, so the console has work on first start: a hand-off to
+/// `general`, one to `payments`, a price report to `inventory` and a stock report to `it`. Each
+/// is a real conversation through the bot. Only when there are no tickets yet.
+///
+/// # Errors
+/// When a turn cannot be committed.
+pub async fn seed_tickets(
+    store: &Store,
+    pipeline: &crate::pipeline::Pipeline,
+    location: &locations::Location,
+) -> Result<usize, crate::pipeline::PipelineError> {
+    let (any,): (i64,) =
+        sqlx::query_as("select count(*) from ticket").fetch_one(store.pool()).await.map_err(StoreError::from)?;
+    if any > 0 {
+        return Ok(0);
+    }
+    // Numbers of their own (not the demo customers'), so the demo's other stories start clean.
+    let dialogs: &[(&str, &[&str])] = &[
+        ("+15555550120", &["I want to talk to a person"]),
+        ("+15555550121", &["my card got declined"]),
+        ("+15555550122", &["the price in store is higher than the website", "OG Kush", "it was $195 on the shelf"]),
+        ("+15555550123", &["the website says OG Kush is out of stock but the store has it", "og kush"]),
+    ];
+    let to = location.phone_number.clone().unwrap_or_default();
+    let mut n = 0;
+    for (phone, texts) in dialogs {
+        for text in *texts {
+            n += 1;
+            let inbound = crate::domain::Inbound {
+                channel: crate::domain::Channel::Sms,
+                provider_id: format!("demo-console-{n}"),
+                from: crate::domain::PhoneNumber::parse(phone).expect("demo numbers are E.164"),
+                to: to.clone(),
+                messaging_service_sid: None,
+                body: (*text).to_owned(),
+                media: Vec::new(),
+                opt_out_type: None,
+            };
+            pipeline.handle(inbound, location.clone()).await?;
+        }
+    }
+    let (made,): (i64,) =
+        sqlx::query_as("select count(*) from ticket").fetch_one(store.pool()).await.map_err(StoreError::from)?;
+    Ok(usize::try_from(made).unwrap_or(0))
+}

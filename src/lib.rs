@@ -29,11 +29,13 @@
 #![warn(clippy::self_named_module_files)]
 
 pub mod actions;
+pub mod auth;
 pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod commerce;
 pub mod compliance;
+pub mod console;
 pub mod demo;
 pub mod diagnostic;
 pub mod domain;
@@ -44,6 +46,7 @@ pub mod http_server;
 pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
+pub mod queue;
 pub mod settings;
 pub mod signed;
 pub mod startup;

@@ -47,6 +47,8 @@ pub struct App {
     outbox: Option<tokio::task::JoinHandle<()>>,
     /// Locks expired medical recommendations at local midnight.
     sweeper: Option<tokio::task::JoinHandle<()>>,
+    /// On PostgreSQL: hears other processes' queue changes for this one's live consoles.
+    feed: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects and migrates the store, loads and checks flows and templates, binds the listener.
@@ -102,6 +104,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
     };
     let pipeline = Pipeline::start(Arc::new(ctx));
     let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
+    let feed = store.spawn_listener(&settings.database_url);
     store.spawn_checkpointer(CHECKPOINT_INTERVAL);
     let outbox = start_outbox(&settings, &store, &metrics)?;
     let sweeper = crate::verification::spawn_sweeper(
@@ -135,7 +138,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         keys,
         commerce,
     };
-    Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper) })
+    Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper), feed })
 }
 
 impl App {
@@ -159,7 +162,7 @@ impl App {
         };
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
         crate::http_server::serve(self.listener, router(self.state), limits, shutdown).await?;
-        for task in [self.reloader, self.outbox, self.sweeper].into_iter().flatten() {
+        for task in [self.reloader, self.outbox, self.sweeper, self.feed].into_iter().flatten() {
             task.abort();
         }
         store.close().await;
@@ -178,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::events::router())
         .merge(channels::customers::router())
         .merge(channels::upload::router(state.uploads.max_bytes))
+        .merge(crate::console::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -185,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), channels::headers::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .merge(crate::console::live_router())
         .layer(CatchPanicLayer::custom(panicked))
         // The span names the matched route (recorded by `track_latency`), never the raw path:
         // paths carry upload tokens and customer ids.

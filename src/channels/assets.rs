@@ -1,4 +1,5 @@
-//! The customer pages' static assets: one stylesheet and the chat widget's script, built into
+//! The pages' static assets (the customer pages' stylesheet and the chat widget's script; the
+//! console's stylesheet and script), built into
 //! the binary and served from `/static/…`, so the pages carry no inline style or script and
 //! their Content-Security-Policy can allow only `'self'`.
 //!
@@ -13,23 +14,24 @@ use crate::state::AppState;
 
 const PAGES_CSS: &str = include_str!("../../static/pages.css");
 const CHAT_JS: &str = include_str!("../../static/chat.js");
+const CONSOLE_CSS: &str = include_str!("../../static/console.css");
+const CONSOLE_JS: &str = include_str!("../../static/console.js");
 /// An hour: long enough to spare phones the download, short enough for a fix to arrive.
 const CACHE: &str = "public, max-age=3600";
 
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+fn asset(content_type: &'static str, body: &'static str) -> axum::routing::MethodRouter<AppState> {
+    get(move || async move {
+        ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, CACHE)], body).into_response()
+    })
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/static/pages.css",
-            get(|| async {
-                ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, CACHE)], PAGES_CSS)
-                    .into_response()
-            }),
-        )
-        .route(
-            "/static/chat.js",
-            get(|| async {
-                ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, CACHE)], CHAT_JS)
-                    .into_response()
-            }),
-        )
+        .route("/static/pages.css", asset(CSS, PAGES_CSS))
+        .route("/static/chat.js", asset(JS, CHAT_JS))
+        .route("/static/console.css", asset(CSS, CONSOLE_CSS))
+        .route("/static/console.js", asset(JS, CONSOLE_JS))
 }

@@ -1,5 +1,5 @@
 //! The `leafdesk` command: parsing the command line, then one file per command group (serve and
-//! migrate, location, flows, ticket, consent, integration, verification, report, limits).
+//! migrate, location, flows, ticket, consent, integration, user, verification, report, limits).
 //! `main.rs` only loads the settings and calls [`run`].
 
 mod consent;
@@ -10,6 +10,7 @@ mod location;
 mod report;
 mod serve;
 mod ticket;
+mod user;
 mod verification;
 
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Integrations that send signed events (the e-commerce platform, a POS).
     #[command(subcommand)]
     Integration(integration::IntegrationCommand),
+    /// Staff accounts for the console.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Medical re-verification: review uploaded documents.
     #[command(subcommand)]
     Verification(verification::VerificationCommand),
@@ -84,6 +88,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Ticket(cmd) => ticket::run(cmd, &settings).await?,
         Command::Consent(cmd) => return consent::run(cmd, &settings).await,
         Command::Integration(cmd) => integration::run(cmd, &settings).await?,
+        Command::User(cmd) => user::run(cmd, &settings).await?,
         Command::Verification(cmd) => verification::run(cmd, &settings).await?,
         Command::Report(cmd) => report::run(cmd, &settings).await?,
         Command::Limits(cmd) => return Ok(limits::run(cmd)),

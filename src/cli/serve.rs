@@ -19,8 +19,18 @@ pub async fn serve(mut settings: Settings, bind: Option<String>, with_demo: bool
     let number = settings.demo_number.clone();
     let app = startup::build(settings).await?;
     if with_demo {
-        let location = demo::seed(&app.state().store, &number).await?;
-        tracing::info!(location = %location.name, number = %number, "demo data ready");
+        let state = app.state();
+        let location = demo::seed(&state.store, &number).await?;
+        let tickets = demo::seed_tickets(&state.store, &state.pipeline, &location).await?;
+        let password = demo::seed_staff(&state.store).await?;
+        tracing::info!(location = %location.name, number = %number, tickets, "demo data ready");
+        let emails: Vec<&str> = demo::DEMO_STAFF.iter().map(|(email, ..)| *email).collect();
+        // Printed, not logged: it is for the person at the terminal, and only this start's.
+        println!(
+            "\nDemo console: {}/console/login\n  staff, one per role: {}\n  password for each (this start only): {password}\n",
+            state.settings.public_base(),
+            emails.join(", ")
+        );
     }
     app.run(startup::shutdown_signal()).await
 }

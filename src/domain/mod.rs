@@ -5,6 +5,7 @@
 
 pub mod commerce;
 pub mod conversation;
+pub mod staff;
 
 use std::fmt;
 use std::sync::LazyLock;

@@ -15,6 +15,7 @@ use serde_saphyr::Spanned;
 use super::file::*;
 use super::model::*;
 use crate::diagnostic::Diagnostic;
+use crate::domain::staff::Role;
 use crate::templates::{TemplateCatalog, TemplateStatus};
 
 /// Default minutes before an unfinished flow run is abandoned.
@@ -29,6 +30,8 @@ struct Ctx<'a> {
     flow_ids: HashSet<String>,
     /// The CRM taxonomy, when `tags.yaml` exists.
     tags: Option<HashSet<String>>,
+    /// The CSR queues, when `queues.yaml` exists.
+    queues: Option<HashSet<String>>,
 }
 
 impl Ctx<'_> {
@@ -94,16 +97,26 @@ pub fn check_set(
     templates: &dyn TemplateCatalog,
     actions: &[&str],
 ) -> Result<FlowSet, Vec<Diagnostic>> {
-    let FlowFiles { intents: (intents_path, intents_file), tags, flows: flow_files } = files;
+    let FlowFiles { intents: (intents_path, intents_file), tags, queues: queues_file, flows: flow_files } = files;
+    let tag_list: Vec<String> = tags.iter().flat_map(|f| f.tags.iter().map(|t| t.value.clone())).collect();
     let mut ctx = Ctx {
         diags: Vec::new(),
-        file: intents_path,
+        file: intents_path.clone(),
         templates,
         actions,
         intent_ids: HashSet::new(),
         flow_ids: flow_files.iter().map(|(_, f)| f.id.value.clone()).collect(),
         tags: tags.map(|file| file.tags.into_iter().map(|t| t.value).collect()),
+        queues: queues_file.as_ref().map(|(_, f)| f.queues.iter().map(|q| q.id.value.clone()).collect()),
     };
+    let queues = match queues_file {
+        Some((path, file)) => {
+            ctx.file = path;
+            check_queues(&mut ctx, file)
+        }
+        None => Vec::new(),
+    };
+    ctx.file.clone_from(&intents_path);
     let intents = check_intents(&mut ctx, intents_file);
     let mut flows = HashMap::new();
     for (path, file) in flow_files {
@@ -123,10 +136,33 @@ pub fn check_set(
     }
     check_loops(&mut ctx, &flows);
     if ctx.diags.is_empty() {
-        Ok(FlowSet { flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(), intents })
+        Ok(FlowSet { flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(), intents, tags: tag_list, queues })
     } else {
         Err(ctx.diags)
     }
+}
+
+fn check_queues(ctx: &mut Ctx, file: QueuesFile) -> Vec<Queue> {
+    let mut seen = HashSet::new();
+    let mut queues = Vec::new();
+    for q in file.queues {
+        if !seen.insert(q.id.value.clone()) {
+            let msg = format!("queue {:?} is defined twice", q.id.value);
+            ctx.error(&q.id, msg);
+        }
+        let mut roles = Vec::new();
+        for role in &q.roles {
+            match Role::parse(&role.value) {
+                Some(r) => roles.push(r),
+                None => {
+                    let msg = format!("unknown role {:?} (roles: {})", role.value, Role::CODES.join(", "));
+                    ctx.error(role, msg);
+                }
+            }
+        }
+        queues.push(Queue { id: q.id.value, name: q.name, roles, sla_minutes: q.sla_minutes });
+    }
+    queues
 }
 
 fn check_intents(ctx: &mut Ctx, file: IntentsFile) -> Vec<Intent> {
@@ -290,6 +326,8 @@ fn check_step(ctx: &mut Ctx, s: &StepFile, index: &HashMap<String, usize>, fallt
 fn check_ticket(ctx: &mut Ctx, id: &Spanned<String>, kind: &str, h: &HandoffFile) -> Ticket {
     if h.queue.trim().is_empty() {
         ctx.error(id, format!("{kind} needs a queue"));
+    } else if ctx.queues.as_ref().is_some_and(|known| !known.contains(&h.queue)) {
+        ctx.error(id, format!("unknown queue {:?} (queues are defined in flows/queues.yaml)", h.queue));
     }
     for tag in &h.tags {
         ctx.tag(id, tag);

@@ -17,6 +17,9 @@ pub struct FlowFiles {
     pub intents: (PathBuf, IntentsFile),
     /// `tags.yaml`, when the folder has one: then a tag not in it is a typo.
     pub tags: Option<TagsFile>,
+    /// `queues.yaml`, when the folder has one (where it is, and what it says): then a
+    /// hand-off to a queue not in it is a typo.
+    pub queues: Option<(PathBuf, QueuesFile)>,
     pub flows: Vec<(PathBuf, FlowFile)>,
 }
 
@@ -247,6 +250,26 @@ fn default_priority() -> u8 {
 #[serde(deny_unknown_fields)]
 pub struct TagsFile {
     pub tags: Vec<Spanned<String>>,
+}
+
+/// `flows/queues.yaml`: the CSR queues, who works each and how soon its tickets should get a
+/// first answer, by priority.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuesFile {
+    pub queues: Vec<QueueFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueFile {
+    pub id: Spanned<String>,
+    /// What the console calls it.
+    pub name: String,
+    /// Roles that work it (leads and admins see every queue).
+    pub roles: Vec<Spanned<String>>,
+    /// Minutes to a first answer, by priority (1 most urgent).
+    pub sla_minutes: BTreeMap<u8, u32>,
 }
 
 /// `flows/intents.yaml`: intents in priority order (the first match wins).

@@ -161,6 +161,28 @@ impl Flow {
 pub struct FlowSet {
     pub flows: HashMap<String, Flow>,
     pub intents: Vec<Intent>,
+    /// The CRM taxonomy (`tags.yaml`), in its order; empty when the folder has none.
+    pub tags: Vec<String>,
+    /// The CSR queues (`queues.yaml`), in its order; empty when the folder has none.
+    pub queues: Vec<Queue>,
+}
+
+/// A CSR queue: who works it and how soon a ticket should get its first answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queue {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<crate::domain::staff::Role>,
+    /// Minutes to a first answer, by priority.
+    pub sla_minutes: BTreeMap<u8, u32>,
+}
+
+impl Queue {
+    /// The time a ticket of this priority has for its first answer, if the queue sets one.
+    pub fn sla_ms(&self, priority: i64) -> Option<i64> {
+        let priority = u8::try_from(priority).ok()?;
+        self.sla_minutes.get(&priority).map(|m| i64::from(*m) * 60_000)
+    }
 }
 
 impl FlowSet {

@@ -118,11 +118,13 @@ struct TurnReport {
     handoff_queue: Option<String>,
     /// A consent change recorded: action and source.
     consent: Option<(&'static str, &'static str)>,
+    /// Tickets this turn opened or wrote to, for live consoles (announced once committed).
+    changes: Vec<crate::store::feed::QueueChange>,
 }
 
 impl TurnReport {
     fn just(handled: Handled) -> Self {
-        Self { handled, outcomes: Vec::new(), handoff_queue: None, consent: None }
+        Self { handled, outcomes: Vec::new(), handoff_queue: None, consent: None, changes: Vec::new() }
     }
 }
 
@@ -208,7 +210,7 @@ async fn run_batch(ctx: &Context, conn: &mut Option<PoolConnection<Any>>, batch:
             ctx.metrics.inc("leafdesk_commits_total", &[]);
             ctx.metrics.add("leafdesk_committed_turns_total", &[], reports.len() as u64);
             for (job, report) in batch.drain(..).zip(reports) {
-                finish(ctx, job, Ok(report));
+                finish(ctx, job, Ok(report)).await;
             }
         }
         Err(err) => {
@@ -224,13 +226,19 @@ async fn run_batch(ctx: &Context, conn: &mut Option<PoolConnection<Any>>, batch:
                 if result.is_err() {
                     *conn = None;
                 }
-                finish(ctx, job, result);
+                finish(ctx, job, result).await;
             }
         }
     }
 }
 
-fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
+/// Reports a committed (or failed) turn: metrics, the queue feed, and the waiting caller.
+async fn finish(ctx: &Context, job: Job, result: Result<TurnReport, PipelineError>) {
+    if let Ok(report) = &result {
+        for change in &report.changes {
+            ctx.store.announce(change).await;
+        }
+    }
     let channel = job.trigger.channel().as_str();
     let result = result.map(|report| {
         let m = &ctx.metrics;

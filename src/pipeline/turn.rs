@@ -21,6 +21,7 @@ use crate::flows::engine::{self, Effect, Input, State};
 use crate::flows::model::Ticket;
 use crate::flows::Assets;
 use crate::store::conversations::{self, Conversation};
+use crate::store::feed::QueueChange;
 use crate::store::locations::Location;
 use crate::store::outbox::{self, NewOutbound};
 use crate::store::{contacts, integrations, messages, outcomes, tickets, StoreError, Tx};
@@ -85,6 +86,7 @@ pub(super) async fn turn(
     }
 
     // 2. A person owns the conversation: theirs to answer.
+    let mut changes = Vec::new();
     let conv = &mut batch.conversations[conv_ix];
     if conv.ownership != Ownership::Bot {
         let conversation_id = conv.conversation_id.clone();
@@ -92,6 +94,7 @@ pub(super) async fn turn(
             Trigger::Message(_) => {
                 if let Some(ticket) = &conv.open_ticket_id {
                     batch.silent.push((ticket.clone(), message_id));
+                    changes.push(QueueChange::new("customer_wrote", ticket, ""));
                 }
                 Handled::Silent { conversation_id }
             }
@@ -109,7 +112,7 @@ pub(super) async fn turn(
                 Handled::Event { outcome, texts: Vec::new() }
             }
         };
-        return Ok(TurnReport { consent: consent_recorded, ..TurnReport::just(handled) });
+        return Ok(TurnReport { consent: consent_recorded, changes, ..TurnReport::just(handled) });
     }
 
     // 3. The flow engine, on the words or the event, then on each action's outcome.
@@ -181,6 +184,7 @@ pub(super) async fn turn(
         outcomes: applied.outcomes,
         handoff_queue: applied.handoff_queue,
         consent: consent_recorded,
+        changes: applied.changes,
     })
 }
 
@@ -250,6 +254,8 @@ struct Applied {
     /// Flow runs that ended, for the outcome report with their CRM tags.
     ended: Vec<outcomes::NewOutcome>,
     handoff_queue: Option<String>,
+    /// Tickets opened, for live consoles.
+    changes: Vec<QueueChange>,
     /// The team a report went to (the bot kept the conversation).
     report_queue: Option<String>,
 }
@@ -264,8 +270,14 @@ async fn apply_effects(
     now: i64,
 ) -> Result<Applied, StoreError> {
     let data = render_data(look, &conv.state);
-    let mut applied =
-        Applied { texts: Vec::new(), outcomes: Vec::new(), ended: Vec::new(), handoff_queue: None, report_queue: None };
+    let mut applied = Applied {
+        texts: Vec::new(),
+        outcomes: Vec::new(),
+        ended: Vec::new(),
+        handoff_queue: None,
+        report_queue: None,
+        changes: Vec::new(),
+    };
     let mut guards = Vec::new();
     for effect in effects {
         match effect {
@@ -289,6 +301,7 @@ async fn apply_effects(
                 conv.open_ticket_id = Some(ticket_id.clone());
                 let detail = json!({ "from": "bot", "to": "queued", "queue": ticket.queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail, now).await?;
+                applied.changes.push(QueueChange::new("opened", &ticket_id, &ticket.queue));
                 applied.handoff_queue = Some(ticket.queue);
             }
             Effect::Report(ticket) => {
@@ -297,6 +310,7 @@ async fn apply_effects(
                 let ticket_id = open_ticket(tx, conv, before, ticket, now).await?;
                 let detail = json!({ "queue": ticket.queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "reported", &detail, now).await?;
+                applied.changes.push(QueueChange::new("opened", &ticket_id, &ticket.queue));
                 applied.report_queue = Some(ticket.queue.clone());
             }
             Effect::RunAction { .. } => {}

@@ -306,3 +306,42 @@ pub async fn record_event(
         .await?;
     Ok(())
 }
+
+/// A milestone of a conversation, as recorded.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct Event {
+    pub kind: String,
+    pub detail: String,
+    pub created_at_ms: i64,
+}
+
+/// The conversation's milestones, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn events(store: &super::Store, conversation_id: &str) -> Result<Vec<Event>, StoreError> {
+    Ok(sqlx::query_as(
+        "select kind, detail, created_at_ms from conversation_event where conversation_id = $1
+         order by created_at_ms, event_id",
+    )
+    .bind(conversation_id)
+    .fetch_all(store.pool())
+    .await?)
+}
+
+/// What the bot knew when it handed over: the flow, the step and the slots it had.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct BotState {
+    pub flow_id: Option<String>,
+    pub step_id: Option<String>,
+    pub slots: String,
+}
+
+/// # Errors
+/// Database failures.
+pub async fn bot_state(store: &super::Store, conversation_id: &str) -> Result<Option<BotState>, StoreError> {
+    Ok(sqlx::query_as("select flow_id, step_id, slots from conversation where conversation_id = $1")
+        .bind(conversation_id)
+        .fetch_optional(store.pool())
+        .await?)
+}

@@ -256,3 +256,40 @@ pub async fn chat_replies_after(
     .fetch_all(store.pool())
     .await?)
 }
+
+/// A line of a customer's transcript: a message in or out on any channel, or a text still in
+/// the outbox (not sent yet, held, blocked or failed), with its delivery status.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct TranscriptLine {
+    pub at_ms: i64,
+    /// inbound, outbound
+    pub direction: String,
+    pub channel: String,
+    pub body: String,
+    /// The message's delivery status, or the outbox row's (pending, held, blocked, failed…).
+    pub status: String,
+    /// Why an outbox row is held, blocked or failed.
+    pub reason: Option<String>,
+    pub ticket_id: Option<String>,
+}
+
+const TRANSCRIPT: &str = "select at_ms, direction, channel, body, status, reason, ticket_id from (
+        select m.created_at_ms as at_ms, m.direction, m.channel, m.body, m.status, m.error_code as reason, m.ticket_id
+        from message m join conversation v on v.conversation_id = m.conversation_id where v.contact_id = $1
+        union all
+        select o.created_at_ms as at_ms, 'outbound' as direction, 'sms' as channel, o.body, o.status, o.reason,
+            null as ticket_id
+        from outbox o join conversation v on v.conversation_id = o.conversation_id
+        where v.contact_id = $1 and o.status <> 'sent'
+    ) lines order by at_ms desc, direction desc limit $2";
+
+/// The contact's last `limit` lines across every conversation and channel, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn transcript(store: &Store, contact_id: &str, limit: i64) -> Result<Vec<TranscriptLine>, StoreError> {
+    let mut lines: Vec<TranscriptLine> =
+        sqlx::query_as(TRANSCRIPT).bind(contact_id).bind(limit).fetch_all(store.pool()).await?;
+    lines.reverse();
+    Ok(lines)
+}

@@ -4,16 +4,19 @@
 //! pragmas, PostgreSQL advisory locks). Queries use `$1` placeholders, valid on both; one file
 //! per aggregate. Nothing here knows HTTP or flows.
 
+pub mod audit;
 pub mod commerce;
 pub mod consent;
 pub mod contacts;
 pub mod conversations;
+pub mod feed;
 pub mod integrations;
 pub mod locations;
 pub mod messages;
 pub mod outbox;
 pub mod outcomes;
 pub mod receipts;
+pub mod staff;
 pub mod tickets;
 pub mod uploads;
 
@@ -66,6 +69,8 @@ pub struct Store {
     backend: Backend,
     /// The time every stored `*_at_ms` is taken from (see [`crate::clock`]).
     clock: Clock,
+    /// This process's end of the queue feed (see [`feed`]).
+    feed: tokio::sync::broadcast::Sender<feed::QueueChange>,
 }
 
 impl Store {
@@ -147,7 +152,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Self { pool, backend, clock: Clock::system() };
+        let store = Self { pool, backend, clock: Clock::system(), feed: feed::channel() };
         store.migrate().await?;
         Ok(store)
     }

@@ -3,6 +3,7 @@
 
 use sqlx::FromRow;
 
+use super::feed::QueueChange;
 use super::{Store, StoreError, Tx};
 
 pub struct NewTicket<'a> {
@@ -102,6 +103,7 @@ pub async fn resolve(store: &Store, ticket_id: &str, note: &str) -> Result<bool,
     let detail = serde_json::json!({ "ticket_id": ticket_id, "note": note, "to": "bot" });
     super::conversations::record_event(&mut tx, &conversation.0, "handed_back", &detail, now).await?;
     tx.commit().await?;
+    store.announce(&QueueChange::new("resolved", ticket_id, "")).await;
     Ok(true)
 }
 
@@ -147,6 +149,7 @@ pub async fn queue_reply(
     };
     super::conversations::record_event(&mut tx, &conversation_id, "agent_reply", &detail, now).await?;
     tx.commit().await?;
+    store.announce(&QueueChange::new("replied", ticket_id, "")).await;
     Ok(Some(delivery))
 }
 
@@ -157,4 +160,354 @@ pub enum Delivery {
     Outbox(String),
     /// Stored for the web chat widget to fetch; the id of the message.
     WebChat(String),
+}
+
+// ---- the console's queue ----
+
+/// An open ticket as the queue lists it.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct QueueItem {
+    pub ticket_id: String,
+    pub conversation_id: String,
+    pub queue: String,
+    pub priority: i64,
+    pub tags: String,
+    pub reason: String,
+    pub created_at_ms: i64,
+    pub assignee_id: Option<String>,
+    pub assignee_name: Option<String>,
+    pub snoozed_until_ms: Option<i64>,
+    pub first_reply_at_ms: Option<i64>,
+    pub channel: String,
+    pub location_id: String,
+    pub location_name: String,
+    pub first_name: Option<String>,
+    pub phone: String,
+}
+
+/// Which open tickets the queue shows; empty lists mean any.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub queues: Vec<String>,
+    pub priority: Option<i64>,
+    pub tag: Option<String>,
+    pub location_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub limit: i64,
+}
+
+const QUEUE_SELECT: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason,
+        t.created_at_ms, t.assignee_id, u.display_name as assignee_name, t.snoozed_until_ms, t.first_reply_at_ms,
+        v.channel, v.location_id, l.name as location_name, c.first_name, c.phone
+    from ticket t join conversation v on v.conversation_id = t.conversation_id
+        join contact c on c.contact_id = v.contact_id join location l on l.location_id = v.location_id
+        left join staff_user u on u.user_id = t.assignee_id
+    where t.status = 'open'";
+
+/// Open tickets matching the filter, most urgent first, then oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn queue(store: &Store, f: &QueueFilter) -> Result<Vec<QueueItem>, StoreError> {
+    let mut sql = QUEUE_SELECT.to_owned();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if !f.queues.is_empty() {
+        let list: Vec<String> = f.queues.iter().map(|_| next()).collect();
+        sql.push_str(&format!(" and t.queue in ({})", list.join(", ")));
+    }
+    if f.priority.is_some() {
+        sql.push_str(&format!(" and t.priority = {}", next()));
+    }
+    if f.tag.is_some() {
+        sql.push_str(&format!(" and t.tags like {}", next()));
+    }
+    if f.location_id.is_some() {
+        sql.push_str(&format!(" and v.location_id = {}", next()));
+    }
+    if f.assignee_id.is_some() {
+        sql.push_str(&format!(" and t.assignee_id = {}", next()));
+    }
+    sql.push_str(&format!(" order by t.priority, t.created_at_ms, t.ticket_id limit {}", next()));
+    let mut query = sqlx::query_as::<_, QueueItem>(&sql);
+    for q in &f.queues {
+        query = query.bind(q);
+    }
+    if let Some(p) = f.priority {
+        query = query.bind(p);
+    }
+    if let Some(tag) = &f.tag {
+        // Tags are stored as a JSON array of strings: match the quoted tag.
+        query = query.bind(format!("%{}%", serde_json::to_string(tag).expect("a string serializes")));
+    }
+    if let Some(l) = &f.location_id {
+        query = query.bind(l);
+    }
+    if let Some(a) = &f.assignee_id {
+        query = query.bind(a);
+    }
+    Ok(query.bind(f.limit).fetch_all(store.pool()).await?)
+}
+
+/// One ticket as the console shows it (any status).
+///
+/// # Errors
+/// Database failures.
+pub async fn item(store: &Store, ticket_id: &str) -> Result<Option<(QueueItem, TicketState)>, StoreError> {
+    let sql = QUEUE_SELECT.replace("where t.status = 'open'", "where t.ticket_id = $1");
+    let Some(item) = sqlx::query_as::<_, QueueItem>(&sql).bind(ticket_id).fetch_optional(store.pool()).await? else {
+        return Ok(None);
+    };
+    let state: TicketState = sqlx::query_as(
+        "select t.status, t.summary, t.claimed_at_ms, t.resolved_at_ms, t.resolved_by, t.disposition, v.ownership,
+            v.contact_id
+         from ticket t join conversation v on v.conversation_id = t.conversation_id where t.ticket_id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(Some((item, state)))
+}
+
+/// What the queue list leaves out of a ticket.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct TicketState {
+    pub status: String,
+    pub summary: String,
+    pub claimed_at_ms: Option<i64>,
+    pub resolved_at_ms: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub disposition: Option<String>,
+    pub ownership: String,
+    pub contact_id: String,
+}
+
+/// What a claim came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This person has it now.
+    Claimed,
+    /// Someone else has it (their name).
+    Taken(String),
+    /// The ticket is not open.
+    NotOpen,
+}
+
+const CLAIM: &str = "update ticket set assignee_id = $2, claimed_at_ms = $3
+    where ticket_id = $1 and status = 'open' and assignee_id is null";
+const TO_AGENT: &str = "update conversation set ownership = 'agent', version = version + 1
+    where open_ticket_id = $1 and ownership = 'queued'";
+const HOLDER: &str = "select t.status, u.display_name from ticket t left join staff_user u on u.user_id = t.assignee_id
+    where t.ticket_id = $1";
+
+/// Claims an open ticket for `user_id`: a conditional update, so of two people who claim at
+/// once exactly one gets it. The conversation becomes the agent's.
+///
+/// # Errors
+/// Database failures.
+pub async fn claim(store: &Store, ticket_id: &str, user_id: &str, by: &str) -> Result<Claim, StoreError> {
+    let now = store.now_ms();
+    let mut tx = store.begin().await?;
+    let done = sqlx::query(CLAIM).bind(ticket_id).bind(user_id).bind(now).execute(&mut *tx).await?;
+    if done.rows_affected() == 1 {
+        sqlx::query(TO_AGENT).bind(ticket_id).execute(&mut *tx).await?;
+        let conversation = conversation_of(&mut tx, ticket_id).await?;
+        let detail = serde_json::json!({ "ticket_id": ticket_id, "by": by });
+        super::conversations::record_event(&mut tx, &conversation, "claimed", &detail, now).await?;
+        tx.commit().await?;
+        store.announce(&QueueChange::new("claimed", ticket_id, "")).await;
+        return Ok(Claim::Claimed);
+    }
+    let holder: Option<(String, Option<String>)> =
+        sqlx::query_as(HOLDER).bind(ticket_id).fetch_optional(&mut *tx).await?;
+    Ok(match holder {
+        Some((status, Some(name))) if status == "open" => Claim::Taken(name),
+        Some((status, None)) if status == "open" => Claim::Taken("someone".into()),
+        _ => Claim::NotOpen,
+    })
+}
+
+async fn conversation_of(tx: &mut Tx<'_>, ticket_id: &str) -> Result<String, StoreError> {
+    let (id,): (String,) = sqlx::query_as("select conversation_id from ticket where ticket_id = $1")
+        .bind(ticket_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// A change to a claimed ticket by its holder (or a lead): release, transfer, snooze, note.
+pub enum Change<'a> {
+    /// Back to the queue, unclaimed.
+    Release,
+    /// To another queue (unclaimed) or to a person (claimed by them).
+    Transfer { queue: Option<&'a str>, to_user: Option<&'a str> },
+    /// Out of the queue view until then.
+    Snooze { until_ms: i64 },
+    /// Just the note.
+    Note,
+}
+
+/// Applies a change to an open ticket, with an internal note (never sent to the customer) and a
+/// conversation event. `false` when the ticket is not open.
+///
+/// # Errors
+/// Database failures.
+pub async fn change(
+    store: &Store,
+    ticket_id: &str,
+    author_id: &str,
+    by: &str,
+    change: &Change<'_>,
+    note: &str,
+) -> Result<bool, StoreError> {
+    let now = store.now_ms();
+    let mut tx = store.begin().await?;
+    let open: Option<(String,)> = sqlx::query_as("select status from ticket where ticket_id = $1 and status = 'open'")
+        .bind(ticket_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if open.is_none() {
+        return Ok(false);
+    }
+    let (kind, detail) = match change {
+        Change::Release => {
+            sqlx::query("update ticket set assignee_id = null, claimed_at_ms = null where ticket_id = $1")
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("update conversation set ownership = 'queued', version = version + 1 where open_ticket_id = $1 and ownership = 'agent'")
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?;
+            ("released", serde_json::json!({ "ticket_id": ticket_id, "by": by }))
+        }
+        Change::Transfer { queue, to_user } => {
+            if let Some(queue) = queue {
+                sqlx::query(
+                    "update ticket set queue = $2, assignee_id = null, claimed_at_ms = null where ticket_id = $1",
+                )
+                .bind(ticket_id)
+                .bind(queue)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("update conversation set ownership = 'queued', version = version + 1 where open_ticket_id = $1 and ownership = 'agent'")
+                    .bind(ticket_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(user) = to_user {
+                sqlx::query("update ticket set assignee_id = $2, claimed_at_ms = $3 where ticket_id = $1")
+                    .bind(ticket_id)
+                    .bind(user)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(TO_AGENT).bind(ticket_id).execute(&mut *tx).await?;
+            }
+            ("transferred", serde_json::json!({ "ticket_id": ticket_id, "by": by, "queue": queue, "to_user": to_user }))
+        }
+        Change::Snooze { until_ms } => {
+            sqlx::query("update ticket set snoozed_until_ms = $2 where ticket_id = $1")
+                .bind(ticket_id)
+                .bind(until_ms)
+                .execute(&mut *tx)
+                .await?;
+            ("snoozed", serde_json::json!({ "ticket_id": ticket_id, "by": by, "until_ms": until_ms }))
+        }
+        Change::Note => ("noted", serde_json::json!({ "ticket_id": ticket_id, "by": by })),
+    };
+    if !note.is_empty() || matches!(change, Change::Note) {
+        sqlx::query(
+            "insert into ticket_note (note_id, ticket_id, author_id, kind, body, created_at_ms) values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(crate::new_id())
+        .bind(ticket_id)
+        .bind(author_id)
+        .bind(kind)
+        .bind(note)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let conversation = conversation_of(&mut tx, ticket_id).await?;
+    super::conversations::record_event(&mut tx, &conversation, kind, &detail, now).await?;
+    tx.commit().await?;
+    store.announce(&QueueChange::new(kind, ticket_id, "")).await;
+    Ok(true)
+}
+
+/// A note on a ticket, with its author's name.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct Note {
+    pub kind: String,
+    pub body: String,
+    pub created_at_ms: i64,
+    pub author: Option<String>,
+}
+
+/// # Errors
+/// Database failures.
+pub async fn notes(store: &Store, ticket_id: &str) -> Result<Vec<Note>, StoreError> {
+    Ok(sqlx::query_as(
+        "select n.kind, n.body, n.created_at_ms, u.display_name as author from ticket_note n
+            left join staff_user u on u.user_id = n.author_id where n.ticket_id = $1 order by n.created_at_ms, n.note_id",
+    )
+    .bind(ticket_id)
+    .fetch_all(store.pool())
+    .await?)
+}
+
+/// Wraps up an open ticket: its tags (the flow's and the person's), who resolved it and how
+/// (`resolved`: back to the bot; `closed`), and the conversation closes so that the customer's
+/// next message starts afresh with the bot. `false` when the ticket is not open.
+///
+/// # Errors
+/// Database failures.
+pub async fn wrap_up(
+    store: &Store,
+    ticket_id: &str,
+    by: &str,
+    tags: &[String],
+    disposition: &str,
+    note: &str,
+) -> Result<bool, StoreError> {
+    let now = store.now_ms();
+    let mut tx = store.begin().await?;
+    let done = sqlx::query(
+        "update ticket set status = 'resolved', resolved_at_ms = $2, resolved_by = $3, disposition = $4, tags = $5
+         where ticket_id = $1 and status = 'open'",
+    )
+    .bind(ticket_id)
+    .bind(now)
+    .bind(by)
+    .bind(disposition)
+    .bind(serde_json::to_string(tags).expect("tags serialize"))
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let conversation = conversation_of(&mut tx, ticket_id).await?;
+    sqlx::query(HAND_BACK).bind(ticket_id).bind(now).execute(&mut *tx).await?;
+    let detail = serde_json::json!({ "ticket_id": ticket_id, "note": note, "to": "bot", "by": by, "disposition": disposition, "tags": tags });
+    super::conversations::record_event(&mut tx, &conversation, "handed_back", &detail, now).await?;
+    tx.commit().await?;
+    store.announce(&QueueChange::new("resolved", ticket_id, "")).await;
+    Ok(true)
+}
+
+/// Marks the ticket's first answer, if it has none yet (for the SLA).
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_replied(store: &Store, ticket_id: &str) -> Result<(), StoreError> {
+    sqlx::query("update ticket set first_reply_at_ms = $2 where ticket_id = $1 and first_reply_at_ms is null")
+        .bind(ticket_id)
+        .bind(store.now_ms())
+        .execute(store.pool())
+        .await?;
+    Ok(())
 }

@@ -193,6 +193,9 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
     customers::set_verification(&mut tx, &customer_id, VerificationStatus::PendingReview, customer.locked_reason, now)
         .await?;
     tx.commit().await.map_err(StoreError::from)?;
+    if let Some(ticket_id) = &ticket_id {
+        store.announce(&crate::store::feed::QueueChange::new("opened", ticket_id, QUEUE)).await;
+    }
     tracing::info!(%upload_id, content_type, size = bytes.len(), source = kind, "medical document received for review");
     Ok(upload_id)
 }

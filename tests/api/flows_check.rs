@@ -17,7 +17,7 @@ fn fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
         crate::ops::copy_dir(&broken.join(name), &flows);
     } else {
         std::fs::create_dir_all(&flows).unwrap();
-        for shipped in ["intents.yaml", "tags.yaml"] {
+        for shipped in ["intents.yaml", "tags.yaml", "queues.yaml"] {
             std::fs::copy(root().join("flows").join(shipped), flows.join(shipped)).unwrap();
         }
         std::fs::copy(broken.join(format!("{name}.yaml")), flows.join(format!("{name}.yaml"))).unwrap();
@@ -78,6 +78,7 @@ fn each_broken_fixture_is_reported_with_its_place_and_reason() {
         ("expect_without_target", "3:9", "each expect branch needs next (a step) or flow"),
         ("condition_two_tests", "6:15", "a condition needs exactly one of equals, is_set or at_least"),
         ("branch_without_else", "3:9", "a branch step needs else: the step to take when no condition holds"),
+        ("unknown_queue", "3:9", "unknown queue \"genral\" (queues are defined in flows/queues.yaml)"),
     ];
     for (name, place, reason) in cases {
         assert_reported(name, &format!("{name}.yaml"), place, reason);
@@ -100,12 +101,15 @@ fn each_broken_fixture_folder_is_reported_with_its_file_place_and_reason() {
         ("missing_intents", "intents.yaml", "1:1", "missing intents file"),
         ("duplicate_intent", "intents.yaml", "6:9", "intent \"greeting\" is defined twice"),
         ("duplicate_flow_id", "b_second.yaml", "1:1", "flow id \"greeting\" is used twice"),
+        ("bad_queues", "queues.yaml", "4:18", "unknown role \"cashier\" (roles: csr, lead, verification"),
+        ("bad_queues", "queues.yaml", "6:9", "queue \"general\" is defined twice"),
     ];
     for (name, file, place, reason) in cases {
         assert_reported(name, file, place, reason);
         let (_dir, flows, templates) = fixture(name);
         let diags = leafdesk::flows::load_assets(&flows, &templates, leafdesk::actions::NAMES).unwrap_err();
-        assert_eq!(diags.len(), 1, "{name}: only the problem it is about: {diags:#?}");
+        let want = cases.iter().filter(|c| c.0 == name).count();
+        assert_eq!(diags.len(), want, "{name}: only the problems it is about: {diags:#?}");
     }
 }
 

@@ -3,6 +3,7 @@
 mod browser;
 mod consent;
 mod consent_files;
+mod console;
 mod contract;
 mod events;
 mod flows_check;

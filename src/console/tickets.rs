@@ -1,0 +1,216 @@
+//! The queue page (`GET /console`) and a ticket (`GET /console/tickets/{id}`, and the forms it
+//! posts: claim, release, reply, note, transfer, snooze, resolve). Phones are masked here; the
+//! rules of each action are `queue`'s.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{json, Value};
+
+use super::{age, ago, problem, refused, render, Form, Signed};
+use crate::auth::Staff;
+use crate::domain::mask_phone;
+use crate::domain::staff::Role;
+use crate::error::AppError;
+use crate::queue::{self, QueueError, Sla, Worker, WrapUp};
+use crate::state::AppState;
+use crate::store::tickets::{QueueFilter, QueueItem};
+use crate::store::{conversations, messages, tickets};
+
+/// Roles that work tickets of some queue.
+pub const TICKET_ROLES: &[Role] = &[Role::Csr, Role::Lead, Role::Verification, Role::Inventory, Role::It];
+
+/// 500: a queue page longer than a person reads; filters narrow it.
+const PAGE_SIZE: i64 = 500;
+/// 200 lines of transcript: months of a customer's messages.
+const TRANSCRIPT_LINES: i64 = 200;
+
+fn worker(who: &Staff) -> Worker<'_> {
+    Worker { user_id: &who.user_id, name: &who.display_name, roles: &who.roles }
+}
+
+/// A queue row as the page shows it.
+fn row(t: &QueueItem, queues: &[crate::flows::model::Queue], me: &str, now_ms: i64) -> Value {
+    let (sla, due) = Sla::of(t, queues, now_ms);
+    json!({
+        "ticket_id": t.ticket_id,
+        "short_id": &t.ticket_id[t.ticket_id.len().saturating_sub(8)..],
+        "queue": t.queue,
+        "priority": t.priority,
+        "tags": serde_json::from_str::<Vec<String>>(&t.tags).unwrap_or_default(),
+        "reason": t.reason,
+        "age": age(now_ms - t.created_at_ms),
+        "created_at_ms": t.created_at_ms,
+        "assignee": t.assignee_name,
+        "mine": t.assignee_id.as_deref() == Some(me),
+        "channel": t.channel,
+        "location": t.location_name,
+        "customer": t.first_name.clone().unwrap_or_else(|| "Customer".into()),
+        "phone": mask_phone(&t.phone),
+        "sla": sla.code(),
+        "due_in": due.map(|d| if d > now_ms { age(d - now_ms) } else { format!("{} late", age(now_ms - d)) }),
+    })
+}
+
+pub async fn queue(
+    State(state): State<AppState>,
+    Signed(who): Signed,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    if let Some(page) = refused(&state, &who, TICKET_ROLES) {
+        return Ok(page);
+    }
+    let assets = state.library.get();
+    let queues = &assets.flows.queues;
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let filter = QueueFilter {
+        queues: get("queue").into_iter().collect(),
+        priority: get("priority").and_then(|p| p.parse().ok()),
+        tag: get("tag"),
+        location_id: get("location"),
+        assignee_id: (get("mine").as_deref() == Some("1")).then(|| who.user_id.clone()),
+        limit: PAGE_SIZE,
+    };
+    let items = queue::board(&state.store, &who.roles, queues, filter, get("snoozed").is_some()).await?;
+    let now = state.store.now_ms();
+    let sla_filter = get("sla");
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|t| row(t, queues, &who.user_id, now))
+        .filter(|r| sla_filter.as_deref().is_none_or(|s| r["sla"] == s))
+        .collect();
+    let visible: Vec<Value> = queue::visible(&who.roles, queues)
+        .iter()
+        .map(|q| json!({ "id": q.id, "name": q.name, "selected": get("queue").as_deref() == Some(q.id.as_str()) }))
+        .collect();
+    let locations = crate::store::locations::list(&state.store).await?;
+    let data = json!({
+        "rows": rows,
+        "count": rows.len(),
+        "queues": visible,
+        "tags": assets.flows.tags,
+        "locations": locations.iter().map(|l| json!({ "id": l.location_id, "name": l.name,
+            "selected": get("location").as_deref() == Some(l.location_id.as_str()) })).collect::<Vec<_>>(),
+        "filter": {
+            "priority": get("priority"), "tag": get("tag"), "sla": get("sla"),
+            "mine": get("mine").is_some(), "snoozed": get("snoozed").is_some(),
+        },
+    });
+    Ok(render(&state, Some(&who), StatusCode::OK, "console/queue", data))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Signed(who): Signed,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    if let Some(page) = refused(&state, &who, TICKET_ROLES) {
+        return Ok(page);
+    }
+    let assets = state.library.get();
+    let queues = &assets.flows.queues;
+    let Some((item, ticket)) = tickets::item(&state.store, &id).await? else {
+        return Ok(problem(&state, &who, StatusCode::NOT_FOUND, "There is no such ticket."));
+    };
+    if !queue::works(&who.roles, queues, &item.queue) {
+        return Ok(render(&state, Some(&who), StatusCode::FORBIDDEN, "console/forbidden", json!({})));
+    }
+    let now = state.store.now_ms();
+    let transcript = messages::transcript(&state.store, &ticket.contact_id, TRANSCRIPT_LINES).await?;
+    let events = conversations::events(&state.store, &item.conversation_id).await?;
+    let bot = conversations::bot_state(&state.store, &item.conversation_id).await?;
+    let notes = tickets::notes(&state.store, &id).await?;
+    let staff = crate::store::staff::list(&state.store).await?;
+    let lines: Vec<Value> = transcript
+        .iter()
+        .map(|l| {
+            json!({
+                "inbound": l.direction == "inbound",
+                "channel": l.channel,
+                "body": l.body,
+                "status": l.status,
+                "reason": l.reason,
+                "ago": ago(now - l.at_ms),
+                "this_ticket": l.ticket_id.as_deref() == Some(id.as_str()),
+            })
+        })
+        .collect();
+    let holder_is_me = item.assignee_id.as_deref() == Some(who.user_id.as_str());
+    let data = json!({
+        "ticket": row(&item, queues, &who.user_id, now),
+        "state": ticket,
+        "open": ticket.status == "open",
+        "claimable": ticket.status == "open" && item.assignee_id.is_none(),
+        "held_by_me": holder_is_me,
+        "can_act": ticket.status == "open" && (holder_is_me || who.roles.any(&[Role::Lead])),
+        "lines": lines,
+        "events": events.iter().map(|e| json!({ "kind": e.kind, "detail": e.detail, "ago": ago(now - e.created_at_ms) })).collect::<Vec<_>>(),
+        "bot": bot,
+        "notes": notes.iter().map(|n| json!({ "kind": n.kind, "body": n.body, "author": n.author, "ago": ago(now - n.created_at_ms) })).collect::<Vec<_>>(),
+        "tags": assets.flows.tags,
+        "queues": queues.iter().map(|q| json!({ "id": q.id, "name": q.name })).collect::<Vec<_>>(),
+        "people": staff.iter().filter(|u| !u.disabled && u.user_id != who.user_id && u.roles.any(TICKET_ROLES))
+            .map(|u| json!({ "id": u.user_id, "name": u.display_name })).collect::<Vec<_>>(),
+        "max_chars": crate::domain::MAX_MESSAGE_CHARS,
+    });
+    Ok(render(&state, Some(&who), StatusCode::OK, "console/ticket", data))
+}
+
+/// A ticket form: the action, then back to the ticket (or, after a wrap-up, to the queue). A
+/// refusal shows the page again with the reason.
+pub async fn act(
+    State(state): State<AppState>,
+    Signed(who): Signed,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if let Some(page) = refused(&state, &who, TICKET_ROLES) {
+        return Ok(page);
+    }
+    let form = match Form::parse(&state, &who, &body) {
+        Ok(form) => form,
+        Err(page) => return Ok(*page),
+    };
+    let assets = state.library.get();
+    let (store, queues, me) = (&state.store, &assets.flows.queues, worker(&who));
+    let note = form.get("note").unwrap_or("");
+    let done = match action.as_str() {
+        "claim" => queue::claim(store, queues, &me, &id).await,
+        "release" => queue::release(store, queues, &me, &id, note).await,
+        "reply" => queue::reply(store, queues, &me, &id, form.get("text").unwrap_or("")).await.map(|_| ()),
+        "note" => queue::note(store, queues, &me, &id, note).await,
+        "transfer" => queue::transfer(store, queues, &me, &id, form.get("queue"), form.get("person"), note).await,
+        "snooze" => {
+            let minutes: i64 = form.get("minutes").and_then(|m| m.parse().ok()).unwrap_or(60).clamp(5, 7 * 24 * 60);
+            queue::snooze(store, queues, &me, &id, store.now_ms() + minutes * 60_000, note).await
+        }
+        "resolve" | "close" => {
+            let tags: Vec<String> = form.all("tag").into_iter().map(str::to_owned).collect();
+            let done = WrapUp { tags: &tags, closed: action == "close", note };
+            queue::wrap_up(store, queues, &assets.flows.tags, &me, &id, &done).await
+        }
+        _ => return Ok(problem(&state, &who, StatusCode::NOT_FOUND, "There is no such action on a ticket.")),
+    };
+    match done {
+        Ok(()) if matches!(action.as_str(), "resolve" | "close") => Ok(Redirect::to("/console").into_response()),
+        // The page clears the browser's draft of the reply only once it was sent.
+        Ok(()) if action == "reply" => Ok(Redirect::to(&format!("/console/tickets/{id}?sent=1")).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("/console/tickets/{id}")).into_response()),
+        Err(QueueError::Store(e)) => Err(e.into()),
+        Err(QueueError::NotYourQueue) => {
+            Ok(render(&state, Some(&who), StatusCode::FORBIDDEN, "console/forbidden", json!({})))
+        }
+        Err(e) => {
+            let status = match e {
+                QueueError::Taken(_) | QueueError::NotOpen | QueueError::NotYours => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let message = format!("{}{}.", e.to_string()[..1].to_uppercase(), &e.to_string()[1..]);
+            let data = json!({ "message": message, "back": format!("/console/tickets/{id}") });
+            Ok(render(&state, Some(&who), status, "console/problem", data))
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! The staff console over HTTP: sign-in (fresh sessions, lockout, expiry, sign-out), CSRF on
+//! every form, the role on every route (one table), the exclusive claim under a race, a reply
+//! reaching Twilio's API while the bot keeps silent, the wrap-up handing back to the bot, the
+//! send gate's refusal, and the live feed.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use leafdesk::auth::users::{self, Actor};
+use leafdesk::domain::staff::{Role, Roles};
+
+use crate::helpers::*;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser with a session: its cookie and the CSRF token the pages carry.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+struct Page {
+    status: u16,
+    location: String,
+    body: String,
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// An account with these roles and [`PASSWORD`].
+async fn person(app: &TestApp, email: &str, roles: &[Role]) {
+    let by = Actor { name: "test", ip: "" };
+    users::add(&app.state.store, &by, email, "", &Roles::new(roles.iter().copied()), PASSWORD).await.unwrap();
+}
+
+async fn sign_in_page(app: &TestApp, email: &str, password: &str) -> Page {
+    let c = client();
+    let form = c.get(app.url("/console/login")).send().await.unwrap().text().await.unwrap();
+    let token = value_of(&form, "form_token");
+    let resp = c
+        .post(app.url("/console/login"))
+        .form(&[("form_token", token.as_str()), ("email", email), ("password", password), ("next", "/console")])
+        .send()
+        .await
+        .unwrap();
+    page(resp).await
+}
+
+async fn page(resp: reqwest::Response) -> Page {
+    let status = resp.status().as_u16();
+    let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let set_cookie = resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let body = resp.text().await.unwrap();
+    Page { status, location, body: if set_cookie.is_empty() { body } else { format!("{set_cookie}\n{body}") } }
+}
+
+/// The `value` of the hidden input `name` in a page.
+fn value_of(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn sign_in(app: &TestApp, email: &str) -> Browser {
+    let c = client();
+    let form = c.get(app.url("/console/login")).send().await.unwrap().text().await.unwrap();
+    let token = value_of(&form, "form_token");
+    let resp = c
+        .post(app.url("/console/login"))
+        .form(&[("form_token", token.as_str()), ("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{email} signs in");
+    let set = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let mut browser = Browser { client: c, base: app.url(""), cookie, csrf: String::new() };
+    let home = browser.get("/console/login").await;
+    assert_eq!(home.status, 200);
+    let any = browser.get("/console/admin/audit").await;
+    // Every signed-in page carries the session's CSRF token in the sign-out form.
+    browser.csrf = value_of(&any.body, "csrf");
+    browser
+}
+
+impl Browser {
+    async fn get(&self, path: &str) -> Page {
+        page(self.client.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap()).await
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        all.extend_from_slice(fields);
+        page(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("cookie", &self.cookie)
+                .form(&all)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+/// A customer asks for a person: the ticket's id.
+async fn hand_off(app: &TestApp, phone: &str) -> String {
+    app.sms(&sid(), phone, "I want to talk to a person").await;
+    let open = leafdesk::store::tickets::list_open(&app.state.store).await.unwrap();
+    open.into_iter().find(|t| t.phone == phone).expect("ticket opened").ticket_id
+}
+
+#[tokio::test]
+async fn sign_in_gives_a_fresh_session_and_wrong_passwords_lock_the_account_for_a_while() {
+    let app = spawn_app().await;
+    person(&app, "cam@shop.test", &[Role::Csr]).await;
+    // Signed out: the console sends you to sign in, and back afterwards.
+    let away = client().get(app.url("/console/tickets/abc?x=1")).send().await.unwrap();
+    assert_eq!(away.status(), 303);
+    assert_eq!(away.headers()["location"], "/console/login?next=%2Fconsole%2Ftickets%2Fabc%3Fx%3D1");
+    // A good sign-in: an HttpOnly, SameSite cookie for the console only.
+    let ok = sign_in_page(&app, "Cam@Shop.test", PASSWORD).await;
+    assert_eq!((ok.status, ok.location.as_str()), (303, "/console"));
+    assert!(
+        ok.body.contains("HttpOnly") && ok.body.contains("SameSite=Lax") && ok.body.contains("Path=/console"),
+        "{}",
+        ok.body
+    );
+    let again = sign_in_page(&app, "cam@shop.test", PASSWORD).await;
+    assert_ne!(ok.body.lines().next(), again.body.lines().next(), "each sign-in gets its own session");
+    // Wrong passwords: the same answer as an unknown account; five in a row lock it.
+    let unknown = sign_in_page(&app, "nobody@shop.test", PASSWORD).await;
+    assert_eq!(unknown.status, 401);
+    assert!(unknown.body.contains("Wrong email or password"), "{}", unknown.body);
+    for _ in 0..5 {
+        assert_eq!(sign_in_page(&app, "cam@shop.test", "not the password at all").await.status, 401);
+    }
+    let locked = sign_in_page(&app, "cam@shop.test", PASSWORD).await;
+    assert_eq!(locked.status, 429);
+    assert!(
+        locked.body.contains("Too many failed sign-ins for this account; try again in 1 minute"),
+        "{}",
+        locked.body
+    );
+    app.clock().advance(61_000);
+    assert_eq!(sign_in_page(&app, "cam@shop.test", PASSWORD).await.status, 303, "the lock ends");
+    // Every attempt is in the audit log, without the password.
+    let failures = app.count("select count(*) from audit_event where action = 'sign_in_failed'").await;
+    assert_eq!(failures, 6);
+    assert_eq!(app.count(&format!("select count(*) from audit_event where detail like '%{PASSWORD}%'")).await, 0);
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_when_signed_out_and_everywhere_at_once() {
+    let app = spawn_app().await;
+    person(&app, "cam@shop.test", &[Role::Csr]).await;
+    let first = sign_in(&app, "cam@shop.test").await;
+    let second = sign_in(&app, "cam@shop.test").await;
+    assert_eq!(first.get("/console").await.status, 200);
+    // Two hours without a request end a session.
+    app.clock().advance(2 * 3_600_000);
+    let idle = first.get("/console").await;
+    assert_eq!((idle.status, idle.location.as_str()), (303, "/console/login?next=%2Fconsole"));
+    let third = sign_in(&app, "cam@shop.test").await;
+    // A form posted without the session's token changes nothing.
+    let forged = third
+        .client
+        .post(app.url("/console/logout"))
+        .header("cookie", &third.cookie)
+        .form(&[("csrf", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(third.get("/console").await.status, 200);
+    // Sign out everywhere: every session of the account ends.
+    let out = third.post("/console/logout", &[("everywhere", "yes")]).await;
+    assert_eq!((out.status, out.location.as_str()), (303, "/console/login"));
+    assert_eq!(third.get("/console").await.status, 303);
+    assert_eq!(second.get("/console").await.status, 303);
+}
+
+/// Which roles may use each console route (admins may use all; signed out, none).
+#[tokio::test]
+async fn every_console_route_checks_the_role_on_the_server() {
+    let app = spawn_app().await;
+    for role in Role::CODES {
+        person(&app, &format!("{role}@shop.test"), &[Role::parse(role).unwrap()]).await;
+    }
+    let general = hand_off(&app, "+15555550102").await;
+    let ticket = format!("/console/tickets/{general}");
+    let note = format!("{ticket}/note");
+    let table: &[(&str, &str, &[&str])] = &[
+        ("GET", "/console", &["csr", "lead", "verification", "inventory", "it", "admin"]),
+        ("GET", &ticket, &["csr", "lead", "admin"]),
+        ("POST", &note, &["csr", "lead", "admin"]),
+        ("GET", "/console/admin/users", &["admin"]),
+        ("POST", "/console/admin/users", &["admin"]),
+        ("GET", "/console/admin/audit", &["admin"]),
+        ("GET", "/console/admin/audit?format=csv", &["admin"]),
+    ];
+    let browsers: Vec<(&str, Browser)> = {
+        let mut all = Vec::new();
+        for role in Role::CODES {
+            all.push((*role, sign_in(&app, &format!("{role}@shop.test")).await));
+        }
+        all
+    };
+    for (method, path, allowed) in table {
+        for (role, browser) in &browsers {
+            let got = if *method == "GET" {
+                browser.get(path).await
+            } else {
+                browser.post(path, &[("note", "checking"), ("email", "x@shop.test"), ("password", "short")]).await
+            };
+            if allowed.contains(role) {
+                assert!(matches!(got.status, 200 | 303 | 422), "{role} may {method} {path}: {}", got.status);
+            } else {
+                assert_eq!(got.status, 403, "{role} may not {method} {path}");
+                assert!(got.body.contains("You do not have access to this page"), "{role} {path}");
+                assert!(!got.body.contains("+1555") && !got.body.contains("@shop.test</td>"), "a 403 shows no data");
+            }
+        }
+        let anonymous = if *method == "GET" {
+            client().get(app.url(path)).send().await.unwrap()
+        } else {
+            client().post(app.url(path)).form(&[("note", "x")]).send().await.unwrap()
+        };
+        assert_eq!(anonymous.status(), 303, "signed out: {method} {path}");
+        assert!(anonymous.headers()["location"].to_str().unwrap().starts_with("/console/login"));
+    }
+    // The live feed too.
+    for (role, browser) in &browsers {
+        let resp =
+            browser.client.get(app.url("/console/events")).header("cookie", &browser.cookie).send().await.unwrap();
+        let want = if *role == "marketing" { 403 } else { 200 };
+        assert_eq!(resp.status(), want, "{role} and the live feed");
+    }
+}
+
+#[tokio::test]
+async fn twenty_people_claiming_one_ticket_at_once_leave_exactly_one_holder() {
+    let app = spawn_app().await;
+    let ticket = hand_off(&app, "+15555550102").await;
+    let mut browsers = Vec::new();
+    for i in 0..20 {
+        person(&app, &format!("csr{i}@shop.test"), &[Role::Csr]).await;
+        browsers.push(sign_in(&app, &format!("csr{i}@shop.test")).await);
+    }
+    let path = format!("/console/tickets/{ticket}/claim");
+    let claims = futures_util::future::join_all(browsers.iter().map(|b| b.post(&path, &[]))).await;
+    let won: Vec<&Page> = claims.iter().filter(|p| p.status == 303).collect();
+    let lost: Vec<&Page> = claims.iter().filter(|p| p.status == 409).collect();
+    assert_eq!((won.len(), lost.len()), (1, 19), "{:?}", claims.iter().map(|p| p.status).collect::<Vec<_>>());
+    assert!(lost.iter().all(|p| p.body.contains(" has this ticket.")), "the others are told who has it");
+    assert_eq!(app.count("select count(*) from conversation_event where kind = 'claimed'").await, 1);
+    assert_eq!(app.count("select count(*) from conversation where ownership = 'agent'").await, 1);
+}
+
+#[tokio::test]
+async fn a_reply_reaches_the_customer_the_bot_stays_silent_and_the_wrap_up_hands_back() {
+    let (app, fake) = app_with(vec![]).await;
+    person(&app, "cam@shop.test", &[Role::Csr]).await;
+    let cam = sign_in(&app, "cam@shop.test").await;
+    let riley = "+15555550102";
+    let ticket = hand_off(&app, riley).await;
+    let path = format!("/console/tickets/{ticket}");
+    // Not claimed: no reply.
+    assert_eq!(cam.post(&format!("{path}/reply"), &[("text", "Hi")]).await.status, 409);
+    assert_eq!(cam.post(&format!("{path}/claim"), &[]).await.status, 303);
+    // The customer writes: the bot says nothing, the page shows it.
+    let silent = app.sms(&sid(), riley, "hello? anyone?").await;
+    assert!(silent.messages().is_empty(), "{}", silent.body);
+    assert!(cam.get(&path).await.body.contains("hello? anyone?"));
+    // The reply goes out on the customer's channel, through the outbox, to Twilio's API.
+    let sent = cam.post(&format!("{path}/reply"), &[("text", "Hi Riley, this is Cam. How can I help?")]).await;
+    assert_eq!((sent.status, sent.location.as_str()), (303, format!("{path}?sent=1").as_str()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake.requests.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the reply never reached the provider");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let request = fake.requests.lock().unwrap()[0].clone();
+    assert_eq!(request["To"], riley);
+    assert_eq!(request["Body"], "Hi Riley, this is Cam. How can I help?");
+    // A wrap-up needs a tag; then the conversation is the bot's again.
+    let untagged = cam.post(&format!("{path}/resolve"), &[]).await;
+    assert_eq!(untagged.status, 422);
+    assert!(untagged.body.contains("Choose at least one tag for the wrap-up."), "{}", untagged.body);
+    let note = cam.post(&format!("{path}/note"), &[("note", "Asked about pickup hours; answered.")]).await;
+    assert_eq!(note.status, 303);
+    let done = cam.post(&format!("{path}/resolve"), &[("tag", "order status"), ("tag", "human requested")]).await;
+    assert_eq!((done.status, done.location.as_str()), (303, "/console"));
+    let back = app.sms(&sid(), riley, "hi").await;
+    assert!(!back.messages().is_empty(), "the bot answers again");
+    let (tags, by, disposition): (String, String, String) =
+        sqlx::query_as("select tags, resolved_by, disposition from ticket where ticket_id = $1")
+            .bind(&ticket)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert!(tags.contains("order status") && tags.contains("human requested"), "{tags}");
+    assert_eq!((by.as_str(), disposition.as_str()), ("cam", "resolved"));
+    assert_eq!(
+        app.count("select count(*) from message where body like '%Asked about pickup%'").await,
+        0,
+        "notes stay inside"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_who_opted_out_cannot_be_texted_from_the_console_and_it_says_why() {
+    let app = spawn_app().await;
+    person(&app, "cam@shop.test", &[Role::Csr]).await;
+    let cam = sign_in(&app, "cam@shop.test").await;
+    let ticket = hand_off(&app, "+15555550102").await;
+    let path = format!("/console/tickets/{ticket}");
+    assert_eq!(cam.post(&format!("{path}/claim"), &[]).await.status, 303);
+    app.sms(&sid(), "+15555550102", "STOP").await;
+    let refused = cam.post(&format!("{path}/reply"), &[("text", "Are you still there?")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("This customer cannot be texted: the number opted out of our messages."),
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.count("select count(*) from outbox where body = 'Are you still there?'").await, 0);
+}
+
+#[tokio::test]
+async fn a_hand_off_reaches_an_open_console_at_once() {
+    let app = spawn_app().await;
+    person(&app, "cam@shop.test", &[Role::Csr]).await;
+    let cam = sign_in(&app, "cam@shop.test").await;
+    let resp = cam.client.get(app.url("/console/events")).header("cookie", &cam.cookie).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut stream = resp.bytes_stream();
+    let ticket = hand_off(&app, "+15555550102").await;
+    let mut seen = String::new();
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains(&ticket) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(got.is_ok(), "no event for the hand-off: {seen:?}");
+    assert!(seen.contains("event: queue") && seen.contains(r#""kind":"opened""#), "{seen}");
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL only; scripts/test runs it with --include-ignored"]
+async fn a_hand_off_on_one_server_reaches_a_console_on_another() {
+    // Two server processes share one database: the feed goes through NOTIFY/LISTEN.
+    require_postgres();
+    let first = spawn_app().await;
+    let second = spawn_with(Options { database_url: Some(first.database_url.clone()), ..Options::default() }).await;
+    person(&second, "cam@shop.test", &[Role::Csr]).await;
+    let cam = sign_in(&second, "cam@shop.test").await;
+    let resp = cam.client.get(second.url("/console/events")).header("cookie", &cam.cookie).send().await.unwrap();
+    let mut stream = resp.bytes_stream();
+    // The listener needs a moment to start listening after the server starts.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ticket = hand_off(&first, "+15555550102").await;
+    let mut seen = String::new();
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains(&ticket) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(got.is_ok(), "the other server's console heard nothing: {seen:?}");
+}
+
+#[tokio::test]
+async fn the_user_command_reads_the_password_from_standard_input_and_refuses_a_weak_one() {
+    use std::io::Write as _;
+    let app = spawn_app().await;
+    let add = |password: &'static str| {
+        let mut child = app
+            .command()
+            .args(["user", "add", "--email", "Dee@Shop.test", "--role", "csr", "--role", "verification"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = add("password2024!");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("one of the most common passwords"), "{weak:?}");
+    let ok = add(PASSWORD);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("added dee@shop.test (csr, verification)"), "{ok:?}");
+    let list = app.command().args(["user", "list"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("dee@shop.test\tdee\tcsr, verification\tactive"),
+        "{list:?}"
+    );
+    let stored: (String,) =
+        sqlx::query_as("select password_hash from staff_user").fetch_one(app.state.store.pool()).await.unwrap();
+    assert!(stored.0.starts_with("$argon2id$") && !stored.0.contains(PASSWORD));
+    assert_eq!(sign_in_page(&app, "dee@shop.test", PASSWORD).await.status, 303);
+}
