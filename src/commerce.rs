@@ -41,6 +41,23 @@ pub async fn customer(source: &dyn Source, store: &Store, contact_id: &str) -> R
     Ok(found)
 }
 
+/// The customer this contact is, and their latest `orders` orders, asked outside a turn.
+///
+/// # Errors
+/// Database or commerce failures.
+pub async fn profile(
+    source: &dyn Source,
+    store: &Store,
+    contact_id: &str,
+    orders: i64,
+) -> Result<(Option<Customer>, Vec<Order>), StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let mut port = source.open(&mut conn);
+    let customer = port.customer(contact_id).await?;
+    let recent = port.recent_orders(contact_id, orders).await?;
+    Ok((customer, recent))
+}
+
 /// A customer with the contact that reaches them and their store.
 pub struct Reach {
     pub customer: Customer,

@@ -71,6 +71,24 @@
     else if (e.key === "e") { var wrap = document.getElementById("wrap-up"); if (wrap) { wrap.scrollIntoView(); var first = wrap.querySelector("input[type=checkbox]"); if (first) { first.focus(); } } }
   });
 
+  // ---- canned replies fill the box; "copy as report" copies ----
+  var canned = document.getElementById("canned");
+  if (canned) {
+    canned.addEventListener("change", function () {
+      var box = document.getElementById("reply");
+      if (box && canned.value) { box.value = canned.value; box.dispatchEvent(new Event("input")); box.focus(); }
+    });
+  }
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source) { return; }
+      source.select();
+      if (navigator.clipboard) { navigator.clipboard.writeText(source.value); } else { document.execCommand("copy"); }
+      button.textContent = "Copied";
+    });
+  });
+
   // ---- reply drafts and SMS segments ----
   var box = document.getElementById("reply");
   if (box) {

@@ -62,6 +62,9 @@ alter table ticket add column first_reply_at_ms bigint;
 alter table ticket add column resolved_by text;
 -- Why it ended: resolved (back to the bot) or closed.
 alter table ticket add column disposition text;
+-- What the bot knew when it filed the ticket (its slots, as JSON): the product, both stock
+-- counts, the platform's error codes and session, the order…, for the person who works it.
+alter table ticket add column details text not null default '{}';
 create index ticket_assignee on ticket (assignee_id, status);
 
 -- Internal notes on a ticket: never sent to the customer.

@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 
 use super::{age, ago, problem, refused, render, Form, Signed};
 use crate::auth::Staff;
-use crate::domain::mask_phone;
+use crate::commerce;
 use crate::domain::staff::Role;
+use crate::domain::{mask_phone, Channel};
 use crate::error::AppError;
 use crate::queue::{self, QueueError, Sla, Worker, WrapUp};
 use crate::state::AppState;
@@ -110,20 +111,40 @@ pub async fn show(
     if let Some(page) = refused(&state, &who, TICKET_ROLES) {
         return Ok(page);
     }
+    ticket_page(&state, &who, &id, &Revealed::default()).await
+}
+
+/// Personal data a person asked to see (with a reason, audited); masked otherwise.
+#[derive(Debug, Default)]
+struct Revealed {
+    phone: Option<String>,
+    date_of_birth: Option<String>,
+    recommendation_number: Option<String>,
+}
+
+/// Who may reveal which field: anyone who works the ticket sees the phone and date of birth;
+/// a recommendation number is medical data, for verification staff (and admins).
+const REVEALABLE: &[(&str, &[Role])] =
+    &[("phone", TICKET_ROLES), ("date_of_birth", TICKET_ROLES), ("recommendation_number", &[Role::Verification])];
+
+async fn ticket_page(state: &AppState, who: &Staff, id: &str, revealed: &Revealed) -> Result<Response, AppError> {
     let assets = state.library.get();
     let queues = &assets.flows.queues;
-    let Some((item, ticket)) = tickets::item(&state.store, &id).await? else {
-        return Ok(problem(&state, &who, StatusCode::NOT_FOUND, "There is no such ticket."));
+    let Some((item, ticket)) = tickets::item(&state.store, id).await? else {
+        return Ok(problem(state, who, StatusCode::NOT_FOUND, "There is no such ticket."));
     };
     if !queue::works(&who.roles, queues, &item.queue) {
-        return Ok(render(&state, Some(&who), StatusCode::FORBIDDEN, "console/forbidden", json!({})));
+        return Ok(render(state, Some(who), StatusCode::FORBIDDEN, "console/forbidden", json!({})));
     }
     let now = state.store.now_ms();
     let transcript = messages::transcript(&state.store, &ticket.contact_id, TRANSCRIPT_LINES).await?;
     let events = conversations::events(&state.store, &item.conversation_id).await?;
     let bot = conversations::bot_state(&state.store, &item.conversation_id).await?;
-    let notes = tickets::notes(&state.store, &id).await?;
+    let notes = tickets::notes(&state.store, id).await?;
     let staff = crate::store::staff::list(&state.store).await?;
+    let (customer, orders) = commerce::profile(state.commerce.as_ref(), &state.store, &ticket.contact_id, 5).await?;
+    let contact = crate::store::contacts::find_by_id(&state.store, &ticket.contact_id).await?;
+    let locale = contact.as_ref().map_or("en", |c| c.locale.as_str()).to_owned();
     let lines: Vec<Value> = transcript
         .iter()
         .map(|l| {
@@ -134,10 +155,42 @@ pub async fn show(
                 "status": l.status,
                 "reason": l.reason,
                 "ago": ago(now - l.at_ms),
-                "this_ticket": l.ticket_id.as_deref() == Some(id.as_str()),
+                "this_ticket": l.ticket_id.as_deref() == Some(id),
             })
         })
         .collect();
+    let details: serde_json::Map<String, Value> = serde_json::from_str(&ticket.details).unwrap_or_default();
+    let detail_rows: Vec<Value> = details
+        .iter()
+        .map(|(k, v)| json!({ "key": k, "value": v.as_str().map_or_else(|| v.to_string(), str::to_owned) }))
+        .collect();
+    let report = report_text(&item, &ticket.summary, &detail_rows);
+    let orders_view: Vec<Value> = orders
+        .iter()
+        .map(|o| {
+            json!({
+                "number": o.order_number, "status": o.status, "total": crate::actions::money(o.total_cents),
+                "fulfillment": o.fulfillment, "payment": o.payment_method, "placed": ago(now - o.created_at_ms),
+            })
+        })
+        .collect();
+    let profile = json!({
+        "first_name": contact.as_ref().and_then(|c| c.first_name.clone()),
+        "locale": locale,
+        "phone": revealed.phone.clone().unwrap_or_else(|| mask_phone(&item.phone)),
+        "phone_revealed": revealed.phone.is_some(),
+        "customer_type": customer.as_ref().map(|c| c.customer_type.as_str()),
+        "verification": customer.as_ref().map(|c| c.verification_status.as_str()),
+        "locked": customer.as_ref().and_then(|c| c.locked_reason).map(|r| r.as_str()),
+        "recommendation_expires_on": customer.as_ref().and_then(|c| c.recommendation_expires_on.clone()),
+        "date_of_birth": customer.as_ref().and_then(|c| c.date_of_birth.as_ref())
+            .map(|dob| revealed.date_of_birth.clone().unwrap_or_else(|| mask_date(dob))),
+        "dob_revealed": revealed.date_of_birth.is_some(),
+        "recommendation_number": revealed.recommendation_number.clone(),
+        "orders": orders_view,
+    });
+    let revealable: Vec<&str> = REVEALABLE.iter().filter(|(_, roles)| who.roles.any(roles)).map(|(f, _)| *f).collect();
+    let canned = canned_replies(&assets, &locale, &item, contact.as_ref(), orders.first(), who);
     let holder_is_me = item.assignee_id.as_deref() == Some(who.user_id.as_str());
     let data = json!({
         "ticket": row(&item, queues, &who.user_id, now),
@@ -149,6 +202,11 @@ pub async fn show(
         "lines": lines,
         "events": events.iter().map(|e| json!({ "kind": e.kind, "detail": e.detail, "ago": ago(now - e.created_at_ms) })).collect::<Vec<_>>(),
         "bot": bot,
+        "details": detail_rows,
+        "report": report,
+        "profile": profile,
+        "revealable": revealable,
+        "canned": canned,
         "notes": notes.iter().map(|n| json!({ "kind": n.kind, "body": n.body, "author": n.author, "ago": ago(now - n.created_at_ms) })).collect::<Vec<_>>(),
         "tags": assets.flows.tags,
         "queues": queues.iter().map(|q| json!({ "id": q.id, "name": q.name })).collect::<Vec<_>>(),
@@ -156,7 +214,71 @@ pub async fn show(
             .map(|u| json!({ "id": u.user_id, "name": u.display_name })).collect::<Vec<_>>(),
         "max_chars": crate::domain::MAX_MESSAGE_CHARS,
     });
-    Ok(render(&state, Some(&who), StatusCode::OK, "console/ticket", data))
+    Ok(render(state, Some(who), StatusCode::OK, "console/ticket", data))
+}
+
+/// `1985-••-••`: the year, not the day.
+fn mask_date(date: &str) -> String {
+    date.get(..4).map_or_else(|| "••••".to_owned(), |year| format!("{year}-••-••"))
+}
+
+/// The ticket as plain text for another team's tracker ("copy as report"); the phone masked.
+fn report_text(item: &QueueItem, summary: &str, details: &[Value]) -> String {
+    let mut out = format!(
+        "leafdesk ticket {} ({} queue, priority {})\nStore: {}\nCustomer: {} {}\n",
+        item.ticket_id,
+        item.queue,
+        item.priority,
+        item.location_name,
+        item.first_name.as_deref().unwrap_or("(no name)"),
+        mask_phone(&item.phone)
+    );
+    if !details.is_empty() {
+        out.push_str("Details:\n");
+        for d in details {
+            out.push_str(&format!("  {}: {}\n", d["key"].as_str().unwrap_or(""), d["value"].as_str().unwrap_or("")));
+        }
+    }
+    out.push_str(summary);
+    out
+}
+
+/// The canned replies (`templates/messages/<locale>/canned/*`) filled in for this customer, in
+/// their language: the text the reply box takes.
+fn canned_replies(
+    assets: &crate::flows::Assets,
+    locale: &str,
+    item: &QueueItem,
+    contact: Option<&crate::store::contacts::Contact>,
+    order: Option<&crate::domain::commerce::Order>,
+    who: &Staff,
+) -> Vec<Value> {
+    let channel = match item.channel.as_str() {
+        "web" => Channel::Web,
+        "voice" => Channel::Voice,
+        _ => Channel::Sms,
+    };
+    let data = json!({
+        "contact": { "first_name": contact.and_then(|c| c.first_name.clone()), "locale": locale },
+        "location": { "name": item.location_name },
+        "staff": { "name": who.display_name.split(" (").next().unwrap_or(&who.display_name) },
+        "order": order.map(|o| json!({ "number": o.order_number, "status": o.status })),
+    });
+    let mut names: Vec<&str> = assets
+        .templates
+        .names()
+        .into_iter()
+        .filter_map(|n| n.strip_prefix(crate::templates::BASE_LOCALE).and_then(|n| n.strip_prefix("/canned/")))
+        .map(|n| n.split('.').next().unwrap_or(n))
+        .collect();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let text = assets.templates.render(&format!("canned/{name}"), locale, channel, &data).ok()?;
+            Some(json!({ "name": name.replace('_', " "), "text": text }))
+        })
+        .collect()
 }
 
 /// A ticket form: the action, then back to the ticket (or, after a wrap-up, to the queue). A
@@ -174,6 +296,9 @@ pub async fn act(
         Ok(form) => form,
         Err(page) => return Ok(*page),
     };
+    if action == "reveal" {
+        return reveal(&state, &who, &id, &form).await;
+    }
     let assets = state.library.get();
     let (store, queues, me) = (&state.store, &assets.flows.queues, worker(&who));
     let note = form.get("note").unwrap_or("");
@@ -213,4 +338,62 @@ pub async fn act(
             Ok(render(&state, Some(&who), status, "console/problem", data))
         }
     }
+}
+
+/// Shows one masked field for this page view, once the person gave a reason; the audit log
+/// records who saw what, why, and when.
+async fn reveal(state: &AppState, who: &Staff, id: &str, form: &Form) -> Result<Response, AppError> {
+    let field = form.get("field").unwrap_or("");
+    let Some((_, roles)) = REVEALABLE.iter().find(|(f, _)| *f == field) else {
+        return Ok(problem(
+            state,
+            who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose what to reveal: phone, date of birth or recommendation number.",
+        ));
+    };
+    if !who.roles.any(roles) {
+        return Ok(render(state, Some(who), StatusCode::FORBIDDEN, "console/forbidden", json!({})));
+    }
+    let Some(reason) = form.get("reason").filter(|r| r.chars().count() >= 5) else {
+        return Ok(problem(
+            state,
+            who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Say why you need to see it (a few words); it goes in the audit log.",
+        ));
+    };
+    let assets = state.library.get();
+    let Some((item, ticket)) = tickets::item(&state.store, id).await? else {
+        return Ok(problem(state, who, StatusCode::NOT_FOUND, "There is no such ticket."));
+    };
+    if !queue::works(&who.roles, &assets.flows.queues, &item.queue) {
+        return Ok(render(state, Some(who), StatusCode::FORBIDDEN, "console/forbidden", json!({})));
+    }
+    let customer = commerce::customer(state.commerce.as_ref(), &state.store, &ticket.contact_id).await?;
+    let mut revealed = Revealed::default();
+    match field {
+        "phone" => revealed.phone = Some(item.phone.clone()),
+        "date_of_birth" => revealed.date_of_birth = customer.as_ref().and_then(|c| c.date_of_birth.clone()),
+        _ => {
+            if let Some(c) = &customer {
+                let mut conn = state.store.pool().acquire().await.map_err(crate::store::StoreError::from)?;
+                let sealed =
+                    crate::store::commerce::customers::recommendation_number_sealed(&mut conn, &c.customer_id).await?;
+                let context = crate::channels::customers::recommendation_context(&c.customer_id);
+                revealed.recommendation_number = sealed
+                    .and_then(|s| state.uploads.sealer.open(&context, &s).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+            }
+        }
+    }
+    let entry = crate::store::audit::NewAudit {
+        actor: &who.email,
+        action: "pii_revealed",
+        target: id,
+        detail: json!({ "field": field, "reason": reason, "customer": customer.as_ref().map(|c| c.customer_id.clone()) }),
+        ip: "",
+    };
+    crate::store::audit::append(&state.store, &entry).await?;
+    ticket_page(state, who, id, &revealed).await
 }

@@ -143,6 +143,8 @@ pub trait Commerce: Send {
     /// The contact's order with this number, or their latest.
     fn order<'a>(&'a mut self, contact_id: &'a str, number: Option<&'a str>) -> Fut<'a, Option<Order>>;
     fn order_lines<'a>(&'a mut self, order_id: &'a str) -> Fut<'a, Vec<OrderLine>>;
+    /// The contact's latest orders, newest first.
+    fn recent_orders<'a>(&'a mut self, contact_id: &'a str, limit: i64) -> Fut<'a, Vec<Order>>;
     /// Lines of the contact's completed purchases in `[from_ms, to_ms)`, other than `except_order`.
     fn purchases_between<'a>(
         &'a mut self,

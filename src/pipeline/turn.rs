@@ -337,6 +337,7 @@ async fn open_ticket(
         tags: &ticket.tags,
         reason: &ticket.reason,
         summary: &summary,
+        details: &json!(conv.state.slots),
     };
     tickets::insert(tx, &new, now).await
 }

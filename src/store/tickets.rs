@@ -13,6 +13,8 @@ pub struct NewTicket<'a> {
     pub tags: &'a [String],
     pub reason: &'a str,
     pub summary: &'a str,
+    /// What the bot knew (its slots), shown to the person as structured details.
+    pub details: &'a serde_json::Value,
 }
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -32,9 +34,8 @@ pub struct Ticket {
     pub ownership: String,
 }
 
-const INSERT: &str =
-    "insert into ticket (ticket_id, conversation_id, queue, priority, tags, reason, summary, status, created_at_ms)
-    values ($1, $2, $3, $4, $5, $6, $7, 'open', $8)";
+const INSERT: &str = "insert into ticket (ticket_id, conversation_id, queue, priority, tags, reason, summary, status,
+        created_at_ms, details) values ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)";
 const LIST_OPEN: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason, t.summary, t.status,
         t.created_at_ms, c.phone, v.ownership
     from ticket t join conversation v on v.conversation_id = t.conversation_id join contact c on c.contact_id = v.contact_id
@@ -63,6 +64,7 @@ pub async fn insert(tx: &mut Tx<'_>, t: &NewTicket<'_>, now_ms: i64) -> Result<S
         .bind(t.reason)
         .bind(t.summary)
         .bind(now_ms)
+        .bind(t.details.to_string())
         .execute(&mut **tx)
         .await?;
     Ok(id)
@@ -262,8 +264,8 @@ pub async fn item(store: &Store, ticket_id: &str) -> Result<Option<(QueueItem, T
         return Ok(None);
     };
     let state: TicketState = sqlx::query_as(
-        "select t.status, t.summary, t.claimed_at_ms, t.resolved_at_ms, t.resolved_by, t.disposition, v.ownership,
-            v.contact_id
+        "select t.status, t.summary, t.details, t.claimed_at_ms, t.resolved_at_ms, t.resolved_by, t.disposition,
+            v.ownership, v.contact_id
          from ticket t join conversation v on v.conversation_id = t.conversation_id where t.ticket_id = $1",
     )
     .bind(ticket_id)
@@ -277,6 +279,8 @@ pub async fn item(store: &Store, ticket_id: &str) -> Result<Option<(QueueItem, T
 pub struct TicketState {
     pub status: String,
     pub summary: String,
+    /// JSON: what the bot knew when it filed the ticket.
+    pub details: String,
     pub claimed_at_ms: Option<i64>,
     pub resolved_at_ms: Option<i64>,
     pub resolved_by: Option<String>,

@@ -174,6 +174,13 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
                 tags: &[TAG.to_owned()],
                 reason: "Expedited review of a new medical recommendation",
                 summary: &summary,
+                details: &serde_json::json!({
+                    "upload_id": upload_id,
+                    "customer_id": customer.customer_id,
+                    "content_type": content_type,
+                    "size_bytes": bytes.len(),
+                    "received_by": kind,
+                }),
             };
             Some(tickets::insert(&mut tx, &ticket, now).await?)
         }

@@ -414,3 +414,47 @@ async fn the_user_command_reads_the_password_from_standard_input_and_refuses_a_w
     assert!(stored.0.starts_with("$argon2id$") && !stored.0.contains(PASSWORD));
     assert_eq!(sign_in_page(&app, "dee@shop.test", PASSWORD).await.status, 303);
 }
+
+#[tokio::test]
+async fn a_ticket_shows_details_masks_personal_data_and_reveals_it_only_with_a_reason() {
+    let app = spawn_app().await;
+    person(&app, "ira@shop.test", &[Role::It]).await;
+    let ira = sign_in(&app, "ira@shop.test").await;
+    let alex = "+15555550100";
+    app.sms(&sid(), alex, "the website says OG Kush is out of stock but the store has it").await;
+    app.sms(&sid(), alex, "og kush").await;
+    let open = leafdesk::store::tickets::list_open(&app.state.store).await.unwrap();
+    let ticket = open.iter().find(|t| t.queue == "it").expect("an IT report").ticket_id.clone();
+    let path = format!("/console/tickets/{ticket}");
+    let view = ira.get(&path).await;
+    assert_eq!(view.status, 200);
+    // What the bot knew, as details; the customer's profile and orders; the phone masked.
+    assert!(view.body.contains("OG Kush 28 g"), "details name the product");
+    assert!(view.body.contains("LD-1001"), "the customer's orders");
+    let at = view.body.find(alex).map(|i| &view.body[i.saturating_sub(200)..(i + 60).min(view.body.len())]);
+    assert!(view.body.contains("+1••••••0100") && at.is_none(), "the phone is masked: {at:?}");
+    assert!(view.body.contains("Copy as report"));
+    // Canned replies, filled in for Alex, once the ticket is Ira's.
+    assert_eq!(ira.post(&format!("{path}/claim"), &[]).await.status, 303);
+    let mine = ira.get(&path).await.body;
+    assert!(mine.contains("Hi Alex, this is ira at Demo Dispensary."), "a canned greeting filled in");
+    assert!(mine.contains("Your order LD-1001 is"), "a canned order update filled in");
+    // Revealing needs a reason and is audited; a recommendation number is not IT's to see.
+    let no_reason = ira.post(&format!("{path}/reveal"), &[("field", "phone"), ("reason", "")]).await;
+    assert_eq!(no_reason.status, 422);
+    let medical =
+        ira.post(&format!("{path}/reveal"), &[("field", "recommendation_number"), ("reason", "curious")]).await;
+    assert_eq!(medical.status, 403);
+    let shown =
+        ira.post(&format!("{path}/reveal"), &[("field", "phone"), ("reason", "calling the customer back")]).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains(alex), "the phone, revealed");
+    let (actor, detail): (String, String) =
+        sqlx::query_as("select actor, detail from audit_event where action = 'pii_revealed'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(actor, "ira@shop.test");
+    assert!(detail.contains("calling the customer back") && detail.contains("\"field\":\"phone\""), "{detail}");
+    assert!(!ira.get(&path).await.body.contains(alex), "masked again on the next view");
+}

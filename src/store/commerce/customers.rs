@@ -163,3 +163,19 @@ pub async fn expiring_medical(
 ) -> Result<Vec<(String, String, String)>, StoreError> {
     Ok(sqlx::query_as(EXPIRED_MEDICAL).bind(before).fetch_all(conn).await?)
 }
+
+/// The customer's sealed recommendation number, if the platform sent one.
+///
+/// # Errors
+/// Database failures.
+pub async fn recommendation_number_sealed(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let row: Option<(Option<Vec<u8>>,)> =
+        sqlx::query_as("select recommendation_number_sealed from customer where customer_id = $1")
+            .bind(customer_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|(sealed,)| sealed))
+}

@@ -53,6 +53,9 @@ impl Commerce for DbCommerce<'_> {
     fn order_lines<'a>(&'a mut self, order_id: &'a str) -> Fut<'a, Vec<OrderLine>> {
         port(orders::order_lines(self.conn, order_id))
     }
+    fn recent_orders<'a>(&'a mut self, contact_id: &'a str, limit: i64) -> Fut<'a, Vec<Order>> {
+        port(orders::recent(self.conn, contact_id, limit))
+    }
     fn purchases_between<'a>(
         &'a mut self,
         contact_id: &'a str,

@@ -83,6 +83,19 @@ pub struct NewOrder<'a> {
     pub fulfillment: &'a str,
 }
 
+const RECENT: &str = "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms,
+        fulfillment, location_id, created_at_ms
+    from customer_order where contact_id = $1 order by created_at_ms desc limit $2";
+
+/// The contact's latest `limit` orders, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn recent(conn: &mut AnyConnection, contact_id: &str, limit: i64) -> Result<Vec<Order>, StoreError> {
+    let rows: Vec<OrderRow> = sqlx::query_as(RECENT).bind(contact_id).bind(limit).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(Order::from).collect())
+}
+
 /// The contact's order with this number, or their latest when `number` is `None`.
 ///
 /// # Errors
