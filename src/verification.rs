@@ -118,6 +118,7 @@ pub async fn review(
         conversations::record_event(&mut tx, id, "verification_reviewed", &detail, now).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
+    store.announce(&crate::store::feed::QueueChange::new("resolved", "", crate::uploads::QUEUE)).await;
     Ok(text)
 }
 

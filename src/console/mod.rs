@@ -9,6 +9,7 @@
 mod admin;
 mod live;
 mod login;
+mod review;
 mod tickets;
 
 use axum::extract::FromRequestParts;
@@ -37,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/console", get(tickets::queue))
         .route("/console/tickets/{id}", get(tickets::show))
         .route("/console/tickets/{id}/{action}", post(tickets::act))
+        .route("/console/uploads/{id}", get(review::document))
+        .route("/console/uploads/{id}/review", post(review::decide))
         .route("/console/admin/users", get(admin::users).post(admin::add_user))
         .route("/console/admin/users/{id}/{action}", post(admin::change_user))
         .route("/console/admin/audit", get(admin::audit))

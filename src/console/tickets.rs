@@ -165,6 +165,21 @@ async fn ticket_page(state: &AppState, who: &Staff, id: &str, revealed: &Reveale
         .map(|(k, v)| json!({ "key": k, "value": v.as_str().map_or_else(|| v.to_string(), str::to_owned) }))
         .collect();
     let report = report_text(&item, &ticket.summary, &detail_rows);
+    // A medical document, for those who may see it: shown inline (images) or to download.
+    let upload_id =
+        details.get("upload_id").and_then(Value::as_str).filter(|_| who.roles.any(super::review::REVIEWERS));
+    let document = match upload_id {
+        Some(upload_id) => crate::store::uploads::find(&state.store, upload_id).await?.map(|u| {
+            json!({
+                "upload_id": u.upload_id,
+                "content_type": u.content_type,
+                "inline": matches!(u.content_type.as_str(), "image/jpeg" | "image/png"),
+                "pending": u.review_status == "pending",
+                "status": u.review_status,
+            })
+        }),
+        None => None,
+    };
     let orders_view: Vec<Value> = orders
         .iter()
         .map(|o| {
@@ -204,6 +219,7 @@ async fn ticket_page(state: &AppState, who: &Staff, id: &str, revealed: &Reveale
         "bot": bot,
         "details": detail_rows,
         "report": report,
+        "document": document,
         "profile": profile,
         "revealable": revealable,
         "canned": canned,

@@ -458,3 +458,63 @@ async fn a_ticket_shows_details_masks_personal_data_and_reveals_it_only_with_a_r
     assert!(detail.contains("calling the customer back") && detail.contains("\"field\":\"phone\""), "{detail}");
     assert!(!ira.get(&path).await.body.contains(alex), "masked again on the next view");
 }
+
+#[tokio::test]
+async fn verification_staff_review_a_medical_document_in_the_browser() {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01 a new recommendation";
+    let app = spawn_app().await;
+    person(&app, "val@shop.test", &[Role::Verification]).await;
+    person(&app, "cam@shop.test", &[Role::Csr]).await;
+    // Casey's recommendation expired: the bot locks checkout and texts a link; Casey uploads.
+    let reply = app.sms(&sid(), "+15555550105", "my medical recommendation expired").await.text();
+    let link = reply[reply.find("/u/").expect("an upload link")..].split_whitespace().next().unwrap().to_owned();
+    let part = reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("rec.png").mime_str("image/png").unwrap();
+    let sent = app
+        .client
+        .post(app.url(&link))
+        .multipart(reqwest::multipart::Form::new().part("document", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let (upload_id, ticket): (String, String) =
+        sqlx::query_as("select upload_id, ticket_id from upload").fetch_one(app.state.store.pool()).await.unwrap();
+    // The reviewer sees the document in the ticket; a CSR may not open it at all.
+    let val = sign_in(&app, "val@shop.test").await;
+    let view = val.get(&format!("/console/tickets/{ticket}")).await;
+    assert_eq!(view.status, 200);
+    assert!(view.body.contains(&format!("<img src=\"/console/uploads/{upload_id}\"")), "shown inline");
+    let document = val
+        .client
+        .get(app.url(&format!("/console/uploads/{upload_id}")))
+        .header("cookie", &val.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(document.headers()["content-type"], "image/png");
+    assert_eq!(document.headers()["cache-control"], "no-store");
+    assert_eq!(document.bytes().await.unwrap().as_ref(), PNG, "decrypted for the reviewer");
+    let cam = sign_in(&app, "cam@shop.test").await;
+    assert_eq!(cam.get(&format!("/console/uploads/{upload_id}")).await.status, 403);
+    assert_eq!(app.count("select count(*) from audit_event where action = 'document_viewed'").await, 1);
+    // Approving runs the whole workflow: checkout unlocks, held orders resume, Casey is told.
+    let approved = val
+        .post(&format!("/console/uploads/{upload_id}/review"), &[("decision", "approve"), ("expires_on", "2027-12-31")])
+        .await;
+    assert_eq!((approved.status, approved.location.as_str()), (303, format!("/console/tickets/{ticket}").as_str()));
+    let status: (String, Option<String>) = sqlx::query_as(
+        "select verification_status, recommendation_expires_on from customer where customer_id = 'cus_casey'",
+    )
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(status, ("verified".to_owned(), Some("2027-12-31".to_owned())));
+    assert_eq!(app.count("select count(*) from customer_order where status = 'on_hold'").await, 0);
+    assert_eq!(app.count("select count(*) from outbox where to_phone = '+15555550105'").await, 1, "Casey is told");
+    assert_eq!(
+        app.count(&format!("select count(*) from ticket where ticket_id = '{ticket}' and status = 'open'")).await,
+        0
+    );
+    let twice = val.post(&format!("/console/uploads/{upload_id}/review"), &[("decision", "approve")]).await;
+    assert_eq!(twice.status, 422, "a second decision finds nothing waiting");
+}
