@@ -105,6 +105,7 @@ async fn run() {
             to_phone: &phone,
             purpose: "transactional",
             body: "Your order is ready.",
+            reply: None,
         };
         leafdesk::store::outbox::enqueue(&mut tx, &row, store.now_ms()).await.unwrap();
     }

@@ -91,6 +91,26 @@ fn system_ms() -> i64 {
     i64::try_from(now.as_millis()).expect("milliseconds fit in i64 until year 292 million")
 }
 
+/// `just now`, `12 min ago`: when something happened, as people read it.
+pub fn ago(ms: i64) -> String {
+    if ms < 60_000 {
+        "just now".to_owned()
+    } else {
+        format!("{} ago", age(ms))
+    }
+}
+
+/// `12 min`, `3 h 5 min`, `2 d`: how long something has waited, as people read it.
+pub fn age(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    match minutes {
+        0 => "just now".to_owned(),
+        m if m < 60 => format!("{m} min"),
+        m if m < 24 * 60 => format!("{} h {} min", m / 60, m % 60),
+        m => format!("{} d", m / (24 * 60)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

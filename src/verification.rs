@@ -111,6 +111,7 @@ pub async fn review(
         to_phone: &contact.phone,
         purpose: "transactional",
         body: &text,
+        reply: None,
     };
     outbox::enqueue(&mut tx, &message, now).await?;
     if let Some(id) = &conversation_id {

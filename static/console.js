@@ -7,6 +7,10 @@
   // ---- live updates: a change to the queue reloads the list (the server renders it) ----
   var queue = document.getElementById("queue") || document.getElementById("empty");
   var ticket = document.querySelector(".ticket[data-ticket]");
+  // A form on its way (resolve, claim, reply) decides the next page: a reload for the change
+  // it caused would cancel it.
+  var leaving = false;
+  document.addEventListener("submit", function () { leaving = true; });
   if (window.EventSource && (queue || ticket)) {
     var source = new EventSource("/console/events");
     var live = document.getElementById("live");
@@ -17,12 +21,14 @@
         refreshQueue(change);
       } else if (ticket && change.ticket_id === ticket.getAttribute("data-ticket")) {
         if (live) { live.textContent = "This ticket changed: " + change.kind; }
-        if (!document.activeElement || document.activeElement.tagName !== "TEXTAREA") { location.reload(); }
+        var typing = document.activeElement && document.activeElement.tagName === "TEXTAREA";
+        if (!leaving && !typing) { location.reload(); }
       }
     });
   }
 
   function refreshQueue(change) {
+    if (leaving) { return; }
     fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {

@@ -218,6 +218,7 @@ pub async fn request_marketing(
         to_phone: asked.phone.as_ref(),
         purpose: "transactional",
         body: &text,
+        reply: None,
     };
     let outbox_id = outbox::enqueue(&mut tx, &message, now).await?;
     let request = NewRequest {

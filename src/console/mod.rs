@@ -154,23 +154,3 @@ impl Form {
 fn problem(state: &AppState, who: &Staff, status: StatusCode, message: &str) -> Response {
     render(state, Some(who), status, "console/problem", json!({ "message": message }))
 }
-
-/// `just now`, `12 min ago`: when something happened.
-fn ago(ms: i64) -> String {
-    if ms < 60_000 {
-        "just now".to_owned()
-    } else {
-        format!("{} ago", age(ms))
-    }
-}
-
-/// `12 min`, `3 h 5 min`, `2 d`: how long ago, for queues.
-fn age(ms: i64) -> String {
-    let minutes = ms.max(0) / 60_000;
-    match minutes {
-        0 => "just now".to_owned(),
-        m if m < 60 => format!("{m} min"),
-        m if m < 24 * 60 => format!("{} h {} min", m / 60, m % 60),
-        m => format!("{} d", m / (24 * 60)),
-    }
-}

@@ -10,8 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Value};
 
-use super::{age, ago, problem, refused, render, Form, Signed};
+use super::{problem, refused, render, Form, Signed};
 use crate::auth::Staff;
+use crate::clock::{age, ago};
 use crate::commerce;
 use crate::domain::staff::Role;
 use crate::domain::{mask_phone, Channel};
@@ -150,6 +151,7 @@ async fn ticket_page(state: &AppState, who: &Staff, id: &str, revealed: &Reveale
         .map(|l| {
             json!({
                 "inbound": l.direction == "inbound",
+                "speaker": l.speaker(),
                 "channel": l.channel,
                 "body": l.body,
                 "status": l.status,

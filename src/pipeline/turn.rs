@@ -163,6 +163,7 @@ pub(super) async fn turn(
                     to_phone: &event.contact.phone,
                     purpose: "transactional",
                     body,
+                    reply: None,
                 };
                 outbox::enqueue(tx, &message, now).await?;
             }

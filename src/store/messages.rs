@@ -218,19 +218,21 @@ pub async fn insert_chat_reply(
     tx: &mut Tx<'_>,
     conversation_id: &str,
     ticket_id: &str,
+    author: &str,
     body: &str,
     now_ms: i64,
 ) -> Result<String, StoreError> {
     let id = crate::new_id();
     sqlx::query(
         "insert into message (message_id, conversation_id, direction, channel, ticket_id, body, status, created_at_ms,
-            updated_at_ms) values ($1, $2, 'outbound', 'web', $3, $4, 'delivered', $5, $5)",
+            updated_at_ms, author) values ($1, $2, 'outbound', 'web', $3, $4, 'delivered', $5, $5, $6)",
     )
     .bind(&id)
     .bind(conversation_id)
     .bind(ticket_id)
     .bind(body)
     .bind(now_ms)
+    .bind(author)
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -271,14 +273,28 @@ pub struct TranscriptLine {
     /// Why an outbox row is held, blocked or failed.
     pub reason: Option<String>,
     pub ticket_id: Option<String>,
+    /// For a person's reply, who wrote it; none for the customer's and the bot's lines.
+    pub author: Option<String>,
 }
 
-const TRANSCRIPT: &str = "select at_ms, direction, channel, body, status, reason, ticket_id from (
-        select m.created_at_ms as at_ms, m.direction, m.channel, m.body, m.status, m.error_code as reason, m.ticket_id
+impl TranscriptLine {
+    /// Who spoke: `customer`, `bot`, or the staff member's name.
+    pub fn speaker(&self) -> &str {
+        match (&self.author, self.direction.as_str()) {
+            (_, "inbound") => "customer",
+            (Some(name), _) => name,
+            (None, _) => "bot",
+        }
+    }
+}
+
+const TRANSCRIPT: &str = "select at_ms, direction, channel, body, status, reason, ticket_id, author from (
+        select m.created_at_ms as at_ms, m.direction, m.channel, m.body, m.status, m.error_code as reason, m.ticket_id,
+            m.author
         from message m join conversation v on v.conversation_id = m.conversation_id where v.contact_id = $1
         union all
         select o.created_at_ms as at_ms, 'outbound' as direction, 'sms' as channel, o.body, o.status, o.reason,
-            null as ticket_id
+            o.ticket_id, o.author
         from outbox o join conversation v on v.conversation_id = o.conversation_id
         where v.contact_id = $1 and o.status <> 'sent'
     ) lines order by at_ms desc, direction desc limit $2";

@@ -17,6 +17,16 @@ pub struct NewOutbound<'a> {
     /// `transactional` or `marketing`: decides which consent the send gate asks for.
     pub purpose: &'a str,
     pub body: &'a str,
+    /// A person's reply from a ticket (the bot's messages have none).
+    pub reply: Option<StaffReply<'a>>,
+}
+
+/// Who wrote an outbound message that a person, not the bot, sent.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffReply<'a> {
+    pub ticket_id: &'a str,
+    /// The staff member's display name, as transcripts show it.
+    pub author: &'a str,
 }
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -37,7 +47,7 @@ pub struct OutboxRow {
 }
 
 const INSERT: &str = "insert into outbox (outbox_id, conversation_id, location_id, to_phone, purpose, body, status,
-        next_attempt_at_ms, created_at_ms) values ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)";
+        next_attempt_at_ms, created_at_ms, ticket_id, author) values ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8, $9)";
 // A row taken back from a lapsed lease was being sent when its worker stopped: its outcome is
 // unknown since that send began (the lease's start).
 const CLAIM: &str = "update outbox set status = 'sending', locked_until_ms = $2, attempts = attempts + 1,
@@ -57,7 +67,8 @@ const SET_STATUS: &str = "update outbox set status = $2, next_attempt_at_ms = $3
 // A provider that gives one sid twice must not make us lose the acceptance (nor send again).
 const FILE_SENT: &str =
     "insert into message (message_id, conversation_id, direction, channel, provider_id, body, status,
-        created_at_ms, updated_at_ms) values ($1, $2, 'outbound', 'sms', $3, $4, 'queued', $5, $5)
+        created_at_ms, updated_at_ms, ticket_id, author)
+    select $1, $2, 'outbound', 'sms', $3, $4, 'queued', $5, $5, o.ticket_id, o.author from outbox o where o.outbox_id = $6
     on conflict do nothing";
 // A delivery report for a row whose send answer was lost: the provider had it after all.
 const ADOPT: &str = "update outbox set status = 'sent', provider_id = $2, sent_at_ms = $3, locked_until_ms = null,
@@ -83,6 +94,8 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewOutbound<'_>, now_ms: i64) -> Resul
         .bind(m.purpose)
         .bind(m.body)
         .bind(now_ms)
+        .bind(m.reply.map(|r| r.ticket_id))
+        .bind(m.reply.map(|r| r.author))
         .execute(&mut **tx)
         .await?;
     Ok(id)
@@ -203,6 +216,7 @@ async fn file_sent(tx: &mut Tx<'_>, row: &OutboxRow, provider_id: &str, now: i64
             .bind(provider_id)
             .bind(&row.body)
             .bind(now)
+            .bind(&row.outbox_id)
             .execute(&mut **tx)
             .await?;
     }

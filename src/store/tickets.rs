@@ -134,7 +134,8 @@ pub async fn queue_reply(
     let Some((conversation_id, location_id, channel, phone)) = target else { return Ok(None) };
     let (delivery, detail) = if channel == "web" {
         // The chat widget fetches it: no text message, no provider.
-        let message_id = super::messages::insert_chat_reply(&mut tx, &conversation_id, ticket_id, text, now).await?;
+        let message_id =
+            super::messages::insert_chat_reply(&mut tx, &conversation_id, ticket_id, staff, text, now).await?;
         let detail = serde_json::json!({ "ticket_id": ticket_id, "message_id": message_id, "staff": staff });
         (Delivery::WebChat(message_id), detail)
     } else {
@@ -144,6 +145,7 @@ pub async fn queue_reply(
             to_phone: &phone,
             purpose: "transactional",
             body: text,
+            reply: Some(super::outbox::StaffReply { ticket_id, author: staff }),
         };
         let outbox_id = super::outbox::enqueue(&mut tx, &message, now).await?;
         let detail = serde_json::json!({ "ticket_id": ticket_id, "outbox_id": outbox_id, "staff": staff });
@@ -252,6 +254,60 @@ pub async fn queue(store: &Store, f: &QueueFilter) -> Result<Vec<QueueItem>, Sto
         query = query.bind(a);
     }
     Ok(query.bind(f.limit).fetch_all(store.pool()).await?)
+}
+
+/// Ticket ids that start with `prefix` (at most two: one is a match, two mean the prefix is
+/// ambiguous). The prefix must be lowercase hex digits and dashes, as ids are.
+///
+/// # Errors
+/// Database failures.
+pub async fn ids_starting_with(store: &Store, prefix: &str) -> Result<Vec<String>, StoreError> {
+    if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '-') {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String,)> = sqlx::query_as("select ticket_id from ticket where ticket_id like $1 limit 2")
+        .bind(format!("{prefix}%"))
+        .fetch_all(store.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// The shortest start of `ticket_id` (8 characters at least) that no other ticket shares, as
+/// `git` abbreviates commits: ids are time-ordered, so tickets filed in the same minute share
+/// their first eight characters.
+///
+/// # Errors
+/// Database failures.
+pub async fn short_id(store: &Store, ticket_id: &str) -> Result<String, StoreError> {
+    let (before, after): (Option<String>, Option<String>) = sqlx::query_as(
+        "select (select max(ticket_id) from ticket where ticket_id < $1), (select min(ticket_id) from ticket where ticket_id > $1)",
+    )
+    .bind(ticket_id)
+    .fetch_one(store.pool())
+    .await?;
+    let shared = |other: &Option<String>| {
+        other.as_deref().map_or(0, |o| o.bytes().zip(ticket_id.bytes()).take_while(|(a, b)| a == b).count())
+    };
+    let len = (shared(&before).max(shared(&after)) + 1).clamp(8, ticket_id.len());
+    Ok(ticket_id[..len].to_owned())
+}
+
+/// Messages the customer sent on this ticket that nobody has answered yet: those after the
+/// last reply a person sent (or queued) from it.
+///
+/// # Errors
+/// Database failures.
+pub async fn unanswered(store: &Store, ticket_id: &str) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "select count(*) from message where ticket_id = $1 and direction = 'inbound' and created_at_ms > coalesce(
+            (select max(at) from (
+                select max(created_at_ms) as at from message where ticket_id = $1 and direction = 'outbound'
+                union all select max(created_at_ms) as at from outbox where ticket_id = $1) replies), 0)",
+    )
+    .bind(ticket_id)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(n)
 }
 
 /// One ticket as the console shows it (any status).

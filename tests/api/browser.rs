@@ -96,6 +96,43 @@ impl Browser {
         self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
     }
 
+    /// Resizes the window (a desk, a tablet, a phone).
+    async fn resize(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", json!({ "width": width, "height": height })).await;
+    }
+
+    /// Saves a screenshot as `target/screenshots/<name>.png`: the test's artifact, for people
+    /// to look at.
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine as _;
+        let shot = self.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap_or_default()).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Whether an element is there now (no waiting).
+    async fn has(&self, css: &str) -> bool {
+        let found =
+            self.call(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
+        found[ELEMENT].as_str().is_some()
+    }
+
+    /// Waits up to 10 s until the element's text contains `needle` (a click that submits a form
+    /// returns before the next page is there), and returns the text.
+    async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.text(css).await;
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{css} never said {needle:?}; it says {text:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
         self.call(reqwest::Method::GET, &format!("/element/{id}/text"), Value::Null)
@@ -207,4 +244,93 @@ async fn a_signed_in_customer_chats_and_asks_for_text_offers_in_a_real_browser()
         .unwrap();
     leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "Hi Sam, Jo here.", "jo").await.unwrap();
     assert_eq!(browser.text("#log p.staff").await, "Hi Sam, Jo here.");
+}
+
+/// Signs in on the real sign-in page.
+async fn console_sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
+    browser.goto(&app.url("/console/login")).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", password).await;
+    browser.click("#sign-in").await;
+}
+
+#[tokio::test]
+async fn a_csr_sees_a_hand_off_arrive_claims_answers_tags_and_resolves_it_in_a_real_browser() {
+    use leafdesk::domain::staff::{Role, Roles};
+    let (app, fake) = app_with(vec![]).await;
+    let by = leafdesk::auth::users::Actor { name: "test", ip: "" };
+    let password = "correct horse battery staple";
+    leafdesk::auth::users::add(&app.state.store, &by, "cam@shop.test", "Cam", &Roles::new([Role::Csr]), password)
+        .await
+        .unwrap();
+    let browser = Browser::start().await;
+    browser.resize(1280, 900).await;
+    console_sign_in(&browser, &app, "cam@shop.test", password).await;
+    browser.wait_text("#empty", "No open tickets").await;
+    // A customer asks for a person: the row appears without a reload.
+    app.sms(&sid(), "+15555550102", "I want to talk to a person").await;
+    let row = browser.find("#queue tr[data-ticket]").await;
+    assert!(!row.is_empty());
+    browser.wait_text("#live", "opened").await;
+    browser.screenshot("console-queue").await;
+    browser.click("#queue a.open-ticket").await;
+    browser.click("#claim").await;
+    browser.wait_text("#holder", "Cam").await;
+    browser.type_into("#reply", "Hi, this is Cam. How can I help?").await;
+    browser.wait_text("#segments", "1 SMS segment").await;
+    browser.click("#send").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.requests.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the reply never reached the provider");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let transcript = browser.wait_text("#transcript", "Hi, this is Cam.").await;
+    assert!(transcript.contains("Cam · sms"), "the reply is Cam's, not the customer's: {transcript}");
+    browser.screenshot("console-ticket").await;
+    // The same page at a phone's width.
+    browser.resize(390, 844).await;
+    browser.screenshot("console-ticket-phone").await;
+    browser.resize(1280, 900).await;
+    browser.click("#wrap-up input[name=tag]").await;
+    browser.click("#resolve").await;
+    browser.wait_text("#empty", "No open tickets").await;
+    assert!(!browser.has("#queue").await);
+    browser.resize(390, 844).await;
+    browser.screenshot("console-queue-phone").await;
+    assert_eq!(app.count("select count(*) from ticket where status = 'resolved' and resolved_by = 'Cam'").await, 1);
+}
+
+#[tokio::test]
+async fn a_reviewer_approves_a_medical_document_in_a_real_browser() {
+    use leafdesk::domain::staff::{Role, Roles};
+    let app = spawn_app().await;
+    let by = leafdesk::auth::users::Actor { name: "test", ip: "" };
+    let password = "correct horse battery staple";
+    let roles = Roles::new([Role::Verification]);
+    leafdesk::auth::users::add(&app.state.store, &by, "val@shop.test", "Val", &roles, password).await.unwrap();
+    let reply = app.sms(&sid(), "+15555550105", "my medical recommendation expired").await.text();
+    let link = reply[reply.find("/u/").expect("an upload link")..].split_whitespace().next().unwrap().to_owned();
+    // A real PNG (1x1), so the browser shows it.
+    let png = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkaPhfDwAE/gH+2ZzHxwAAAABJRU5ErkJggg==",
+    )
+    .unwrap();
+    let part = reqwest::multipart::Part::bytes(png).file_name("rec.png").mime_str("image/png").unwrap();
+    let form = reqwest::multipart::Form::new().part("document", part);
+    assert_eq!(app.client.post(app.url(&link)).multipart(form).send().await.unwrap().status(), 200);
+    let browser = Browser::start().await;
+    browser.resize(1280, 900).await;
+    console_sign_in(&browser, &app, "val@shop.test", password).await;
+    browser.click("#queue a.open-ticket").await;
+    browser.find("#document img").await;
+    browser.screenshot("console-verification").await;
+    browser.type_into("#expires-on", "12/31/2027").await;
+    browser.click("#approve").await;
+    browser.wait_text("#review-status", "approved").await;
+    let status: (String,) = sqlx::query_as("select verification_status from customer where customer_id = 'cus_casey'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(status.0, "verified");
 }

@@ -518,3 +518,59 @@ async fn verification_staff_review_a_medical_document_in_the_browser() {
     let twice = val.post(&format!("/console/uploads/{upload_id}/review"), &[("decision", "approve")]).await;
     assert_eq!(twice.status, 422, "a second decision finds nothing waiting");
 }
+
+#[tokio::test]
+async fn the_ticket_command_names_tickets_by_short_ids_and_says_who_spoke() {
+    let app = spawn_app().await;
+    let run = |args: &[&str]| {
+        let out = app.command().arg("ticket").args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let alex = "+15555550100";
+    app.sms(&sid(), alex, "I want to talk to a person").await;
+    app.sms(&sid(), "+15555550102", "I want to talk to a person").await;
+    let open = leafdesk::store::tickets::list_open(&app.state.store).await.unwrap();
+    let mine = open.iter().find(|t| t.phone == alex).unwrap().ticket_id.clone();
+    leafdesk::store::tickets::queue_reply(&app.state.store, &mine, "Hi Alex, Jo here.", "Jo").await.unwrap();
+    app.clock().advance(3 * 60_000);
+    app.sms(&sid(), alex, "thanks, one more thing").await;
+
+    let (ok, list, err) = run(&["list"]);
+    assert!(ok, "{err}");
+    assert!(list.starts_with("ID "), "a header: {list}");
+    let row = list.lines().find(|l| l.contains("Alex")).unwrap_or_else(|| panic!("Alex's ticket: {list}"));
+    assert!(
+        row.contains("general") && row.contains("3 min") && row.contains(" sms ") && row.contains("+1••••••0100"),
+        "{row}"
+    );
+    assert!(!list.contains(alex), "phones are masked: {list}");
+    // One new message: the customer's last; the reply Jo queued is not the customer's.
+    let short = row.split_whitespace().next().unwrap();
+    assert!(short.len() >= 8 && short.len() < 36 && mine.starts_with(short), "{short} for {mine}");
+    assert!(row.split("+1••••••0100").nth(1).unwrap().split_whitespace().nth(1) == Some("1"), "one unanswered: {row}");
+
+    let (ok, show, err) = run(&["show", short]);
+    assert!(ok, "{err}");
+    assert!(show.contains("customer: I want to talk to a person"), "{show}");
+    assert!(show.contains("Jo: Hi Alex, Jo here. [pending]"), "the reply waiting in the outbox, as Jo's: {show}");
+    assert!(!show.contains("customer: Hi Alex"), "{show}");
+    assert!(show.contains("bot: Thanks!"), "the bot's words as the bot's: {show}");
+    assert!(show.contains("1 unanswered") && !show.contains(alex), "{show}");
+
+    // A prefix two tickets share, a made-up id and an unknown queue are refused, saying why.
+    let shared: String = mine.chars().take(4).collect();
+    let (ok, _, err) = run(&["show", &shared]);
+    assert!(!ok && err.contains("more than one"), "{err}");
+    let (ok, _, err) = run(&["show", "ffffffff"]);
+    assert!(!ok && err.contains("no ticket ffffffff"), "{err}");
+    let (ok, _, err) = run(&["list", "--queue", "billing"]);
+    assert!(!ok && err.contains("the queues are general, payments"), "{err}");
+    let (ok, list, _) = run(&["list", "--queue", "payments"]);
+    assert!(ok && list.trim() == "no open tickets", "{list}");
+    let (ok, out, err) = run(&["resolve", short]);
+    assert!(ok && out.contains(&mine), "{err}");
+}

@@ -228,6 +228,7 @@ async fn lost_send(app: &TestApp, location_id: &str) {
         to_phone: "+15555550194",
         purpose: "transactional",
         body: "Your order is ready for pickup.",
+        reply: None,
     };
     let mut tx = store.begin().await.expect("transaction");
     let id = outbox::enqueue(&mut tx, &row, later).await.expect("queued");

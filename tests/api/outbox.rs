@@ -139,6 +139,7 @@ async fn queue_marketing(tx: &mut leafdesk::store::Tx<'_>, location_id: &str, ph
         to_phone: phone,
         purpose: "marketing",
         body: "New arrivals this week.",
+        reply: None,
     };
     leafdesk::store::outbox::enqueue(tx, &row, now_ms).await.unwrap()
 }
@@ -232,6 +233,7 @@ async fn queue_text(app: &TestApp, phone: &str, body: &str) -> String {
         to_phone: phone,
         purpose: "transactional",
         body,
+        reply: None,
     };
     let id = leafdesk::store::outbox::enqueue(&mut tx, &row, store.now_ms()).await.unwrap();
     tx.commit().await.unwrap();
