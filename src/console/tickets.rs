@@ -39,7 +39,6 @@ fn row(t: &QueueItem, queues: &[crate::flows::model::Queue], me: &str, now_ms: i
     let (sla, due) = Sla::of(t, queues, now_ms);
     json!({
         "ticket_id": t.ticket_id,
-        "short_id": &t.ticket_id[t.ticket_id.len().saturating_sub(8)..],
         "queue": t.queue,
         "priority": t.priority,
         "tags": serde_json::from_str::<Vec<String>>(&t.tags).unwrap_or_default(),
@@ -68,22 +67,19 @@ pub async fn queue(
     let assets = state.library.get();
     let queues = &assets.flows.queues;
     let get = |k: &str| q.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let now = state.store.now_ms();
     let filter = QueueFilter {
         queues: get("queue").into_iter().collect(),
         priority: get("priority").and_then(|p| p.parse().ok()),
         tag: get("tag"),
         location_id: get("location"),
         assignee_id: (get("mine").as_deref() == Some("1")).then(|| who.user_id.clone()),
+        sla: get("sla").and_then(|code| Sla::filter(&code, queues, now)),
+        awake_at_ms: None,
         limit: PAGE_SIZE,
     };
-    let items = queue::board(&state.store, &who.roles, queues, filter, get("snoozed").is_some()).await?;
-    let now = state.store.now_ms();
-    let sla_filter = get("sla");
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|t| row(t, queues, &who.user_id, now))
-        .filter(|r| sla_filter.as_deref().is_none_or(|s| r["sla"] == s))
-        .collect();
+    let (items, total) = queue::board(&state.store, &who.roles, queues, filter, get("snoozed").is_some()).await?;
+    let rows: Vec<Value> = items.iter().map(|t| row(t, queues, &who.user_id, now)).collect();
     let visible: Vec<Value> = queue::visible(&who.roles, queues)
         .iter()
         .map(|q| json!({ "id": q.id, "name": q.name, "selected": get("queue").as_deref() == Some(q.id.as_str()) }))
@@ -91,7 +87,9 @@ pub async fn queue(
     let locations = crate::store::locations::list(&state.store).await?;
     let data = json!({
         "rows": rows,
-        "count": rows.len(),
+        "count": total,
+        "more": total > i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        "shown": rows.len(),
         "queues": visible,
         "tags": assets.flows.tags,
         "locations": locations.iter().map(|l| json!({ "id": l.location_id, "name": l.name,

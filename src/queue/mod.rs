@@ -9,7 +9,7 @@ use crate::compliance::gate::{self, Recipient, Verdict};
 use crate::domain::staff::{Role, Roles};
 use crate::domain::MAX_MESSAGE_CHARS;
 use crate::flows::model::Queue;
-use crate::store::tickets::{self, Change, Claim, Delivery, QueueFilter, QueueItem};
+use crate::store::tickets::{self, Change, Claim, Delivery, QueueFilter, QueueItem, SlaFilter};
 use crate::store::{consent, Store, StoreError};
 
 /// Roles that see every queue and may transfer any ticket.
@@ -69,10 +69,26 @@ impl Sla {
             Self::None => "none",
         }
     }
+
+    /// The store's filter for tickets in the state `code` names (`answered`, `ok`, `soon`,
+    /// `late`, `none`) at `now_ms`; none for an unknown code.
+    pub fn filter(code: &str, queues: &[Queue], now_ms: i64) -> Option<SlaFilter> {
+        let state = [Self::Answered, Self::Ok, Self::Soon, Self::Late, Self::None]
+            .into_iter()
+            .map(Self::code)
+            .find(|c| *c == code)?;
+        let allowed = queues
+            .iter()
+            .flat_map(|q| {
+                q.sla_minutes.keys().filter_map(|p| Some((q.id.clone(), i64::from(*p), q.sla_ms(i64::from(*p))?)))
+            })
+            .collect();
+        Some(SlaFilter { state, now_ms, allowed })
+    }
 }
 
-/// The open tickets `roles` may see, filtered, in queue order; snoozed tickets wait until their
-/// time unless `include_snoozed`.
+/// The open tickets `roles` may see, filtered, in queue order (one page of them), and how many
+/// match in all; snoozed tickets wait until their time unless `include_snoozed`.
 ///
 /// # Errors
 /// Database failures.
@@ -82,7 +98,7 @@ pub async fn board(
     queues: &[Queue],
     mut filter: QueueFilter,
     include_snoozed: bool,
-) -> Result<Vec<QueueItem>, StoreError> {
+) -> Result<(Vec<QueueItem>, i64), StoreError> {
     let mine: Vec<String> = visible(roles, queues).iter().map(|q| q.id.clone()).collect();
     filter.queues = if filter.queues.is_empty() {
         if roles.any(SUPERVISORS) {
@@ -94,11 +110,12 @@ pub async fn board(
         filter.queues.into_iter().filter(|q| works(roles, queues, q)).collect()
     };
     if filter.queues.is_empty() && !roles.any(SUPERVISORS) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
-    let now = store.now_ms();
-    let items = tickets::queue(store, &filter).await?;
-    Ok(items.into_iter().filter(|t| include_snoozed || t.snoozed_until_ms.is_none_or(|until| until <= now)).collect())
+    if !include_snoozed {
+        filter.awake_at_ms = Some(store.now_ms());
+    }
+    Ok((tickets::queue(store, &filter).await?, tickets::queue_count(store, &filter).await?))
 }
 
 /// Who is acting, for rules and records.

@@ -197,7 +197,27 @@ pub struct QueueFilter {
     pub tag: Option<String>,
     pub location_id: Option<String>,
     pub assignee_id: Option<String>,
+    /// Leave out tickets snoozed past this instant.
+    pub awake_at_ms: Option<i64>,
+    pub sla: Option<SlaFilter>,
     pub limit: i64,
+}
+
+/// Tickets in one SLA state at `now_ms`, given each queue's answer time per priority
+/// (`queue::Sla` says what the states mean; this is the same rule in SQL, so a filter sees
+/// every open ticket, not one page).
+#[derive(Debug, Clone)]
+pub struct SlaFilter {
+    /// `answered`, `ok`, `soon`, `late` or `none`.
+    pub state: &'static str,
+    pub now_ms: i64,
+    /// `(queue, priority, allowed ms)` for every queue and priority with a time.
+    pub allowed: Vec<(String, i64, i64)>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
 }
 
 const QUEUE_SELECT: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason,
@@ -207,53 +227,99 @@ const QUEUE_SELECT: &str = "select t.ticket_id, t.conversation_id, t.queue, t.pr
         join contact c on c.contact_id = v.contact_id join location l on l.location_id = v.location_id
         left join staff_user u on u.user_id = t.assignee_id
     where t.status = 'open'";
+const QUEUE_COUNT: &str = "select count(*) from ticket t join conversation v on v.conversation_id = t.conversation_id
+    where t.status = 'open'";
 
-/// Open tickets matching the filter, most urgent first, then oldest first.
+/// The filter as SQL conditions (appended to a `where`) and their parameters, in order.
+fn conditions(f: &QueueFilter) -> (String, Vec<Bind>) {
+    let mut sql = String::new();
+    let mut binds = Vec::new();
+    let param = |binds: &mut Vec<Bind>, b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    if !f.queues.is_empty() {
+        let list: Vec<String> = f.queues.iter().map(|q| param(&mut binds, Bind::Text(q.clone()))).collect();
+        sql.push_str(&format!(" and t.queue in ({})", list.join(", ")));
+    }
+    if let Some(p) = f.priority {
+        sql.push_str(&format!(" and t.priority = {}", param(&mut binds, Bind::Int(p))));
+    }
+    if let Some(tag) = &f.tag {
+        // Tags are stored as a JSON array of strings: match the quoted tag.
+        let quoted = format!("%{}%", serde_json::to_string(tag).expect("a string serializes"));
+        sql.push_str(&format!(" and t.tags like {}", param(&mut binds, Bind::Text(quoted))));
+    }
+    if let Some(l) = &f.location_id {
+        sql.push_str(&format!(" and v.location_id = {}", param(&mut binds, Bind::Text(l.clone()))));
+    }
+    if let Some(a) = &f.assignee_id {
+        sql.push_str(&format!(" and t.assignee_id = {}", param(&mut binds, Bind::Text(a.clone()))));
+    }
+    if let Some(at) = f.awake_at_ms {
+        let at = param(&mut binds, Bind::Int(at));
+        sql.push_str(&format!(" and (t.snoozed_until_ms is null or t.snoozed_until_ms <= {at})"));
+    }
+    if let Some(sla) = &f.sla {
+        let now = param(&mut binds, Bind::Int(sla.now_ms));
+        // Each (queue, priority) with a time: "due − now" against its allowed time.
+        let mut timed = Vec::new();
+        let mut within = Vec::new();
+        for (queue, priority, allowed) in &sla.allowed {
+            let q = param(&mut binds, Bind::Text(queue.clone()));
+            let left = format!("t.created_at_ms + {allowed} - {now}");
+            let test = match sla.state {
+                "late" => format!("{left} <= 0"),
+                "soon" => format!("{left} > 0 and {left} < {}", allowed / 4),
+                _ => format!("{left} >= {}", allowed / 4),
+            };
+            timed.push(format!("(t.queue = {q} and t.priority = {priority})"));
+            within.push(format!("(t.queue = {q} and t.priority = {priority} and {test})"));
+        }
+        let or = |list: &[String]| if list.is_empty() { "false".to_owned() } else { list.join(" or ") };
+        sql.push_str(&match sla.state {
+            "answered" => " and t.first_reply_at_ms is not null".to_owned(),
+            "none" => format!(" and t.first_reply_at_ms is null and not ({})", or(&timed)),
+            _ => format!(" and t.first_reply_at_ms is null and ({})", or(&within)),
+        });
+    }
+    (sql, binds)
+}
+
+fn bound<'q, O>(
+    mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    binds: Vec<Bind>,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        query = match b {
+            Bind::Text(t) => query.bind(t),
+            Bind::Int(i) => query.bind(i),
+        };
+    }
+    query
+}
+
+/// Open tickets matching the filter, most urgent first, then oldest first, at most `limit`.
 ///
 /// # Errors
 /// Database failures.
 pub async fn queue(store: &Store, f: &QueueFilter) -> Result<Vec<QueueItem>, StoreError> {
-    let mut sql = QUEUE_SELECT.to_owned();
-    let mut n = 0;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    if !f.queues.is_empty() {
-        let list: Vec<String> = f.queues.iter().map(|_| next()).collect();
-        sql.push_str(&format!(" and t.queue in ({})", list.join(", ")));
-    }
-    if f.priority.is_some() {
-        sql.push_str(&format!(" and t.priority = {}", next()));
-    }
-    if f.tag.is_some() {
-        sql.push_str(&format!(" and t.tags like {}", next()));
-    }
-    if f.location_id.is_some() {
-        sql.push_str(&format!(" and v.location_id = {}", next()));
-    }
-    if f.assignee_id.is_some() {
-        sql.push_str(&format!(" and t.assignee_id = {}", next()));
-    }
-    sql.push_str(&format!(" order by t.priority, t.created_at_ms, t.ticket_id limit {}", next()));
-    let mut query = sqlx::query_as::<_, QueueItem>(&sql);
-    for q in &f.queues {
-        query = query.bind(q);
-    }
-    if let Some(p) = f.priority {
-        query = query.bind(p);
-    }
-    if let Some(tag) = &f.tag {
-        // Tags are stored as a JSON array of strings: match the quoted tag.
-        query = query.bind(format!("%{}%", serde_json::to_string(tag).expect("a string serializes")));
-    }
-    if let Some(l) = &f.location_id {
-        query = query.bind(l);
-    }
-    if let Some(a) = &f.assignee_id {
-        query = query.bind(a);
-    }
-    Ok(query.bind(f.limit).fetch_all(store.pool()).await?)
+    let (cond, binds) = conditions(f);
+    let sql = format!(
+        "{QUEUE_SELECT}{cond} order by t.priority, t.created_at_ms, t.ticket_id limit {}",
+        f.limit.clamp(0, 100_000)
+    );
+    Ok(bound(sqlx::query_as::<_, QueueItem>(&sql), binds).fetch_all(store.pool()).await?)
+}
+
+/// How many open tickets match the filter (all of them, not one page).
+///
+/// # Errors
+/// Database failures.
+pub async fn queue_count(store: &Store, f: &QueueFilter) -> Result<i64, StoreError> {
+    let (cond, binds) = conditions(f);
+    let sql = format!("{QUEUE_COUNT}{cond}");
+    Ok(bound(sqlx::query_as::<_, (i64,)>(&sql), binds).fetch_one(store.pool()).await?.0)
 }
 
 /// Ticket ids that start with `prefix` (at most two: one is a match, two mean the prefix is

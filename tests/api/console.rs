@@ -574,3 +574,44 @@ async fn the_ticket_command_names_tickets_by_short_ids_and_says_who_spoke() {
     let (ok, out, err) = run(&["resolve", short]);
     assert!(ok && out.contains(&mine), "{err}");
 }
+
+#[tokio::test]
+async fn queue_filters_see_every_open_ticket_sla_and_snooze_included_and_the_count_is_the_whole_queue() {
+    let app = spawn_app().await;
+    person(&app, "cam@shop.test", &[Role::Csr]).await;
+    let cam = sign_in(&app, "cam@shop.test").await;
+    let minute = 60_000;
+    let mut ids = Vec::new();
+    for (phone, wait) in [("+15555550170", 50), ("+15555550171", 6), ("+15555550172", 5)] {
+        app.sms(&sid(), phone, "I want to talk to a person").await;
+        let open = leafdesk::store::tickets::list_open(&app.state.store).await.unwrap();
+        ids.push(open.iter().find(|t| t.phone == phone).unwrap().ticket_id.clone());
+        app.clock().advance(wait * minute);
+    }
+    // Now: the first waited 61 min of its 60 (late), the second 11, the third 5.
+    let (late, snoozed, answered) = (&ids[0], &ids[1], &ids[2]);
+    for id in [snoozed, answered] {
+        assert_eq!(cam.post(&format!("/console/tickets/{id}/claim"), &[]).await.status, 303);
+    }
+    assert_eq!(cam.post(&format!("/console/tickets/{answered}/reply"), &[("text", "Hi, Cam here.")]).await.status, 303);
+    assert_eq!(cam.post(&format!("/console/tickets/{snoozed}/snooze"), &[("minutes", "60")]).await.status, 303);
+    let shown = |body: &str| -> Vec<&str> {
+        ids.iter().filter(|id| body.contains(&format!("data-ticket=\"{id}\""))).map(String::as_str).collect()
+    };
+    let all = cam.get("/console").await;
+    assert_eq!(shown(&all.body), [late.as_str(), answered.as_str()], "the snoozed ticket waits");
+    assert!(all.body.contains(r#"id="count">2<"#), "{}", all.body);
+    let with_snoozed = cam.get("/console?snoozed=1").await;
+    assert_eq!(shown(&with_snoozed.body).len(), 3);
+    assert_eq!(shown(&cam.get("/console?sla=late").await.body), [late.as_str()]);
+    assert_eq!(shown(&cam.get("/console?sla=answered").await.body), [answered.as_str()]);
+    let ok = cam.get("/console?sla=ok&snoozed=1").await;
+    assert_eq!(shown(&ok.body), [snoozed.as_str()]);
+    assert!(ok.body.contains(r#"id="count">1<"#));
+    assert_eq!(shown(&cam.get("/console?sla=late&mine=1").await.body), Vec::<&str>::new());
+    app.clock().advance(40 * minute);
+    // 9 min left of the snoozed ticket's 60 (still snoozed for 20 min).
+    assert_eq!(shown(&cam.get("/console?sla=soon&snoozed=1").await.body), [snoozed.as_str()]);
+    app.clock().advance(20 * minute);
+    assert_eq!(shown(&cam.get("/console").await.body).len(), 3, "the snooze is over");
+}
