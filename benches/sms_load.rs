@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use leafdesk::twilio::signature::{self, Algorithm};
 
+mod support;
+use support::{drop_database, free_port, postgres_database, stop, wait_ready};
+
 const CONNECTIONS: usize = 64;
 const NUMBERS: usize = 1_000;
 const WARMUP: Duration = Duration::from_secs(3);
@@ -255,21 +258,6 @@ async fn load(port: u16, signed: bool, pid: Option<u32>) -> LoadResult {
     }
 }
 
-async fn wait_ready(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server on port {port} did not become ready");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn spawn_ceiling() -> (Child, u16) {
     let port = free_port();
     let child =
@@ -283,11 +271,6 @@ fn spawn_ceiling() -> (Child, u16) {
         }
     });
     (child, port)
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
 }
 
 /// The ceiling: the cheapest axum handler that answers a webhook with TwiML.
@@ -305,24 +288,4 @@ fn ceiling_server() {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         axum::serve(listener, app).with_graceful_shutdown(leafdesk::startup::shutdown_signal()).await.unwrap();
     });
-}
-
-async fn postgres_database() -> Option<(String, String)> {
-    use sqlx::Connection;
-    let admin =
-        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-    let name = format!("leafdesk_bench_{}", std::process::id());
-    sqlx::query(&format!("drop database if exists {name}")).execute(&mut conn).await.ok()?;
-    sqlx::query(&format!("create database {name}")).execute(&mut conn).await.ok()?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    Some((admin, format!("{base}/{name}")))
-}
-
-async fn drop_database(admin: &str, url: &str) {
-    use sqlx::Connection;
-    let name = url.rsplit('/').next().unwrap_or_default();
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-        let _ = sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await;
-    }
 }

@@ -25,8 +25,8 @@ use crate::store::{conversations, messages, tickets};
 /// Roles that work tickets of some queue.
 pub const TICKET_ROLES: &[Role] = &[Role::Csr, Role::Lead, Role::Verification, Role::Inventory, Role::It];
 
-/// 500: a queue page longer than a person reads; filters narrow it.
-const PAGE_SIZE: i64 = 500;
+/// 100 rows: more than a person reads at once; the page says how many match, filters narrow it.
+const PAGE_SIZE: i64 = 100;
 /// 200 lines of transcript: months of a customer's messages.
 const TRANSCRIPT_LINES: i64 = 200;
 

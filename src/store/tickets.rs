@@ -220,15 +220,31 @@ enum Bind {
     Int(i64),
 }
 
-const QUEUE_SELECT: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason,
-        t.created_at_ms, t.assignee_id, u.display_name as assignee_name, t.snoozed_until_ms, t.first_reply_at_ms,
-        v.channel, v.location_id, l.name as location_name, c.first_name, c.phone
-    from ticket t join conversation v on v.conversation_id = t.conversation_id
-        join contact c on c.contact_id = v.contact_id join location l on l.location_id = v.location_id
-        left join staff_user u on u.user_id = t.assignee_id
-    where t.status = 'open'";
-const QUEUE_COUNT: &str = "select count(*) from ticket t join conversation v on v.conversation_id = t.conversation_id
-    where t.status = 'open'";
+/// What a queue row reads, and the joins that give it (after `from ticket t`).
+macro_rules! queue_item {
+    (select) => {
+        "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason, t.created_at_ms,
+            t.assignee_id, u.display_name as assignee_name, t.snoozed_until_ms, t.first_reply_at_ms,
+            v.channel, v.location_id, l.name as location_name, c.first_name, c.phone"
+    };
+    (joins) => {
+        " join conversation v on v.conversation_id = t.conversation_id
+            join contact c on c.contact_id = v.contact_id join location l on l.location_id = v.location_id
+            left join staff_user u on u.user_id = t.assignee_id"
+    };
+}
+
+// The page of tickets is chosen from the ticket table alone (its order has an index), then
+// joined: joining every open ticket before sorting cost 130 ms at 10,000 open tickets.
+const QUEUE_SELECT: &str = concat!(
+    queue_item!(select),
+    " from (select * from ticket t where t.status = 'open'{cond}
+        order by t.priority, t.created_at_ms, t.ticket_id limit {limit}) t",
+    queue_item!(joins),
+    " order by t.priority, t.created_at_ms, t.ticket_id"
+);
+const QUEUE_COUNT: &str = "select count(*) from ticket t where t.status = 'open'";
+const ONE: &str = concat!(queue_item!(select), " from ticket t", queue_item!(joins), " where t.ticket_id = $1");
 
 /// The filter as SQL conditions (appended to a `where`) and their parameters, in order.
 fn conditions(f: &QueueFilter) -> (String, Vec<Bind>) {
@@ -251,7 +267,10 @@ fn conditions(f: &QueueFilter) -> (String, Vec<Bind>) {
         sql.push_str(&format!(" and t.tags like {}", param(&mut binds, Bind::Text(quoted))));
     }
     if let Some(l) = &f.location_id {
-        sql.push_str(&format!(" and v.location_id = {}", param(&mut binds, Bind::Text(l.clone()))));
+        let at = param(&mut binds, Bind::Text(l.clone()));
+        sql.push_str(&format!(
+            " and t.conversation_id in (select conversation_id from conversation where location_id = {at})"
+        ));
     }
     if let Some(a) = &f.assignee_id {
         sql.push_str(&format!(" and t.assignee_id = {}", param(&mut binds, Bind::Text(a.clone()))));
@@ -261,26 +280,37 @@ fn conditions(f: &QueueFilter) -> (String, Vec<Bind>) {
         sql.push_str(&format!(" and (t.snoozed_until_ms is null or t.snoozed_until_ms <= {at})"));
     }
     if let Some(sla) = &f.sla {
-        let now = param(&mut binds, Bind::Int(sla.now_ms));
-        // Each (queue, priority) with a time: "due − now" against its allowed time.
-        let mut timed = Vec::new();
-        let mut within = Vec::new();
+        // The time each ticket has, as one nested CASE (queue, then priority); null where its
+        // queue sets none. One pass per row, whatever the number of queues.
+        let mut by_queue: Vec<(&str, Vec<(i64, i64)>)> = Vec::new();
         for (queue, priority, allowed) in &sla.allowed {
-            let q = param(&mut binds, Bind::Text(queue.clone()));
-            let left = format!("t.created_at_ms + {allowed} - {now}");
-            let test = match sla.state {
-                "late" => format!("{left} <= 0"),
-                "soon" => format!("{left} > 0 and {left} < {}", allowed / 4),
-                _ => format!("{left} >= {}", allowed / 4),
-            };
-            timed.push(format!("(t.queue = {q} and t.priority = {priority})"));
-            within.push(format!("(t.queue = {q} and t.priority = {priority} and {test})"));
+            if !f.queues.is_empty() && !f.queues.contains(queue) {
+                continue;
+            }
+            match by_queue.iter_mut().find(|(q, _)| q == queue) {
+                Some((_, times)) => times.push((*priority, *allowed)),
+                None => by_queue.push((queue, vec![(*priority, *allowed)])),
+            }
         }
-        let or = |list: &[String]| if list.is_empty() { "false".to_owned() } else { list.join(" or ") };
+        let mut allowed = String::from(if by_queue.is_empty() { "null" } else { "case t.queue" });
+        let timed = !by_queue.is_empty();
+        for (queue, times) in by_queue {
+            let q = param(&mut binds, Bind::Text(queue.to_owned()));
+            let inner: Vec<String> = times.iter().map(|(p, ms)| format!("when {p} then {ms}")).collect();
+            allowed.push_str(&format!(" when {q} then case t.priority {} end", inner.join(" ")));
+        }
+        if timed {
+            allowed.push_str(" end");
+        }
+        let now = param(&mut binds, Bind::Int(sla.now_ms));
+        let left = format!("(t.created_at_ms + {allowed} - {now})");
         sql.push_str(&match sla.state {
             "answered" => " and t.first_reply_at_ms is not null".to_owned(),
-            "none" => format!(" and t.first_reply_at_ms is null and not ({})", or(&timed)),
-            _ => format!(" and t.first_reply_at_ms is null and ({})", or(&within)),
+            "none" => format!(" and t.first_reply_at_ms is null and ({allowed}) is null"),
+            // Less than a quarter of the time left: 4 × left < allowed.
+            "late" => format!(" and t.first_reply_at_ms is null and {left} <= 0"),
+            "soon" => format!(" and t.first_reply_at_ms is null and {left} > 0 and 4 * {left} < ({allowed})"),
+            _ => format!(" and t.first_reply_at_ms is null and 4 * {left} >= ({allowed})"),
         });
     }
     (sql, binds)
@@ -305,10 +335,7 @@ fn bound<'q, O>(
 /// Database failures.
 pub async fn queue(store: &Store, f: &QueueFilter) -> Result<Vec<QueueItem>, StoreError> {
     let (cond, binds) = conditions(f);
-    let sql = format!(
-        "{QUEUE_SELECT}{cond} order by t.priority, t.created_at_ms, t.ticket_id limit {}",
-        f.limit.clamp(0, 100_000)
-    );
+    let sql = QUEUE_SELECT.replace("{cond}", &cond).replace("{limit}", &f.limit.clamp(0, 100_000).to_string());
     Ok(bound(sqlx::query_as::<_, QueueItem>(&sql), binds).fetch_all(store.pool()).await?)
 }
 
@@ -381,8 +408,7 @@ pub async fn unanswered(store: &Store, ticket_id: &str) -> Result<i64, StoreErro
 /// # Errors
 /// Database failures.
 pub async fn item(store: &Store, ticket_id: &str) -> Result<Option<(QueueItem, TicketState)>, StoreError> {
-    let sql = QUEUE_SELECT.replace("where t.status = 'open'", "where t.ticket_id = $1");
-    let Some(item) = sqlx::query_as::<_, QueueItem>(&sql).bind(ticket_id).fetch_optional(store.pool()).await? else {
+    let Some(item) = sqlx::query_as::<_, QueueItem>(ONE).bind(ticket_id).fetch_optional(store.pool()).await? else {
         return Ok(None);
     };
     let state: TicketState = sqlx::query_as(

@@ -5,3 +5,8 @@
 alter table outbox add column ticket_id text;
 alter table outbox add column author text;
 alter table message add column author text;
+
+-- The console's queue: open tickets in their order (priority, then age), read a page at a time.
+create index ticket_queue_order on ticket (priority, created_at_ms, ticket_id) where status = 'open';
+-- How many are open per queue, counted from the index alone.
+create index ticket_open_queue on ticket (queue, snoozed_until_ms) where status = 'open';

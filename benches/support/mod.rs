@@ -1,0 +1,52 @@
+//! What the load benchmarks share: starting, waiting for and stopping a server, and a fresh
+//! PostgreSQL database per run.
+#![allow(dead_code)]
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// Waits until the server on `port` answers `/readyz`.
+pub async fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server on port {port} did not become ready");
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Stops a server as an operator does (SIGTERM) and waits for it.
+pub fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// A fresh PostgreSQL database for one run (`BENCH_DATABASE_URL`, else 127.0.0.1:5432):
+/// `(admin url, database url)`; none when PostgreSQL does not answer.
+pub async fn postgres_database() -> Option<(String, String)> {
+    use sqlx::Connection;
+    let admin =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+    let name = format!("leafdesk_bench_{}", std::process::id());
+    sqlx::query(&format!("drop database if exists {name}")).execute(&mut conn).await.ok()?;
+    sqlx::query(&format!("create database {name}")).execute(&mut conn).await.ok()?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+    Some((admin, format!("{base}/{name}")))
+}
+
+/// Drops the database [`postgres_database`] made.
+pub async fn drop_database(admin: &str, url: &str) {
+    use sqlx::Connection;
+    let name = url.rsplit('/').next().unwrap_or_default();
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        let _ = sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await;
+    }
+}
