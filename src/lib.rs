@@ -10,12 +10,15 @@
 //!   graceful stop), [`telemetry`], [`metrics`].
 //! - HTTP surface: [`channels`] (Twilio SMS and status webhooks, web chat, events, customer
 //!   sync, the opt-in form, upload pages, static assets, security headers): verify, parse into
-//!   domain values, call the layer below, render the reply; [`error`] (one error type, one
-//!   mapping to responses).
+//!   domain values, call the layer below, render the reply; [`console`] (the staff console:
+//!   sign-in, queue, tickets, document review, admin, live events; pages over [`queue`] and
+//!   [`auth`]); [`error`] (one error type, one mapping to responses).
 //! - services: [`pipeline`] (lanes, the bot's turn, group commit), [`outbox`] (durable sends
 //!   through the send gate), [`verification`] (medical re-verification: sweep and review),
 //!   [`uploads`] (upload links and sealed documents), [`signed`] (what the platform signs, and
-//!   the integration keys), [`demo`], [`flowtest`] (conversation tests).
+//!   the integration keys), [`queue`] (people's work on tickets: who sees which queue, claim,
+//!   reply through the send gate, notes, transfer, snooze, wrap-up), [`auth`] (staff accounts,
+//!   passwords, sign-in with lockout, sessions), [`demo`], [`flowtest`] (conversation tests).
 //! - engine and rules: [`flows`] (model, loading and checking, hot reload, the pure step
 //!   function), [`templates`] (messages per locale and channel, pages), [`actions`] (built-ins
 //!   flows call), [`commerce`] (which implementation of the commerce port serves, and the
