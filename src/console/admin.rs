@@ -75,10 +75,7 @@ pub async fn add_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    if let Some(page) = refused(&state, &who, &[Role::Admin]) {
-        return Ok(page);
-    }
-    let form = match Form::parse(&state, &who, &body) {
+    let form = match Form::from(&state, &who, &[Role::Admin], &body) {
         Ok(form) => form,
         Err(page) => return Ok(*page),
     };
@@ -115,10 +112,7 @@ pub async fn change_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    if let Some(page) = refused(&state, &who, &[Role::Admin]) {
-        return Ok(page);
-    }
-    let form = match Form::parse(&state, &who, &body) {
+    let form = match Form::from(&state, &who, &[Role::Admin], &body) {
         Ok(form) => form,
         Err(page) => return Ok(*page),
     };

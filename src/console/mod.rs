@@ -126,6 +126,15 @@ fn render(state: &AppState, who: Option<&Staff>, status: StatusCode, page: &str,
 struct Form(Vec<(String, String)>);
 
 impl Form {
+    /// A form posted by someone whose roles include one of `roles`: the 403 page otherwise, as
+    /// [`Form::parse`] for the rest.
+    fn from(state: &AppState, who: &Staff, roles: &[Role], body: &[u8]) -> Result<Self, Box<Response>> {
+        match refused(state, who, roles) {
+            Some(page) => Err(Box::new(page)),
+            None => Self::parse(state, who, body),
+        }
+    }
+
     /// Parses the body and checks its `csrf` field against the session's.
     fn parse(state: &AppState, who: &Staff, body: &[u8]) -> Result<Self, Box<Response>> {
         if body.len() > MAX_FORM_BYTES {

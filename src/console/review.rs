@@ -72,10 +72,7 @@ pub async fn decide(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    if let Some(page) = refused(&state, &who, REVIEWERS) {
-        return Ok(page);
-    }
-    let form = match Form::parse(&state, &who, &body) {
+    let form = match Form::from(&state, &who, REVIEWERS, &body) {
         Ok(form) => form,
         Err(page) => return Ok(*page),
     };

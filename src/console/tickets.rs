@@ -305,10 +305,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    if let Some(page) = refused(&state, &who, TICKET_ROLES) {
-        return Ok(page);
-    }
-    let form = match Form::parse(&state, &who, &body) {
+    let form = match Form::from(&state, &who, TICKET_ROLES, &body) {
         Ok(form) => form,
         Err(page) => return Ok(*page),
     };
