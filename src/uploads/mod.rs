@@ -160,7 +160,7 @@ pub async fn accept(store: &Store, links: &Links, source: Source<'_>, bytes: &[u
     let ticket_id = match conversation_id.as_deref() {
         Some(conversation_id) => {
             let summary = format!(
-                "Reason: medical re-verification (checkout locked: {})\nCustomer: {}, type {}, recommendation expired on {}\nDocument: upload {upload_id} ({content_type}, {} bytes, by {kind})\nReview: leafdesk verification show {upload_id}; then approve or reject.",
+                "Reason: medical re-verification (checkout locked: {})\nCustomer: {}, type {}, recommendation expired on {}\nDocument: upload {upload_id} ({content_type}, {} bytes, by {kind})\nReview: open the document in this ticket and approve or reject it (or leafdesk verification show {upload_id}).",
                 customer.locked_reason.map_or("verification", LockReason::as_str),
                 customer.customer_id,
                 customer.customer_type,
