@@ -13,7 +13,6 @@
 //! Run: `cargo bench --bench console` (PostgreSQL too when `BENCH_DATABASE_URL` or
 //! 127.0.0.1:5432 answers; `BENCH_ONLY=sqlite|postgres` for one). Figures go in BENCHMARKS.md.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,11 +21,8 @@ use leafdesk::twilio::signature::{self, Algorithm};
 use tokio::sync::mpsc;
 
 mod support;
-use support::{drop_database, free_port, postgres_database, stop, wait_ready};
+use support::{drop_database, postgres_database, spawn_demo, stop, wait_ready, OUR_NUMBER, PUBLIC_URL, TOKEN};
 
-const TOKEN: &str = "bench-token";
-const PUBLIC_URL: &str = "http://bench.local";
-const OUR_NUMBER: &str = "+15005550006";
 const TICKETS: usize = 10_000;
 const CONSOLES: usize = 200;
 const HAND_OFFS: usize = 10;
@@ -68,26 +64,11 @@ fn main() {
     }
 }
 
-fn spawn_server(database_url: &str) -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
-        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DATABASE_URL", database_url)
-        .env("TWILIO_AUTH_TOKEN", TOKEN)
-        .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
-        .env("LEAFDESK_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("leafdesk binary starts");
-    (child, port)
-}
-
 async fn run(name: &str, database_url: &str, second_process: bool) {
-    let (server, port) = spawn_server(database_url);
+    let (server, port) = spawn_demo(database_url);
     wait_ready(port).await;
     let (other, console_port) = if second_process {
-        let (child, port) = spawn_server(database_url);
+        let (child, port) = spawn_demo(database_url);
         wait_ready(port).await;
         (Some(child), port)
     } else {

@@ -12,7 +12,7 @@
 //! (RssAnon) every 5 s; every answer that is not a 200 with TwiML counts as an error. With
 //! `BENCH_PORT`, `BENCH_PID` names the server process to sample.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use leafdesk::twilio::signature::{self, Algorithm};
 
 mod support;
-use support::{drop_database, free_port, postgres_database, stop, wait_ready};
+use support::{
+    drop_database, free_port, postgres_database, spawn_demo, stop, wait_ready, OUR_NUMBER, PUBLIC_URL, TOKEN,
+};
 
 const CONNECTIONS: usize = 64;
 const NUMBERS: usize = 1_000;
@@ -47,9 +49,6 @@ fn rss_anon_kib(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
-const TOKEN: &str = "bench-token";
-const PUBLIC_URL: &str = "http://bench.local";
-const OUR_NUMBER: &str = "+15005550006";
 
 fn main() {
     if std::env::args().any(|a| a == "--ceiling-server") {
@@ -148,17 +147,7 @@ fn print_result(name: &str, r: &LoadResult, ceiling: Option<&LoadResult>) {
 }
 
 fn run_leafdesk(rt: &tokio::runtime::Runtime, database_url: &str) -> LoadResult {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
-        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DATABASE_URL", database_url)
-        .env("TWILIO_AUTH_TOKEN", TOKEN)
-        .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
-        .env("LEAFDESK_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("leafdesk binary starts");
+    let (child, port) = spawn_demo(database_url);
     let pid = child.id();
     let result = rt.block_on(async {
         wait_ready(port).await;

@@ -2,8 +2,32 @@
 //! PostgreSQL database per run.
 #![allow(dead_code)]
 
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The demo's Twilio auth token in benchmarks: the load generator signs with it.
+pub const TOKEN: &str = "bench-token";
+/// The public URL the server believes it has: what signatures cover.
+pub const PUBLIC_URL: &str = "http://bench.local";
+/// The demo location's number.
+pub const OUR_NUMBER: &str = "+15005550006";
+
+/// Starts the release binary as `serve --demo` on a free port of 127.0.0.1, on `database_url`,
+/// logging warnings only: `(process, port)`. [`wait_ready`] tells when it answers.
+pub fn spawn_demo(database_url: &str) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", database_url)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)
+        .env("LEAFDESK_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("leafdesk binary starts");
+    (child, port)
+}
 
 /// Waits until the server on `port` answers `/readyz`.
 pub async fn wait_ready(port: u16) {

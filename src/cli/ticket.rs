@@ -50,10 +50,12 @@ pub async fn run(cmd: TicketCommand, settings: &Settings) -> anyhow::Result<()> 
     let store = connect(settings).await?;
     match cmd {
         TicketCommand::List { queues } => {
-            let known = &super::load_assets(settings)?.flows.queues;
-            if let Some(bad) = queues.iter().find(|q| !known.iter().any(|k| &k.id == *q)) {
-                let names: Vec<&str> = known.iter().map(|k| k.id.as_str()).collect();
-                anyhow::bail!("no queue {bad:?}; the queues are {}", names.join(", "));
+            if !queues.is_empty() {
+                let known = &super::load_assets(settings)?.flows.queues;
+                if let Some(bad) = queues.iter().find(|q| !known.iter().any(|k| &k.id == *q)) {
+                    let names: Vec<&str> = known.iter().map(|k| k.id.as_str()).collect();
+                    anyhow::bail!("no queue {bad:?}; the queues are {}", names.join(", "));
+                }
             }
             list(&store, QueueFilter { queues, limit: LIST_LIMIT, ..QueueFilter::default() }).await?;
         }

@@ -332,6 +332,25 @@ async fn a_customer_who_opted_out_cannot_be_texted_from_the_console_and_it_says_
     assert_eq!(app.count("select count(*) from outbox where body = 'Are you still there?'").await, 0);
 }
 
+/// Reads an event stream for up to 5 s until it mentions `needle`: whether it did, and what
+/// came.
+async fn read_until<B: AsRef<[u8]>>(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<B>> + Unpin),
+    needle: &str,
+) -> (bool, String) {
+    let mut seen = String::new();
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(chunk.unwrap().as_ref()));
+            if seen.contains(needle) {
+                return;
+            }
+        }
+    })
+    .await;
+    (got.is_ok(), seen)
+}
+
 #[tokio::test]
 async fn a_hand_off_reaches_an_open_console_at_once() {
     let app = spawn_app().await;
@@ -341,17 +360,8 @@ async fn a_hand_off_reaches_an_open_console_at_once() {
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let mut stream = resp.bytes_stream();
     let ticket = hand_off(&app, "+15555550102").await;
-    let mut seen = String::new();
-    let got = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(chunk) = stream.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if seen.contains(&ticket) {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(got.is_ok(), "no event for the hand-off: {seen:?}");
+    let (got, seen) = read_until(&mut stream, &ticket).await;
+    assert!(got, "no event for the hand-off: {seen:?}");
     assert!(seen.contains("event: queue") && seen.contains(r#""kind":"opened""#), "{seen}");
 }
 
@@ -369,17 +379,8 @@ async fn a_hand_off_on_one_server_reaches_a_console_on_another() {
     // The listener needs a moment to start listening after the server starts.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ticket = hand_off(&first, "+15555550102").await;
-    let mut seen = String::new();
-    let got = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(chunk) = stream.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if seen.contains(&ticket) {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(got.is_ok(), "the other server's console heard nothing: {seen:?}");
+    let (got, seen) = read_until(&mut stream, &ticket).await;
+    assert!(got, "the other server's console heard nothing: {seen:?}");
 }
 
 #[tokio::test]
