@@ -40,10 +40,6 @@ const LIST_OPEN: &str = "select t.ticket_id, t.conversation_id, t.queue, t.prior
         t.created_at_ms, c.phone, v.ownership
     from ticket t join conversation v on v.conversation_id = t.conversation_id join contact c on c.contact_id = v.contact_id
     where t.status = 'open' order by t.priority, t.created_at_ms";
-const FIND: &str = "select t.ticket_id, t.conversation_id, t.queue, t.priority, t.tags, t.reason, t.summary, t.status,
-        t.created_at_ms, c.phone, v.ownership
-    from ticket t join conversation v on v.conversation_id = t.conversation_id join contact c on c.contact_id = v.contact_id
-    where t.ticket_id = $1";
 const RESOLVE: &str =
     "update ticket set status = 'resolved', resolved_at_ms = $2 where ticket_id = $1 and status = 'open'";
 const HAND_BACK: &str = "update conversation set ownership = 'resolved', open_ticket_id = null, closed_at_ms = $2,
@@ -76,12 +72,6 @@ pub async fn insert(tx: &mut Tx<'_>, t: &NewTicket<'_>, now_ms: i64) -> Result<S
 /// Database failures.
 pub async fn list_open(store: &Store) -> Result<Vec<Ticket>, StoreError> {
     Ok(sqlx::query_as(LIST_OPEN).fetch_all(store.pool()).await?)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn find(store: &Store, ticket_id: &str) -> Result<Option<Ticket>, StoreError> {
-    Ok(sqlx::query_as(FIND).bind(ticket_id).fetch_optional(store.pool()).await?)
 }
 
 /// Resolves an open ticket and closes its conversation, so the customer's next message
