@@ -72,6 +72,19 @@ const ORDERS: &[DemoOrder] = &[
     ("+15555550105", "LD-1006", "awaiting_pickup", "pay_at_pickup", "pickup", &[("TN-30", 1)]),
 ];
 
+/// What the demo store tells customers about itself (`location update --detail` sets these).
+fn demo_details() -> serde_json::Value {
+    serde_json::json!({
+        "address": "1 Test St, Sacramento, CA 95814",
+        "directions": "We're on the corner of Test St and 2nd, two blocks from the Capitol.",
+        "parking": "free lot behind the store.",
+        "payment_methods": "cash, debit card with PIN, or a bank payment (ACH) in our payment app",
+        "id_rules": "We accept driver's licenses and state IDs from any US state, passports and military IDs.",
+        "delivery_areas": "Sacramento, West Sacramento and Davis",
+        "delivery_note": "Orders of $50 or more; your ID is checked at the door."
+    })
+}
+
 /// Seeds the demo location on `number` with its catalogue, customers and orders.
 ///
 /// # Errors
@@ -88,7 +101,9 @@ pub async fn seed(store: &Store, number: &str) -> Result<locations::Location, St
                 phone_number: Some(number),
                 messaging_service_sid: None,
             };
-            locations::insert(store, &new).await?
+            let location = locations::insert(store, &new).await?;
+            locations::set_details(store, &location.location_id, &demo_details()).await?;
+            location
         }
     };
     let mut conn = store.pool().acquire().await?;

@@ -20,7 +20,8 @@
 //!   reply through the send gate, notes, transfer, snooze, wrap-up), [`auth`] (staff accounts,
 //!   passwords, sign-in with lockout, sessions), [`demo`], [`flowtest`] (conversation tests).
 //! - engine and rules: [`flows`] (model, loading and checking, hot reload, the pure step
-//!   function), [`templates`] (messages per locale and channel, pages), [`actions`] (built-ins
+//!   function), [`understanding`] (intents learned from examples, confidence, language,
+//!   entities), [`templates`] (messages per locale and channel, pages), [`actions`] (built-ins
 //!   flows call), [`commerce`] (which implementation of the commerce port serves, and the
 //!   customer reads handlers make through it), [`compliance`] (consent words and the ledger's rules, the send gate,
 //!   purchase limits, SMS content, area codes, consent import).
@@ -58,6 +59,7 @@ pub mod store;
 pub mod telemetry;
 pub mod templates;
 pub mod twilio;
+pub mod understanding;
 pub mod uploads;
 pub mod verification;
 

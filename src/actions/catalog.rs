@@ -11,14 +11,22 @@ use super::{arg, money, ActionContext, ActionResult};
 use crate::commerce::Product;
 use crate::flows::engine::Slots;
 use crate::store::StoreError;
+use crate::understanding::entities;
 
+/// The product `args.product` names: by SKU or name first, else the catalogue name the words
+/// resemble best ("blu dream", "og kush prerol", or a whole sentence that mentions one).
 async fn product(
     conn: &mut AnyConnection,
     ctx: &ActionContext<'_>,
     args: &BTreeMap<String, String>,
 ) -> Result<Option<Product>, StoreError> {
     let Some(text) = arg(args, "product") else { return Ok(None) };
-    Ok(ctx.commerce.open(conn).find_products(text).await?.into_iter().next())
+    if let Some(found) = ctx.commerce.open(conn).find_products(text).await?.into_iter().next() {
+        return Ok(Some(found));
+    }
+    let mut all = ctx.commerce.open(conn).all_products().await?;
+    let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    Ok(entities::product(text, &names).map(|(i, _)| all.swap_remove(i)))
 }
 
 fn product_slots(p: &Product, ctx: &ActionContext<'_>) -> Slots {
@@ -70,10 +78,32 @@ pub(super) async fn compare_stock(
     };
     slots.insert("online_quantity".into(), json!(stock.online));
     slots.insert("store_quantity".into(), json!(stock.store));
+    // What the customer is told next depends on whether the store has any to hold.
+    slots.insert("store_has_it".into(), json!(stock.store > 0));
     let outcome = match (stock.online > 0, stock.store > 0) {
         (true, true) => "in_stock",
         (false, false) => "out_of_stock",
         _ => "mismatch",
     };
     Ok(ActionResult::new(outcome, slots))
+}
+
+/// `product_info` (`product`): its price, a promotion running now, and whether the store and
+/// the website have it. Outcomes `found` (slots `product_name`, `regular_price`,
+/// `promo_price`, `promo_description`, `store_has_it`, `online_has_it`) or `not_found`.
+pub(super) async fn product_info(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let Some(p) = product(conn, ctx, args).await? else { return Ok(ActionResult::outcome("not_found")) };
+    let mut slots = product_slots(&p, ctx);
+    let location = &ctx.location.location_id;
+    let stock = ctx.commerce.open(conn).stock(location, &p.product_id).await?;
+    slots.insert("store_has_it".into(), json!(stock.as_ref().is_some_and(|s| s.store > 0)));
+    slots.insert("online_has_it".into(), json!(stock.as_ref().is_some_and(|s| s.online > 0)));
+    let promotion = ctx.commerce.open(conn).promotions(&p.product_id, location, ctx.now_ms).await?.into_iter().next();
+    slots.insert("promo_price".into(), json!(promotion.as_ref().map_or(String::new(), |x| money(x.price_cents))));
+    slots.insert("promo_description".into(), json!(promotion.map_or(String::new(), |x| x.description)));
+    Ok(ActionResult::new("found", slots))
 }

@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 use super::{arg, clock, money, ActionContext, ActionResult};
 use crate::commerce::OrderLine;
 use crate::compliance::limits::{self, number, Change, Line, Request, Verdict};
-use crate::domain::commerce::Order;
+use crate::domain::commerce::{CustomerType, Order};
 use crate::flows::engine::Slots;
 use crate::store::StoreError;
 
@@ -150,4 +150,97 @@ pub(super) async fn apply_limit_change(
         slots.insert("order_total".into(), json!(money(after.total_cents)));
     }
     Ok(ActionResult::new("applied", slots))
+}
+
+/// Words that say a quantity is concentrate or edibles; anything else weighed is flower.
+const CONCENTRATE_WORDS: &[&str] = &[
+    "wax",
+    "dab",
+    "shatter",
+    "rosin",
+    "resin",
+    "concentrate",
+    "budder",
+    "badder",
+    "crumble",
+    "extract",
+    "cart",
+    "vape",
+    "concentrado",
+];
+const EDIBLE_WORDS: &[&str] = &["edible", "gumm", "chocolate", "gomita", "comestible", "cookie", "brownie"];
+const MEDICAL_WORDS: &[&str] = &["medical", "medico", "médico", "patient", "paciente", "mmj"];
+
+/// `explain_limits` (`said`: the customer's words; `amount`, `unit`: a quantity they named, in
+/// g, mg or items): the state's limits for them (a medical patient's when the words say
+/// medical) and, for a quantity, whether it fits. Outcomes `explained` (slots `state_name`,
+/// `limit_who`, `limit_period`, `limit_list` [{category, max}], `limit_source`, and for a
+/// quantity `asked_said`, `asked_amount` ("85 g"), `asked_category`, and one of
+/// `asked_within`, `asked_over`, `asked_unchecked` true) or `unknown` (no rules for the state).
+pub(super) async fn explain_limits(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let said = arg(args, "said").unwrap_or_default().to_lowercase();
+    let mentions = |words: &[&str]| words.iter().any(|w| said.contains(w));
+    let customer = match ctx.commerce.open(conn).customer(ctx.contact_id).await? {
+        _ if mentions(MEDICAL_WORDS) => CustomerType::Medical,
+        Some(c) => c.customer_type,
+        None => ctx.customer_type,
+    };
+    let Some(summary) = limits::summary(&ctx.location.state, customer) else {
+        return Ok(ActionResult::new("unknown", Slots::from([("state_name".into(), json!(ctx.location.state))])));
+    };
+    let list: Vec<_> =
+        summary.limits.iter().map(|(category, max)| json!({ "category": category, "max": max })).collect();
+    // The citation without its address: an SMS carries the rule's name, the console the rest.
+    let short_source = summary.source.split([',', '(', '\'']).next().unwrap_or_default().trim();
+    let mut slots = Slots::from([
+        ("state_name".into(), json!(summary.state_name)),
+        ("limit_who".into(), json!(customer.as_str())),
+        ("limit_period".into(), json!(summary.period)),
+        ("limit_list".into(), json!(list)),
+        ("limit_source".into(), json!(short_source)),
+    ]);
+    // Every asked_* slot is written, so nothing from an earlier question lingers.
+    for (name, empty) in [("asked_said", json!("")), ("asked_amount", json!("")), ("asked_category", json!(""))]
+        .into_iter()
+        .chain(["asked_within", "asked_over", "asked_unchecked"].map(|n| (n, json!(false))))
+    {
+        slots.insert(name.into(), empty);
+    }
+    let amount = arg(args, "amount").and_then(|a| a.parse::<f64>().ok());
+    if let (Some(amount), Some(unit)) = (amount, arg(args, "unit").filter(|u| *u != "items")) {
+        let category = if unit == "mg" || mentions(EDIBLE_WORDS) {
+            "edible"
+        } else if mentions(CONCENTRATE_WORDS) {
+            "concentrate"
+        } else {
+            "flower"
+        };
+        let (weight_g, thc_mg) = if unit == "mg" { (None, Some(amount)) } else { (Some(amount), None) };
+        let line = Line { label: category.into(), category: category.into(), quantity: 1, weight_g, thc_mg };
+        let verdict = limits::check(&Request {
+            state: &ctx.location.state,
+            customer,
+            non_resident: false,
+            cart: std::slice::from_ref(&line),
+            earlier_today: &[],
+        });
+        let shown = if amount >= 10.0 { format!("{amount:.0}") } else { number(amount) };
+        slots.insert("asked_said".into(), json!(arg(args, "asked").unwrap_or_default()));
+        slots.insert("asked_amount".into(), json!(format!("{shown} {unit}")));
+        slots.insert(
+            "asked_category".into(),
+            json!(verdict.violations.first().map_or(category, |v| v.category.as_str())),
+        );
+        let verdict_slot = match (verdict.checked, verdict.allowed) {
+            (false, _) => "asked_unchecked",
+            (true, true) => "asked_within",
+            (true, false) => "asked_over",
+        };
+        slots.insert(verdict_slot.into(), json!(true));
+    }
+    Ok(ActionResult::new("explained", slots))
 }

@@ -8,6 +8,7 @@ mod catalog;
 pub mod clock;
 mod limits;
 mod orders;
+mod store;
 mod verification;
 
 use std::collections::BTreeMap;
@@ -52,8 +53,11 @@ actions! {
     "reschedule_pickup" => ReschedulePickup,
     "check_limits" => CheckLimits,
     "apply_limit_change" => ApplyLimitChange,
+    "explain_limits" => ExplainLimits,
     "find_promotion" => FindPromotion,
     "compare_stock" => CompareStock,
+    "product_info" => ProductInfo,
+    "store_details" => StoreDetails,
     "verification_status" => VerificationStatus,
     "lock_account" => LockAccount,
     "upload_link" => UploadLink,
@@ -124,8 +128,11 @@ pub async fn run(
         Action::ReschedulePickup => orders::reschedule_pickup(conn, ctx, args).await,
         Action::CheckLimits => limits::check_limits(conn, ctx, args).await,
         Action::ApplyLimitChange => limits::apply_limit_change(conn, ctx, args).await,
+        Action::ExplainLimits => limits::explain_limits(conn, ctx, args).await,
         Action::FindPromotion => catalog::find_promotion(conn, ctx, args).await,
         Action::CompareStock => catalog::compare_stock(conn, ctx, args).await,
+        Action::ProductInfo => catalog::product_info(conn, ctx, args).await,
+        Action::StoreDetails => store::store_details(conn, ctx, args).await,
         Action::VerificationStatus => verification::status(conn, ctx).await,
         Action::LockAccount => verification::lock_account(conn, ctx, args).await,
         Action::UploadLink => verification::upload_link(conn, ctx).await,

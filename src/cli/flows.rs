@@ -49,6 +49,9 @@ fn check(dir: &std::path::Path, settings: &Settings) -> ExitCode {
                 assets.templates.names().len()
             );
             // Warnings do not fail the check: a reviewed wording may stay.
+            for w in &assets.flows.warnings {
+                println!("warning: {w}");
+            }
             for w in crate::compliance::content::check_dir(&settings.templates_dir.join("messages")) {
                 println!("{w}");
             }

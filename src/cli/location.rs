@@ -30,7 +30,8 @@ pub enum LocationCommand {
     },
     /// List locations.
     List,
-    /// Change where a location is reached (give the number, the Messaging Service, or both).
+    /// Change where a location is reached (the number, the Messaging Service) and what the bot
+    /// tells customers about it (`--detail address="1 Test St, Sacramento"`).
     Update {
         /// The location's id (`location list`).
         #[arg(long)]
@@ -41,8 +42,16 @@ pub enum LocationCommand {
         /// A Twilio Messaging Service SID (MG…).
         #[arg(long)]
         messaging_service_sid: Option<String>,
+        /// KEY=VALUE, repeatable; keys: address, directions, parking, payment_methods,
+        /// id_rules, delivery_areas, delivery_note (an empty VALUE removes one).
+        #[arg(long = "detail", value_name = "KEY=VALUE")]
+        details: Vec<String>,
     },
 }
+
+/// What `--detail` may set: the questions the bot answers from them (flows/store_info.yaml).
+const DETAIL_KEYS: &[&str] =
+    &["address", "directions", "parking", "payment_methods", "id_rules", "delivery_areas", "delivery_note"];
 
 pub async fn run(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()> {
     let store = connect(settings).await?;
@@ -78,11 +87,17 @@ pub async fn run(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()
                 println!("{}\t{}\t{}\t{}\t{}", l.location_id, l.name, l.state, l.timezone, endpoint);
             }
         }
-        LocationCommand::Update { id, number, messaging_service_sid } => {
-            anyhow::ensure!(
-                number.is_some() || messaging_service_sid.is_some(),
-                "give --number, --messaging-service-sid or both: what customers reach the location at"
-            );
+        LocationCommand::Update { id, number, messaging_service_sid, details } => {
+            if !details.is_empty() {
+                update_details(&store, &id, &details).await?;
+            }
+            if number.is_none() && messaging_service_sid.is_none() {
+                anyhow::ensure!(
+                    !details.is_empty(),
+                    "give --number, --messaging-service-sid or --detail KEY=VALUE: what to change"
+                );
+                return Ok(());
+            }
             let number = number.map(|n| PhoneNumber::parse(&n)).transpose()?;
             let service = messaging_service_sid.map(|s| MessagingServiceSid::parse(&s)).transpose()?;
             let number = number.as_ref().map(AsRef::as_ref);
@@ -93,5 +108,27 @@ pub async fn run(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()
             println!("updated location {id}");
         }
     }
+    Ok(())
+}
+
+async fn update_details(store: &crate::store::Store, id: &str, details: &[String]) -> anyhow::Result<()> {
+    let mut conn = store.pool().acquire().await?;
+    let mut current = locations::details(&mut conn, id).await?;
+    drop(conn);
+    for raw in details {
+        let Some((key, value)) = raw.split_once('=') else {
+            anyhow::bail!("--detail {raw:?}: write KEY=VALUE, e.g. --detail address=\"1 Test St, Sacramento\"");
+        };
+        let key = key.trim();
+        anyhow::ensure!(DETAIL_KEYS.contains(&key), "--detail {key:?}: the keys are {}", DETAIL_KEYS.join(", "));
+        if value.trim().is_empty() {
+            current.as_object_mut().map(|o| o.remove(key));
+        } else {
+            current[key] = serde_json::Value::String(value.trim().to_owned());
+        }
+    }
+    let updated = locations::set_details(store, id, &current).await?;
+    anyhow::ensure!(updated, "no location {id:?}; `leafdesk location list` shows the ids");
+    println!("updated the details of location {id}");
     Ok(())
 }

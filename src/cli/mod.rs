@@ -1,10 +1,11 @@
 //! The `leafdesk` command: parsing the command line, then one file per command group (serve and
-//! migrate, location, flows, ticket, consent, integration, user, verification, report, limits).
+//! migrate, location, flows, intents, ticket, consent, integration, user, verification, report, limits).
 //! `main.rs` only loads the settings and calls [`run`].
 
 mod consent;
 mod flows;
 mod integration;
+mod intents;
 mod limits;
 mod location;
 mod report;
@@ -52,6 +53,9 @@ pub enum Command {
     /// TCPA consent: classify messages, show a number's ledger.
     #[command(subcommand)]
     Consent(consent::ConsentCommand),
+    /// Intents: classify a message, evaluate the model, review what it misread.
+    #[command(subcommand)]
+    Intents(intents::IntentsCommand),
     /// Integrations that send signed events (the e-commerce platform, a POS).
     #[command(subcommand)]
     Integration(integration::IntegrationCommand),
@@ -87,6 +91,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Flows(cmd) => return flows::run(cmd, &settings).await,
         Command::Ticket(cmd) => ticket::run(cmd, &settings).await?,
         Command::Consent(cmd) => return consent::run(cmd, &settings).await,
+        Command::Intents(cmd) => return intents::run(cmd, &settings).await,
         Command::Integration(cmd) => integration::run(cmd, &settings).await?,
         Command::User(cmd) => user::run(cmd, &settings).await?,
         Command::Verification(cmd) => verification::run(cmd, &settings).await?,

@@ -160,6 +160,8 @@ pub trait Commerce: Send {
     fn reschedule_pickup<'a>(&'a mut self, order_id: &'a str, at_ms: i64) -> Fut<'a, ()>;
     /// Products matching a SKU or a name, best first.
     fn find_products<'a>(&'a mut self, text: &'a str) -> Fut<'a, Vec<Product>>;
+    /// The whole catalogue, for matching a misspelled name.
+    fn all_products<'a>(&'a mut self) -> Fut<'a, Vec<Product>>;
     fn stock<'a>(&'a mut self, location_id: &'a str, product_id: &'a str) -> Fut<'a, Option<Stock>>;
     /// Promotions running now for the product at the location, cheapest first.
     fn promotions<'a>(&'a mut self, product_id: &'a str, location_id: &'a str, now_ms: i64) -> Fut<'a, Vec<Promotion>>;

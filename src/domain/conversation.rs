@@ -37,6 +37,14 @@ pub struct State {
     /// How often each `flow/step` was entered since the conversation last went idle.
     #[serde(default)]
     pub visits: BTreeMap<String, u32>,
+    /// Intents a clarifying question offered ("Do you mean: 1. … 2. …"), in its order; empty
+    /// when none is open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<String>,
+    /// The language of the customer's last messages when it is not the contact's, and how
+    /// many in a row: a contact who keeps writing in another language gets answers in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_language: Option<(String, u32)>,
     /// Stored in their own column, so that reports can read them.
     #[serde(skip)]
     pub slots: Slots,

@@ -17,6 +17,8 @@ use super::model::*;
 use crate::diagnostic::Diagnostic;
 use crate::domain::staff::Role;
 use crate::templates::{TemplateCatalog, TemplateStatus};
+use crate::understanding::{self, Understanding};
+use std::sync::Arc;
 
 /// Default minutes before an unfinished flow run is abandoned.
 const DEFAULT_EXPIRE_MINUTES: u32 = 60;
@@ -97,7 +99,8 @@ pub fn check_set(
     templates: &dyn TemplateCatalog,
     actions: &[&str],
 ) -> Result<FlowSet, Vec<Diagnostic>> {
-    let FlowFiles { intents: (intents_path, intents_file), tags, queues: queues_file, flows: flow_files } = files;
+    let FlowFiles { intents: (intents_path, mut intents_file), tags, queues: queues_file, examples, flows: flow_files } =
+        files;
     let tag_list: Vec<String> = tags.iter().flat_map(|f| f.tags.iter().map(|t| t.value.clone())).collect();
     let mut ctx = Ctx {
         diags: Vec::new(),
@@ -117,7 +120,10 @@ pub fn check_set(
         None => Vec::new(),
     };
     ctx.file.clone_from(&intents_path);
+    let understanding_file = std::mem::take(&mut intents_file.understanding);
     let intents = check_intents(&mut ctx, intents_file);
+    let (understanding, floors, warnings) =
+        check_examples(&mut ctx, &intents_path, understanding_file, &intents, examples);
     let mut flows = HashMap::new();
     for (path, file) in flow_files {
         ctx.file = path.clone();
@@ -136,7 +142,15 @@ pub fn check_set(
     }
     check_loops(&mut ctx, &flows);
     if ctx.diags.is_empty() {
-        Ok(FlowSet { flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(), intents, tags: tag_list, queues })
+        Ok(FlowSet {
+            flows: flows.into_iter().map(|(id, (_, f))| (id, f)).collect(),
+            intents,
+            tags: tag_list,
+            queues,
+            understanding,
+            warnings,
+            floors,
+        })
     } else {
         Err(ctx.diags)
     }
@@ -173,9 +187,110 @@ fn check_intents(ctx: &mut Ctx, file: IntentsFile) -> Vec<Intent> {
             ctx.error(&intent.id, msg);
         }
         let patterns = intent.patterns.iter().filter_map(|p| ctx.regex(p)).collect();
-        intents.push(Intent { id: intent.id.value, global: intent.global, patterns });
+        let at = (intent.id.referenced.line(), intent.id.referenced.column());
+        intents.push(Intent { id: intent.id.value, global: intent.global, patterns, at });
     }
     intents
+}
+
+/// The classifier's settings and examples: every intent has examples, every example names a
+/// known intent in a known language, none is written twice; then the model is trained.
+/// Returns it, the eval floors, and warnings (too few examples, one example in two intents).
+fn check_examples(
+    ctx: &mut Ctx,
+    intents_path: &std::path::Path,
+    file: UnderstandingFile,
+    intents: &[Intent],
+    files: Vec<(PathBuf, ExamplesFile)>,
+) -> (Arc<Understanding>, Floors, Vec<Diagnostic>) {
+    let mut config = understanding::Config::default();
+    config.confident = file.confident.unwrap_or(config.confident);
+    config.unsure = file.unsure.unwrap_or(config.unsure);
+    config.order_number = file.order_number.as_ref().and_then(|p| ctx.regex(p));
+    let mut warnings = Vec::new();
+    let mut examples = Vec::new();
+    // Normalized text → (intent, locale, file, line) of each place it was seen.
+    let mut seen: HashMap<String, Vec<(String, String, PathBuf, u64)>> = HashMap::new();
+    for (path, f) in files {
+        ctx.file = path.clone();
+        let locale = f.locale.value.clone();
+        if !crate::templates::LOCALES.contains(&locale.as_str()) {
+            let msg = format!("unknown locale {locale:?} (templates have {})", crate::templates::LOCALES.join(", "));
+            ctx.error(&f.locale, msg);
+        }
+        for (intent, texts) in f.examples {
+            let Some(first) = texts.first() else { continue };
+            if !intents.iter().any(|i| i.id == intent) {
+                let msg = format!("examples for unknown intent {intent:?} (intents are defined in flows/intents.yaml)");
+                ctx.error(first, msg);
+                continue;
+            }
+            let min = file.min_examples.get(&locale).copied().unwrap_or(0);
+            if texts.len() < min {
+                let message =
+                    format!("intent {intent:?} has {} {locale} examples; at least {min} keep it reliable", texts.len());
+                warnings.push(Diagnostic { file: path.clone(), line: first.referenced.line(), column: 1, message });
+            }
+            for text in texts {
+                let key = understanding::features::normalize(&text.value);
+                let line = text.referenced.line();
+                let earlier = seen.get(&key).and_then(|all| {
+                    // The same words in the same intent and language; else in another intent.
+                    all.iter()
+                        .find(|(i, l, ..)| *i == intent && *l == locale)
+                        .or_else(|| all.iter().find(|(i, ..)| *i != intent))
+                });
+                match earlier {
+                    Some((other, _, at, at_line)) if *other == intent => {
+                        let msg =
+                            format!("example {:?} is written twice (also {}:{at_line})", text.value, at.display());
+                        ctx.error(&text, msg);
+                    }
+                    Some((other, _, at, at_line)) => {
+                        let message = format!(
+                            "example {:?} is also an example of {other:?} ({}:{at_line}); the model cannot tell them apart",
+                            text.value,
+                            at.display()
+                        );
+                        warnings.push(Diagnostic {
+                            file: path.clone(),
+                            line,
+                            column: text.referenced.column(),
+                            message,
+                        });
+                    }
+                    None => {
+                        seen.entry(key).or_default().push((intent.clone(), locale.clone(), path.clone(), line));
+                        examples.push(understanding::Example {
+                            intent: intent.clone(),
+                            locale: locale.clone(),
+                            text: text.value,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    ctx.file = intents_path.to_owned();
+    for intent in intents {
+        if !examples.is_empty() && !examples.iter().any(|e| e.intent == intent.id) {
+            let msg = format!(
+                "intent {:?} has no examples (add some under examples: in flows/intents.<locale>.yaml)",
+                intent.id
+            );
+            ctx.diags.push(Diagnostic {
+                file: intents_path.to_owned(),
+                line: intent.at.0,
+                column: intent.at.1,
+                message: msg,
+            });
+        }
+    }
+    let floors = Floors {
+        holdout_macro_f1: file.floors.holdout_macro_f1,
+        cross_validation_macro_f1: file.floors.cross_validation_macro_f1,
+    };
+    (Understanding::trained(&examples, config), floors, warnings)
 }
 
 fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
@@ -223,6 +338,7 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
         events: file.triggers.events.into_iter().map(|s| s.value).collect(),
         tags: file.tags.into_iter().map(|t| t.value).collect(),
         expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES)) * 60_000,
+        resume: file.resume.unwrap_or(true),
         steps,
     })
 }
@@ -345,10 +461,12 @@ fn check_ask(ctx: &mut Ctx, id: &Spanned<String>, ask: &AskFile, index: &HashMap
     }
     let mut expect = Vec::new();
     for e in &ask.expect {
-        let matchers =
-            [e.options.is_some(), e.intent.is_some(), e.pattern.is_some(), e.any].iter().filter(|b| **b).count();
+        let matchers = [e.options.is_some(), e.intent.is_some(), e.pattern.is_some(), e.like.is_some(), e.any]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if matchers != 1 {
-            ctx.error(id, "each expect branch needs exactly one of options, intent, pattern or any");
+            ctx.error(id, "each expect branch needs exactly one of options, intent, pattern, like or any");
             continue;
         }
         let matcher = if let Some(options) = &e.options {
@@ -361,6 +479,8 @@ fn check_ask(ctx: &mut Ctx, id: &Spanned<String>, ask: &AskFile, index: &HashMap
                 Some(re) => Matcher::Pattern(re),
                 None => continue,
             }
+        } else if let Some(like) = &e.like {
+            Matcher::Like(like.clone())
         } else {
             Matcher::Any
         };

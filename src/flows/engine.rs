@@ -5,13 +5,28 @@
 //! Owns the meaning of steps, global intents, retries, fallbacks and guards.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
 
 use super::model::*;
+use crate::understanding::{Guess, Reading, Understanding};
 
 /// The template sent before re-asking when an answer was not understood.
 pub const NOT_UNDERSTOOD_TEMPLATE: &str = "common/not_understood";
 /// The slot naming the event that started the running flow; a flow the customer starts clears it.
 pub const EVENT_SLOT: &str = "event";
+/// "Do you mean: 1. … 2. …?": the likeliest intents when the model is not sure.
+pub const CLARIFY_TEMPLATE: &str = "common/clarify";
+/// Said before a question asked again after another flow interrupted it.
+pub const RESUME_TEMPLATE: &str = "common/resume";
+/// The slot holding a clarifying question's choices (`[{n, intent}]`) for its template.
+pub const CHOICES_SLOT: &str = "clarify_choices";
+/// 3: flows paused under one another ("switch, and the step can be resumed"); deeper, the
+/// oldest questions are dropped rather than resumed one after another.
+const MAX_STACK: usize = 3;
+/// Slots the customer's words set when they start a flow; a new start clears the old ones.
+const WORD_SLOTS: &[&str] = &["said", "pickup_request", "quantity_said", "quantity_unit", "quantity_amount"];
 /// The flow that handles text nothing else understood.
 pub const FALLBACK_FLOW: &str = "fallback";
 /// The flow a guard hands the conversation to.
@@ -51,12 +66,22 @@ pub enum Effect {
     Guard {
         reason: String,
     },
+    /// The bot was not sure and asked which of these was meant (for the review inbox).
+    Unsure {
+        guesses: Vec<Guess>,
+    },
+    /// Nothing understood the words (for the review inbox).
+    NotUnderstood {
+        guesses: Vec<Guess>,
+    },
 }
 
 #[derive(Debug)]
 pub struct Turn {
     pub state: State,
     pub effects: Vec<Effect>,
+    /// What the model read in the customer's words (a text input only).
+    pub reading: Option<Reading>,
 }
 
 /// Is a flow waiting for this conversation's next message (started, and not expired by
@@ -69,7 +94,8 @@ pub fn waiting(flows: &FlowSet, state: &State, idle_ms: i64) -> bool {
 /// Runs one input through the flows. `idle_ms` is the time since the conversation's last
 /// message, for inactivity expiry.
 pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Turn {
-    let mut run = Run { flows, state, effects: Vec::new(), steps: 0 };
+    let model = flows.understanding.clone();
+    let mut run = Run { flows, model, state, effects: Vec::new(), steps: 0, reading: None };
     match input {
         Input::Text(text) => run.text(text, idle_ms),
         Input::Event { name, data } => run.event(name, data),
@@ -78,22 +104,31 @@ pub fn step(flows: &FlowSet, state: State, input: Input<'_>, idle_ms: i64) -> Tu
     if run.state.stack.is_empty() {
         run.state.visits.clear();
     }
-    Turn { state: run.state, effects: run.effects }
+    Turn { state: run.state, effects: run.effects, reading: run.reading }
 }
 
 struct Run<'f> {
     flows: &'f FlowSet,
+    model: Arc<Understanding>,
     state: State,
     effects: Vec<Effect>,
     steps: u32,
+    reading: Option<Reading>,
 }
 
 impl<'f> Run<'f> {
     fn text(&mut self, text: &str, idle_ms: i64) {
         self.expire(idle_ms);
-        if let Some(flow) = self.flows.match_intent(text, true).and_then(|i| self.flows.flow_for_intent(&i.id)) {
+        let reading = self.model.read(text);
+        let global = self.flows.decide(&self.model, text, &reading.guesses, true);
+        self.reading = Some(reading);
+        if let Some((intent, flow)) = global.intent().and_then(|i| Some((i, self.flows.flow_for_intent(i)?))) {
             self.end_all(Outcome::Abandoned);
-            return self.start_for_customer(&flow.id);
+            self.state.offered.clear();
+            return self.start_for_customer(intent, &flow.id, text, false);
+        }
+        if !self.state.offered.is_empty() && self.pick_offered(text) {
+            return;
         }
         let waiting = self.state.stack.last().is_some_and(|f| f.wait == Wait::Answer);
         if waiting {
@@ -102,10 +137,61 @@ impl<'f> Run<'f> {
         if !self.state.stack.is_empty() {
             return; // waiting for an action or callee: nothing to do with text
         }
-        if let Some(flow) = self.flows.match_intent(text, false).and_then(|i| self.flows.flow_for_intent(&i.id)) {
-            return self.start_for_customer(&flow.id);
+        let guesses = self.guesses();
+        match self.flows.decide(&self.model, text, &guesses, false) {
+            Decision::Unsure(choices) => self.clarify(choices),
+            decision => match decision.intent().and_then(|i| Some((i, self.flows.flow_for_intent(i)?))) {
+                Some((intent, flow)) => self.start_for_customer(intent, &flow.id, text, false),
+                None => {
+                    self.effects.push(Effect::NotUnderstood { guesses });
+                    self.misunderstood();
+                }
+            },
         }
-        self.misunderstood();
+    }
+
+    fn guesses(&self) -> Vec<Guess> {
+        self.reading.as_ref().map(|r| r.guesses.clone()).unwrap_or_default()
+    }
+
+    /// "Do you mean: 1. … 2. …?" The answer is read by [`Self::pick_offered`]; nothing is learned
+    /// from it automatically.
+    fn clarify(&mut self, choices: Vec<Guess>) {
+        self.state.offered = choices.iter().map(|g| g.intent.clone()).collect();
+        let listed: Vec<_> =
+            self.state.offered.iter().enumerate().map(|(i, id)| json!({ "n": i + 1, "intent": id })).collect();
+        self.state.slots.insert(CHOICES_SLOT.into(), serde_json::Value::Array(listed));
+        self.effects.push(Effect::Unsure { guesses: choices });
+        self.say(CLARIFY_TEMPLATE);
+    }
+
+    /// The answer to a clarifying question: a number offered, or words that mean one of the
+    /// choices. `false`: it is neither, and the message is read afresh.
+    fn pick_offered(&mut self, text: &str) -> bool {
+        let offered = std::mem::take(&mut self.state.offered);
+        self.state.slots.remove(CHOICES_SLOT);
+        let number = normalize_answer(text).trim_start_matches('#').parse::<usize>().ok();
+        let by_number = number.and_then(|n| n.checked_sub(1)).and_then(|i| offered.get(i));
+        let guesses = self.guesses();
+        let by_meaning = || {
+            let decided = self.flows.decide(&self.model, text, &guesses, false);
+            let unsure_pick = match &decided {
+                Decision::Unsure(choices) => choices.first().map(|g| g.intent.clone()),
+                _ => None,
+            };
+            decided.intent().map(str::to_owned).or(unsure_pick).filter(|i| offered.contains(i))
+        };
+        let Some(intent) = by_number.cloned().or_else(by_meaning) else {
+            return false;
+        };
+        match self.flows.flow_for_intent(&intent) {
+            Some(flow) => {
+                let id = flow.id.clone();
+                self.start_for_customer(&intent, &id, text, false);
+                true
+            }
+            None => false,
+        }
     }
 
     fn event(&mut self, name: &str, data: Slots) {
@@ -171,15 +257,13 @@ impl<'f> Run<'f> {
                 return self.run();
             }
         }
-        // The customer changed their mind: another flow's intent takes over.
-        let other = self
-            .flows
-            .match_intent(text, false)
-            .and_then(|i| self.flows.flow_for_intent(&i.id))
-            .filter(|f| f.id != flow.id);
-        if let Some(other) = other {
-            self.end_all(Outcome::Abandoned);
-            return self.start_for_customer(&other.id);
+        // Another question, clearly: its flow runs, and this question is asked again after.
+        let guesses = self.guesses();
+        let decision = self.flows.decide(&self.model, text, &guesses, false);
+        let other =
+            decision.intent().and_then(|i| Some((i, self.flows.flow_for_intent(i)?))).filter(|(_, f)| f.id != flow.id);
+        if let Some((intent, other)) = other {
+            return self.start_for_customer(intent, &other.id, text, flow.resume);
         }
         self.state.misses += 1;
         self.state.attempts += 1;
@@ -228,7 +312,15 @@ impl<'f> Run<'f> {
                 options.contains(&answer).then(|| trimmed.to_owned())
             }
             Matcher::Intent(id) => {
-                self.flows.intents.iter().find(|i| &i.id == id).filter(|i| i.matches(text)).map(|_| trimmed.to_owned())
+                let guesses = self.guesses();
+                let decided = self.flows.decide(&self.model, text, &guesses, false);
+                (decided.intent() == Some(id.as_str())).then(|| trimmed.to_owned())
+            }
+            Matcher::Like(phrases) => {
+                // 0.8: nearly all of a phrase's words and their pieces must be in the answer.
+                let best =
+                    phrases.iter().map(|p| crate::understanding::features::containment(text, p)).fold(0.0, f32::max);
+                (best >= 0.8).then(|| trimmed.to_owned())
             }
             Matcher::Pattern(re) => {
                 re.captures(trimmed).map(|c| c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str()).to_owned())
@@ -253,13 +345,41 @@ impl<'f> Run<'f> {
         self.effects.push(Effect::Say { template: template.to_owned() });
     }
 
-    /// The customer's words start `flow` afresh: the miss count resets, and the slot naming an
-    /// event that started an earlier flow goes.
-    fn start_for_customer(&mut self, flow: &str) {
+    /// The customer's words, meaning `intent`, start `flow`: the miss count resets, and the
+    /// intent and the entities in the words become slots (`intent`, `said`, `order_number`,
+    /// `pickup_request`, `quantity_*`). Afresh, the slot naming an event that started an
+    /// earlier flow goes; with `pause`, the running flow waits below, its question asked again
+    /// when `flow` ends.
+    fn start_for_customer(&mut self, intent: &str, flow: &str, text: &str, pause: bool) {
         self.state.misses = 0;
-        self.state.slots.remove(EVENT_SLOT);
+        if !pause || self.state.stack.len() >= MAX_STACK {
+            self.end_all(Outcome::Abandoned);
+            self.state.slots.remove(EVENT_SLOT);
+        }
+        self.take_entities(intent, text);
         self.start(flow);
         self.run();
+    }
+
+    fn take_entities(&mut self, intent: &str, text: &str) {
+        let slots = &mut self.state.slots;
+        for name in WORD_SLOTS {
+            slots.remove(*name);
+        }
+        slots.insert("intent".into(), json!(intent));
+        slots.insert("said".into(), json!(text.trim()));
+        let Some(entities) = self.reading.as_ref().map(|r| &r.entities) else { return };
+        if let Some(number) = &entities.order_number {
+            slots.insert("order_number".into(), json!(number));
+        }
+        if let Some(request) = &entities.pickup_request {
+            slots.insert("pickup_request".into(), json!(request));
+        }
+        if let Some(q) = entities.quantities.first() {
+            slots.insert("quantity_said".into(), json!(q.said));
+            slots.insert("quantity_unit".into(), json!(q.unit));
+            slots.insert("quantity_amount".into(), json!(q.amount));
+        }
     }
 
     fn start(&mut self, flow: &str) {
@@ -317,9 +437,19 @@ impl<'f> Run<'f> {
         let Some((flow, idx)) = self.current() else {
             return;
         };
-        if self.state.stack.last().is_some_and(|f| f.wait == Wait::Callee) {
-            self.set_wait(Wait::Running);
-            self.follow(flow.steps[idx].next.clone());
+        match self.state.stack.last().map(|f| f.wait) {
+            Some(Wait::Callee) => {
+                self.set_wait(Wait::Running);
+                self.follow(flow.steps[idx].next.clone());
+            }
+            Some(Wait::Answer) => {
+                // A question another flow interrupted: back to it.
+                if let StepKind::Ask { template, .. } = &flow.steps[idx].kind {
+                    self.say(RESUME_TEMPLATE);
+                    self.say(template);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -519,6 +649,7 @@ mod tests {
         let set = flows(&[]);
         let turn = step(&set, State::default(), Input::Text("order"), 0);
         let turn = step(&set, turn.state, Input::Text("agent please"), 0);
+        assert!(turn.state.stack.is_empty());
         assert!(turn.effects.iter().any(|e| matches!(e, Effect::Handoff(t) if t.queue == "general")));
         assert!(turn.effects.contains(&Effect::FlowEnded { flow: "order".into(), outcome: Outcome::Abandoned }));
     }
@@ -544,6 +675,7 @@ mod tests {
             events: vec![],
             tags: vec![],
             expire_after_ms: 60_000,
+            resume: true,
             steps: vec![Step {
                 id: "a".into(),
                 at: (1, 1),

@@ -20,6 +20,8 @@ pub struct FlowFiles {
     /// `queues.yaml`, when the folder has one (where it is, and what it says): then a
     /// hand-off to a queue not in it is a typo.
     pub queues: Option<(PathBuf, QueuesFile)>,
+    /// `intents.<locale>.yaml`: the classifier's examples, one file per language.
+    pub examples: Vec<(PathBuf, ExamplesFile)>,
     pub flows: Vec<(PathBuf, FlowFile)>,
 }
 
@@ -37,6 +39,10 @@ pub struct FlowFile {
     pub tags: Vec<Spanned<String>>,
     /// Minutes without a message after which an unfinished run of this flow is abandoned.
     pub expire_after_minutes: Option<u32>,
+    /// Another question asked in the middle of this flow runs its own flow, then this flow's
+    /// question is asked again (default). `false` for a menu: answering something else is
+    /// moving on.
+    pub resume: Option<bool>,
     pub steps: Vec<StepFile>,
 }
 
@@ -203,6 +209,9 @@ pub struct ExpectFile {
     pub options: Option<Vec<String>>,
     pub intent: Option<Spanned<String>>,
     pub pattern: Option<Spanned<String>>,
+    /// Phrases an answer in words may resemble ("the bank one", "pay in store"): a choice by
+    /// meaning.
+    pub like: Option<Vec<String>>,
     #[serde(default)]
     pub any: bool,
     pub save_as: Option<String>,
@@ -272,11 +281,48 @@ pub struct QueueFile {
     pub sla_minutes: BTreeMap<u8, u32>,
 }
 
-/// `flows/intents.yaml`: intents in priority order (the first match wins).
+/// `flows/intents.yaml`: intents in priority order (the first pattern that matches wins), and
+/// how sure the classifier must be.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntentsFile {
+    #[serde(default)]
+    pub understanding: UnderstandingFile,
     pub intents: Vec<IntentFile>,
+}
+
+/// `understanding:` in `intents.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnderstandingFile {
+    /// At or above: the intent's flow starts (default 0.55).
+    pub confident: Option<f32>,
+    /// At or above, below `confident`: the bot asks which (default 0.25).
+    pub unsure: Option<f32>,
+    /// The platform's order numbers, a regex.
+    pub order_number: Option<Spanned<String>>,
+    /// Fewer examples than this for an intent in a language is a warning, by locale.
+    #[serde(default)]
+    pub min_examples: BTreeMap<String, usize>,
+    /// `leafdesk intents eval` fails under these (macro F1 of the held-out file and of
+    /// cross-validation).
+    #[serde(default)]
+    pub floors: FloorsFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloorsFile {
+    pub holdout_macro_f1: Option<f64>,
+    pub cross_validation_macro_f1: Option<f64>,
+}
+
+/// `flows/intents.<locale>.yaml`: training examples by intent, written as customers write.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExamplesFile {
+    pub locale: Spanned<String>,
+    pub examples: BTreeMap<String, Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +332,8 @@ pub struct IntentFile {
     /// A global intent interrupts any step (a human, restart), not only an idle conversation.
     #[serde(default)]
     pub global: bool,
+    /// High-precision rules: one matching wins over the classifier.
+    #[serde(default)]
     pub patterns: Vec<Spanned<String>>,
 }
 

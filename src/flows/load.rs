@@ -1,7 +1,8 @@
 //! Reading flow files: a flows folder (or texts already read) in, the parsed `*File` types out
 //! and handed to `check`, which turns them into a [`FlowSet`].
 //!
-//! Owns the folder's layout (`intents.yaml`, optional `tags.yaml` and `queues.yaml`, every other `*.yaml` or
+//! Owns the folder's layout (`intents.yaml` and its examples `intents.<locale>.yaml`, optional
+//! `tags.yaml` and `queues.yaml`, every other `*.yaml` or
 //! `*.yml` a flow; sub-folders are not read) and the problems of getting a file into its type: a
 //! file that cannot be read, YAML that is not what that file may say, no `intents.yaml`. The
 //! rules a well-formed file must still meet are `check`'s.
@@ -9,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::check::check_set;
-use super::file::{FlowFile, FlowFiles, IntentsFile, QueuesFile, TagsFile};
+use super::file::{ExamplesFile, FlowFile, FlowFiles, IntentsFile, QueuesFile, TagsFile};
 use super::model::FlowSet;
 
 pub use crate::diagnostic::Diagnostic;
@@ -63,6 +64,7 @@ fn parse_sources(sources: &[(PathBuf, String)]) -> (Option<FlowFiles>, Vec<Diagn
     let mut intents = None;
     let mut tags = None;
     let mut queues = None;
+    let mut examples = Vec::new();
     let mut flows = Vec::new();
     for (path, text) in sources {
         let stem = path.file_stem();
@@ -70,6 +72,8 @@ fn parse_sources(sources: &[(PathBuf, String)]) -> (Option<FlowFiles>, Vec<Diagn
             tags = parse::<TagsFile>(path, text, &mut diags);
         } else if stem.is_some_and(|s| s == "queues") {
             queues = parse::<QueuesFile>(path, text, &mut diags).map(|file| (path.clone(), file));
+        } else if stem.is_some_and(|s| s.to_string_lossy().starts_with("intents.")) {
+            examples.extend(parse::<ExamplesFile>(path, text, &mut diags).map(|file| (path.clone(), file)));
         } else if stem.is_some_and(|s| s == "intents") {
             intents = parse::<IntentsFile>(path, text, &mut diags).map(|file| (path.clone(), file));
         } else if let Some(file) = parse::<FlowFile>(path, text, &mut diags) {
@@ -82,7 +86,7 @@ fn parse_sources(sources: &[(PathBuf, String)]) -> (Option<FlowFiles>, Vec<Diagn
         diags.push(Diagnostic { file, line: 1, column: 1, message: "missing intents file".into() });
         return (None, diags);
     };
-    (Some(FlowFiles { intents, tags, queues, flows }), diags)
+    (Some(FlowFiles { intents, tags, queues, examples, flows }), diags)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<T> {

@@ -5,8 +5,12 @@
 //! checking them `check`, running them `engine`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use regex::Regex;
+
+use crate::diagnostic::Diagnostic;
+use crate::understanding::{Guess, Understanding};
 
 /// How a flow ends, for reports and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -48,6 +52,8 @@ pub struct Intent {
     pub id: String,
     pub global: bool,
     pub patterns: Vec<Regex>,
+    /// Line and column of its id in `intents.yaml`, for diagnostics.
+    pub at: (u64, u64),
 }
 
 impl Intent {
@@ -61,6 +67,8 @@ pub enum Matcher {
     Options(Vec<String>),
     Intent(String),
     Pattern(Regex),
+    /// Phrases a choice in words resembles ("the bank one").
+    Like(Vec<String>),
     Any,
 }
 
@@ -147,6 +155,8 @@ pub struct Flow {
     pub events: Vec<String>,
     pub tags: Vec<String>,
     pub expire_after_ms: i64,
+    /// Asked again after another flow interrupts it (`resume:` in the file).
+    pub resume: bool,
     pub steps: Vec<Step>,
 }
 
@@ -156,9 +166,16 @@ impl Flow {
     }
 }
 
-/// Every flow and intent, checked. Swapped whole on reload.
+/// Every flow and intent, checked, and the classifier trained on the intents' examples. Swapped
+/// whole on reload.
 #[derive(Debug, Default)]
 pub struct FlowSet {
+    /// The classifier and its thresholds.
+    pub understanding: Arc<Understanding>,
+    /// Problems that do not stop the set from serving (too few examples, shared examples).
+    pub warnings: Vec<Diagnostic>,
+    /// Floors `leafdesk intents eval` holds the model to.
+    pub floors: Floors,
     pub flows: HashMap<String, Flow>,
     pub intents: Vec<Intent>,
     /// The CRM taxonomy (`tags.yaml`), in its order; empty when the folder has none.
@@ -185,7 +202,80 @@ impl Queue {
     }
 }
 
+/// `leafdesk intents eval` fails under these macro F1 scores.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Floors {
+    pub holdout_macro_f1: Option<f64>,
+    pub cross_validation_macro_f1: Option<f64>,
+}
+
+/// What the bot makes of a message before any flow sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// A pattern matched: high precision, it wins.
+    Rule(String),
+    /// The classifier is sure enough.
+    Model(Guess),
+    /// The classifier leans but is not sure: the likeliest intents that start a flow, to ask.
+    Unsure(Vec<Guess>),
+    NotUnderstood,
+}
+
+impl Decision {
+    /// The intent decided, if one was.
+    pub fn intent(&self) -> Option<&str> {
+        match self {
+            Self::Rule(id) => Some(id),
+            Self::Model(g) => Some(&g.intent),
+            _ => None,
+        }
+    }
+
+    /// `rule`, `model`, `unsure` or `not_understood`, as tools and the review inbox say it.
+    pub fn by(&self) -> &'static str {
+        match self {
+            Self::Rule(_) => "rule",
+            Self::Model(_) => "model",
+            Self::Unsure(_) => "unsure",
+            Self::NotUnderstood => "not_understood",
+        }
+    }
+}
+
 impl FlowSet {
+    /// Patterns first; then `model`'s `guesses` (likeliest first) against its thresholds. With
+    /// `global_only`, only an intent that interrupts any step counts.
+    pub fn decide(&self, model: &Understanding, text: &str, guesses: &[Guess], global_only: bool) -> Decision {
+        if let Some(intent) = self.match_intent(text, global_only) {
+            return Decision::Rule(intent.id.clone());
+        }
+        let config = &model.config;
+        let Some(top) = guesses.first() else { return Decision::NotUnderstood };
+        let global = |id: &str| self.intents.iter().any(|i| i.id == id && i.global);
+        if top.confidence >= config.confident {
+            return if global_only && !global(&top.intent) {
+                Decision::NotUnderstood
+            } else {
+                Decision::Model(top.clone())
+            };
+        }
+        if global_only || top.confidence < config.unsure {
+            return Decision::NotUnderstood;
+        }
+        // The likeliest few that lead somewhere, each at least half as likely as "unsure".
+        let choices: Vec<Guess> = guesses
+            .iter()
+            .filter(|g| g.confidence >= config.unsure / 2.0 && self.flow_for_intent(&g.intent).is_some())
+            .take(3)
+            .cloned()
+            .collect();
+        if choices.is_empty() {
+            Decision::NotUnderstood
+        } else {
+            Decision::Unsure(choices)
+        }
+    }
+
     /// The first intent, in priority order, that matches `text`.
     pub fn match_intent(&self, text: &str, global_only: bool) -> Option<&Intent> {
         self.intents.iter().filter(|i| !global_only || i.global).find(|i| i.matches(text))

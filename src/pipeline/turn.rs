@@ -24,7 +24,8 @@ use crate::store::conversations::{self, Conversation};
 use crate::store::feed::QueueChange;
 use crate::store::locations::Location;
 use crate::store::outbox::{self, NewOutbound};
-use crate::store::{contacts, integrations, messages, outcomes, tickets, StoreError, Tx};
+use crate::store::{contacts, integrations, messages, misreads, outcomes, tickets, StoreError, Tx};
+use crate::understanding::{switch_language, Reading};
 
 /// 10: action rounds in one turn; real flows use one or two.
 const MAX_ACTION_ROUNDS: usize = 10;
@@ -52,7 +53,7 @@ pub(super) async fn turn(
     if !claimed {
         return Ok(TurnReport::just(duplicate(tx, batch, job).await?));
     }
-    let contact = batch.contacts[contact_ix].clone();
+    let mut contact = batch.contacts[contact_ix].clone();
     let conv = &mut batch.conversations[conv_ix];
     // Idle time before this message; a conversation new in this batch starts now, so it is 0.
     let idle_ms = (now - conv.last_activity_at_ms).max(0);
@@ -137,7 +138,21 @@ pub(super) async fn turn(
         Trigger::Message(inbound) => (Input::Text(&inbound.body), idle_ms),
         Trigger::Event(event) => (Input::Event { name: &event.event_type, data: event.data.clone() }, 0),
     };
-    let (state, effects) = run_engine(tx, assets, state, input, idle_ms, &action_ctx).await?;
+    let (mut state, effects, reading) = run_engine(tx, assets, state, input, idle_ms, &action_ctx).await?;
+
+    // 3b. The customer's language, and what the bot could not read, for the review inbox.
+    if let Some(reading) = &reading {
+        let language = reading.language.as_ref();
+        let created = batch.created[conv_ix];
+        if let Some(locale) = switch_language(&contact.locale, &mut state.other_language, language, created) {
+            contacts::set_locale(tx, &contact.contact_id, &locale).await?;
+            batch.contacts[contact_ix].locale.clone_from(&locale);
+            contact.locale = locale;
+        }
+        if let Trigger::Message(inbound) = &job.trigger {
+            file_misreads(tx, &conversation_id, &inbound.body, &contact.locale, &effects, now).await?;
+        }
+    }
     batch.conversations[conv_ix].state = state;
 
     // 4. Effects: texts, hand-offs, reports.
@@ -314,7 +329,7 @@ async fn apply_effects(
                 applied.changes.push(QueueChange::new("opened", &ticket_id, &ticket.queue));
                 applied.report_queue = Some(ticket.queue.clone());
             }
-            Effect::RunAction { .. } => {}
+            Effect::RunAction { .. } | Effect::Unsure { .. } | Effect::NotUnderstood { .. } => {}
         }
     }
     applied.texts.retain(|t| !t.is_empty());
@@ -343,7 +358,37 @@ async fn open_ticket(
     tickets::insert(tx, &new, now).await
 }
 
-/// Runs the engine on the message, then on each action outcome, until the flow waits.
+/// Files a message the bot was unsure about or did not understand in the review inbox.
+async fn file_misreads(
+    tx: &mut Tx<'_>,
+    conversation_id: &str,
+    body: &str,
+    locale: &str,
+    effects: &[Effect],
+    now: i64,
+) -> Result<(), StoreError> {
+    for effect in effects {
+        let (decision, guesses) = match effect {
+            Effect::Unsure { guesses } => ("unsure", guesses),
+            Effect::NotUnderstood { guesses } => ("not_understood", guesses),
+            _ => continue,
+        };
+        let normalized = crate::understanding::features::normalize(body);
+        let misread = misreads::NewMisread {
+            conversation_id,
+            body,
+            normalized: &normalized,
+            locale,
+            decision,
+            guesses: &json!(guesses),
+        };
+        misreads::insert(tx, &misread, now).await?;
+    }
+    Ok(())
+}
+
+/// Runs the engine on the message, then on each action outcome, until the flow waits; with
+/// what the model read in the message.
 async fn run_engine(
     tx: &mut Tx<'_>,
     assets: &Assets,
@@ -351,8 +396,9 @@ async fn run_engine(
     input: Input<'_>,
     idle_ms: i64,
     ctx: &ActionContext<'_>,
-) -> Result<(State, Vec<Effect>), StoreError> {
+) -> Result<(State, Vec<Effect>, Option<Reading>), StoreError> {
     let mut turn = engine::step(&assets.flows, state, input, idle_ms);
+    let reading = turn.reading.take();
     let mut effects = Vec::new();
     for _ in 0..MAX_ACTION_ROUNDS {
         let action = match turn.effects.last() {
@@ -361,7 +407,7 @@ async fn run_engine(
         };
         effects.append(&mut turn.effects);
         let Some((name, args)) = action else {
-            return Ok((turn.state, effects));
+            return Ok((turn.state, effects, reading));
         };
         let result = actions::run(tx, ctx, &name, &args).await?;
         turn = engine::step(
@@ -373,11 +419,11 @@ async fn run_engine(
     }
     tracing::warn!("action rounds exceeded; the flow stops here");
     effects.append(&mut turn.effects);
-    Ok((turn.state, effects))
+    Ok((turn.state, effects, reading))
 }
 
 /// What templates see: the contact, the location (with its timezone, for times), the slots,
-/// the channel, and now (for "today" and "tomorrow").
+/// the misses in a row, the channel, and now (for "today" and "tomorrow").
 fn render_data(look: &Look<'_>, state: &State) -> serde_json::Value {
     let (contact, location) = (look.contact, look.location);
     let mut c = json!({ "locale": contact.locale, "customer_type": contact.customer_type });
@@ -388,6 +434,8 @@ fn render_data(look: &Look<'_>, state: &State) -> serde_json::Value {
         "contact": c,
         "location": { "name": location.name, "state": location.state, "timezone": location.timezone },
         "slots": state.slots,
+        // Misunderstood messages in a row: the menu says sorry first when it is not 0.
+        "misses": state.misses,
         "channel": look.channel.as_str(),
         "now_ms": look.now_ms,
     })

@@ -121,3 +121,14 @@ pub async fn upsert(conn: &mut AnyConnection, p: &Profile<'_>, now_ms: i64) -> R
         .await?;
     Ok(contact_id)
 }
+
+const SET_LOCALE: &str = "update contact set locale = $2 where contact_id = $1";
+
+/// The language the customer is answered in from now on.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_locale(tx: &mut Tx<'_>, contact_id: &str, locale: &str) -> Result<(), StoreError> {
+    sqlx::query(SET_LOCALE).bind(contact_id).bind(locale).execute(&mut **tx).await?;
+    Ok(())
+}

@@ -166,3 +166,25 @@ impl Cache {
         self.by_endpoint.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 }
+
+const DETAILS: &str = "select details from location where location_id = $1";
+const SET_DETAILS: &str = "update location set details = $2 where location_id = $1";
+
+/// What a store tells customers besides their order (address, directions, parking, payment
+/// methods, ID rules, delivery areas), as set by `location update --detail`; `{}` when unset.
+///
+/// # Errors
+/// Database failures.
+pub async fn details(conn: &mut AnyConnection, location_id: &str) -> Result<serde_json::Value, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as(DETAILS).bind(location_id).fetch_optional(conn).await?;
+    Ok(row.and_then(|(text,)| serde_json::from_str(&text).ok()).unwrap_or_else(|| serde_json::json!({})))
+}
+
+/// Replaces a location's details; `false` when there is no such location.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_details(store: &Store, location_id: &str, details: &serde_json::Value) -> Result<bool, StoreError> {
+    let done = sqlx::query(SET_DETAILS).bind(location_id).bind(details.to_string()).execute(store.pool()).await?;
+    Ok(done.rows_affected() == 1)
+}

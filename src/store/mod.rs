@@ -13,6 +13,7 @@ pub mod feed;
 pub mod integrations;
 pub mod locations;
 pub mod messages;
+pub mod misreads;
 pub mod outbox;
 pub mod outcomes;
 pub mod receipts;

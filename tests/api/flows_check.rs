@@ -74,7 +74,7 @@ fn each_broken_fixture_is_reported_with_its_place_and_reason() {
         ),
         ("dead_end", "6:9", "step \"last\" is the last step and says nowhere to go: add next, flow or end"),
         ("ask_without_expect", "3:9", "an ask step needs at least one expect branch"),
-        ("expect_two_matchers", "3:9", "each expect branch needs exactly one of options, intent, pattern or any"),
+        ("expect_two_matchers", "3:9", "each expect branch needs exactly one of options, intent, pattern, like or any"),
         ("expect_without_target", "3:9", "each expect branch needs next (a step) or flow"),
         ("condition_two_tests", "6:15", "a condition needs exactly one of equals, is_set or at_least"),
         ("branch_without_else", "3:9", "a branch step needs else: the step to take when no condition holds"),
@@ -168,10 +168,25 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
             "recommendation_expired_on": "2026-01-31", "upload_url": "https://leafdesk.example/u/t.s",
             "upload_expires": 1_796_155_200_000_i64, "released_orders": 1, "reason": "the photo is blurry",
         },
+        "misses": 0,
         "channel": "sms",
         // What the web chat's consent answer reads.
         "masked_phone": "(•••) •••-0100",
     });
+    // What understanding, general answers and store facts add (a second literal: one would
+    // pass the json! macro's recursion limit).
+    let more = serde_json::json!({
+        "clarify_choices": [{ "n": 1, "intent": "payment_declined" }, { "n": 2, "intent": "order_status" }],
+        "limit_who": "adult_use", "limit_source": "4 CCR §15409",
+        "limit_list": [{ "category": "flower", "max": "28.5 g" }, { "category": "concentrate", "max": "8 g" }],
+        "asked_said": "3 ounces", "asked_amount": "85 g", "asked_category": "flower",
+        "asked_over": true, "asked_within": false, "asked_unchecked": false,
+        "store_has_it": true, "online_has_it": true, "address": "1 Test St", "directions": "Corner of 2nd.",
+        "parking": "Lot behind.", "payment_methods": "cash", "id_rules": "Any US ID.",
+        "delivery_areas": "Sacramento", "delivery_note": "$50 minimum.",
+    });
+    let mut data = data;
+    data["slots"].as_object_mut().unwrap().extend(more.as_object().unwrap().clone());
     for name in assets.templates.names() {
         let (locale, logical) = name.split_once('/').unwrap();
         let logical = logical.split('.').next().unwrap();

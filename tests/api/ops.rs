@@ -14,7 +14,7 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(health.status(), 200);
     let ready: serde_json::Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["database"], "ok");
-    assert_eq!(ready["flows"], 10);
+    assert_eq!(ready["flows"], 14);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for line in [
         "leafdesk_messages_total{channel=\"sms\",direction=\"inbound\"} 1",

@@ -24,8 +24,8 @@ async fn app_on_copies(reload_ms: u64) -> (TestApp, tempfile::TempDir) {
 #[tokio::test]
 async fn a_good_edit_takes_effect_and_a_bad_one_keeps_the_last_good_set() {
     let (app, dir) = app_on_copies(0).await;
-    let template = dir.path().join("templates/messages/en/fallback/sorry.hbs");
-    assert!(app.sms(&sid(), "+15555550100", "blorp").await.text().contains("didn't understand"));
+    let template = dir.path().join("templates/messages/en/menu/offer.hbs");
+    assert!(app.sms(&sid(), "+15555550100", "blorp").await.text().contains("not sure what you mean"));
 
     // Good edit.
     std::fs::write(&template, "Hmm, that one's new to me. Reply MENU for options.").unwrap();
@@ -51,7 +51,7 @@ async fn a_good_edit_takes_effect_and_a_bad_one_keeps_the_last_good_set() {
 #[tokio::test]
 async fn the_running_server_picks_up_an_edit_by_itself_within_seconds() {
     let (app, dir) = app_on_copies(100).await;
-    let template = dir.path().join("templates/messages/en/fallback/sorry.hbs");
+    let template = dir.path().join("templates/messages/en/menu/offer.hbs");
     std::fs::write(&template, "Reloaded by the watcher. Reply MENU for options.").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut n = 0;

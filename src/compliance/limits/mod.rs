@@ -320,6 +320,37 @@ fn explain(c: &Constraint, v: &Violation, state: &str, period: Period, with_earl
     }
 }
 
+/// A state's limits for a kind of customer, as a customer is told them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub state_name: String,
+    /// `day` or `purchase`.
+    pub period: &'static str,
+    /// Each limit: its category (`flower`, `flower+concentrate`, …) and maximum ("28.5 g").
+    pub limits: Vec<(String, String)>,
+    /// The rule, as the data cites it.
+    pub source: String,
+}
+
+/// The limits of `state` for `customer`, or `None` when the data does not cover them.
+pub fn summary(state: &str, customer: CustomerType) -> Option<Summary> {
+    let rules = RULES.states.get(&state.to_ascii_uppercase())?;
+    let program = match customer {
+        CustomerType::Medical => rules.medical.as_ref(),
+        CustomerType::AdultUse => rules.adult_use.as_ref(),
+    }?;
+    let limits = program
+        .constraints()
+        .into_iter()
+        .map(|c| (c.category, format!("{} {}", number(c.limit / c.divisor), c.unit)))
+        .collect();
+    let period = match program.period {
+        Period::Day => "day",
+        Period::Transaction => "purchase",
+    };
+    Some(Summary { state_name: rules.name.clone(), period, limits, source: program.source.clone() })
+}
+
 fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }

@@ -8,6 +8,8 @@ use crate::store::StoreError;
 
 const FIND_PRODUCTS: &str = "select product_id, sku, name, category, net_weight_mg, thc_mg, price_cents from product
     where lower(sku) = lower($1) or lower(name) like lower($2) order by length(name) limit 5";
+const ALL_PRODUCTS: &str = "select product_id, sku, name, category, net_weight_mg, thc_mg, price_cents from product
+    order by name limit 5000";
 const STOCK: &str = "select online_quantity, store_quantity from inventory where location_id = $1 and product_id = $2";
 const PROMOTIONS: &str = "select description, price_cents, web_only, ends_at_ms from promotion
     where product_id = $1 and location_id = $2 and starts_at_ms <= $3 and ends_at_ms > $3 order by price_cents";
@@ -58,6 +60,16 @@ impl From<ProductRow> for Product {
 pub async fn find_products(conn: &mut AnyConnection, text: &str) -> Result<Vec<Product>, StoreError> {
     let like = format!("%{}%", text.replace(['%', '_'], ""));
     let rows: Vec<ProductRow> = sqlx::query_as(FIND_PRODUCTS).bind(text).bind(like).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(Product::from).collect())
+}
+
+/// The catalogue, by name (5,000 at most: a dispensary's menu is a few hundred), for matching
+/// a name a customer misspelled.
+///
+/// # Errors
+/// Database failures.
+pub async fn all_products(conn: &mut AnyConnection) -> Result<Vec<Product>, StoreError> {
+    let rows: Vec<ProductRow> = sqlx::query_as(ALL_PRODUCTS).fetch_all(conn).await?;
     Ok(rows.into_iter().map(Product::from).collect())
 }
 

@@ -77,6 +77,9 @@ impl Commerce for DbCommerce<'_> {
     fn find_products<'a>(&'a mut self, text: &'a str) -> Fut<'a, Vec<Product>> {
         port(catalog::find_products(self.conn, text))
     }
+    fn all_products<'a>(&'a mut self) -> Fut<'a, Vec<Product>> {
+        port(catalog::all_products(self.conn))
+    }
     fn stock<'a>(&'a mut self, location_id: &'a str, product_id: &'a str) -> Fut<'a, Option<Stock>> {
         port(catalog::stock(self.conn, location_id, product_id))
     }

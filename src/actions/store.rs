@@ -1,0 +1,32 @@
+//! The store's own facts, for questions that need no order: hours (from the commerce port) and
+//! what `leafdesk location update --detail` set (address, directions, parking, payment
+//! methods, ID rules, delivery areas).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use super::{ActionContext, ActionResult};
+use crate::flows::engine::Slots;
+use crate::store::{locations, StoreError};
+
+/// `store_details`: slots `location_name`, `store_opens`, `store_closes` and one slot per
+/// detail the location has (`address`, `directions`, `parking`, `payment_methods`, `id_rules`,
+/// `delivery_areas`, `delivery_note`). Outcome `found`.
+pub(super) async fn store_details(
+    conn: &mut AnyConnection,
+    ctx: &ActionContext<'_>,
+    _args: &BTreeMap<String, String>,
+) -> Result<ActionResult, StoreError> {
+    let hours = ctx.commerce.open(conn).store_hours(&ctx.location.location_id).await?;
+    let mut slots = Slots::from([
+        ("location_name".into(), json!(ctx.location.name)),
+        ("store_opens".into(), json!(hours.open)),
+        ("store_closes".into(), json!(hours.close)),
+    ]);
+    if let serde_json::Value::Object(details) = locations::details(conn, &ctx.location.location_id).await? {
+        slots.extend(details);
+    }
+    Ok(ActionResult::new("found", slots))
+}
