@@ -33,6 +33,8 @@ fn order_slots(o: &Order) -> Slots {
         ("order_status".into(), json!(o.status)),
         ("order_total".into(), json!(money(o.total_cents))),
         ("fulfillment".into(), json!(o.fulfillment)),
+        // `card`, `ach`, `pay_at_pickup`, …: a flow about a declined card checks it first.
+        ("payment_method".into(), json!(o.payment_method)),
     ]);
     if let Some(at) = o.pickup_at_ms {
         // An instant; templates say it with {{when …}}.
@@ -43,7 +45,7 @@ fn order_slots(o: &Order) -> Slots {
 
 /// `find_order` (`number`: optional): the customer's order with that number, or their latest.
 /// Outcomes `found` (slots `order_number`, `order_status`, `order_total`, `fulfillment`,
-/// `pickup_time`) or `not_found`.
+/// `payment_method`, `pickup_time`) or `not_found`.
 pub(super) async fn find_order(
     conn: &mut AnyConnection,
     ctx: &ActionContext<'_>,

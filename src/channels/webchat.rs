@@ -106,9 +106,14 @@ async fn show(
         // Messages ids grow with time: the widget asks for those after this one.
         "cursor": crate::new_id(),
     });
+    // The greeting is a message in the customer's language (templates/messages/<locale>/webchat).
+    let locale = reach.contact.locale.as_str();
+    let contact = json!({ "contact": { "first_name": reach.contact.first_name, "locale": locale } });
+    let greeting = state.library.get().templates.render("webchat/greeting", locale, Channel::Web, &contact)?;
     let data = json!({
         "location": { "name": reach.location.name },
-        "first_name": reach.contact.first_name,
+        "es": locale == "es",
+        "greeting": greeting,
         "config_json": config.to_string().replace('<', "\\u003c"),
         "disclosure": disclosure,
     });

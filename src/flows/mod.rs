@@ -22,6 +22,7 @@ use crate::templates::Templates;
 pub const REQUIRED_TEMPLATES: &[&str] = &[
     engine::NOT_UNDERSTOOD_TEMPLATE,
     "common/technical_problem",
+    "webchat/greeting",
     "consent/opted_out",
     "consent/opted_in",
     "consent/help",

@@ -8,7 +8,7 @@
 //! - `{{when slots.pickup_time}}`: an instant (ms) as "today at 5:00 PM" / "mañana a las 17:00";
 //! - `{{day slots.promo_ends}}`: a date (`YYYY-MM-DD`) as "Dec 7" / "07/12";
 //! - `{{hours slots.store_opens slots.store_closes}}`: "9 AM to 9 PM" / "9:00 a 21:00";
-//! - `{{changes slots.limit_changes}}`, `{{change slots.applied_change}}`: cart changes,
+//! - `{{changes slots.limit_changes}}`, `{{change slots.applied_change ["removed"]}}`: cart changes,
 //!   numbered ("1. Remove 1 x Wax 5 g and all Gummies").
 //!
 //! The language is the data's `locale` (pages) or `contact.locale` (messages); times are in the
@@ -140,11 +140,12 @@ impl HelperDef for TermHelper {
                     .into_iter()
                     .flatten()
                     .enumerate()
-                    .map(|(i, change)| format!("{}. {}", i + 1, say.change(change)))
+                    .map(|(i, change)| format!("{}. {}", i + 1, say.change(change, "remove")))
                     .collect();
                 lines.join("\n")
             }
-            _ => say.change(&param(0)),
+            // An optional second parameter names the sentence: `removed` says it was done.
+            _ => say.change(&param(0), param(1).as_str().unwrap_or("remove")),
         };
         Ok(ScopedJson::Derived(Value::String(text)))
     }
@@ -200,8 +201,9 @@ impl Say<'_> {
         range.replace("{open}", &say(open)).replace("{close}", &say(close))
     }
 
-    /// "Remove 1 x Wax 5 g and all Gummies": a change is a list of `{quantity, label, all}`.
-    fn change(&self, change: &Value) -> String {
+    /// "Remove 1 x Wax 5 g and all Gummies" (`form` `remove`; `removed`: "I took … out"): a
+    /// change is a list of `{quantity, label, all}`.
+    fn change(&self, change: &Value, form: &str) -> String {
         let word =
             |code: &str, default: &'static str| self.terms.word(self.locale, "limit_change", code).unwrap_or(default);
         let items: Vec<String> = change
@@ -218,7 +220,9 @@ impl Say<'_> {
                 form.replace("{label}", label).replace("{quantity}", &item["quantity"].to_string())
             })
             .collect();
-        word("remove", "Remove {items}").replace("{items}", &items.join(word("and", " and ")))
+        let sentence =
+            if form == "removed" { word("removed", "I took {items} out") } else { word("remove", "Remove {items}") };
+        sentence.replace("{items}", &items.join(word("and", " and ")))
     }
 }
 

@@ -17,5 +17,6 @@ mod outbox;
 mod reload;
 mod sms;
 mod status;
+mod understanding;
 mod uploads;
 mod webchat;

@@ -232,3 +232,23 @@ async fn a_two_megabyte_chat_body_is_refused_while_it_is_read() {
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")), "{body}");
     assert_eq!(app.count("select count(*) from message").await, 0);
 }
+
+#[tokio::test]
+async fn a_spanish_speaking_customer_is_greeted_and_answered_in_spanish_in_the_chat() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let marisol = link(&secret, "cus_marisol", app.now_secs());
+    let query = format!(
+        "/chat?customer=cus_marisol&ts={}&sig={}",
+        marisol["ts"].as_str().unwrap(),
+        marisol["sig"].as_str().unwrap()
+    );
+    let html = app.client.get(app.url(&query)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("¡Hola Marisol! ¿En qué le podemos ayudar?"), "{html}");
+    assert!(html.contains(r#"<html lang="es">"#) && html.contains("Escriba un mensaje"), "{html}");
+    assert!(!html.contains("How can we help"), "no English beside it: {html}");
+
+    let (_, body) = say(&app, &marisol, "m1", "a que hora cierran hoy").await;
+    let answer = replies(&body).join(" ");
+    assert!(answer.contains("abre de 9:00 a 21:00"), "the store's hours, in Spanish: {answer}");
+}

@@ -339,11 +339,14 @@ pub fn summary(state: &str, customer: CustomerType) -> Option<Summary> {
         CustomerType::Medical => rules.medical.as_ref(),
         CustomerType::AdultUse => rules.adult_use.as_ref(),
     }?;
-    let limits = program
+    let mut limits: Vec<(String, String)> = program
         .constraints()
         .into_iter()
         .map(|c| (c.category, format!("{} {}", number(c.limit / c.divisor), c.unit)))
         .collect();
+    // Flower first, as people ask: the product categories' order, totals after.
+    let rank = |c: &str| PRODUCT_CATEGORIES.iter().position(|p| *p == c).unwrap_or(PRODUCT_CATEGORIES.len());
+    limits.sort_by_key(|(c, _)| rank(c));
     let period = match program.period {
         Period::Day => "day",
         Period::Transaction => "purchase",
