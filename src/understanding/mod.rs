@@ -187,7 +187,13 @@ impl Understanding {
     /// messages), else the examples' own words when there are two or more and they are clear
     /// (0.9), else unknown: "menu", "ok" and "hi" are written in both languages.
     pub fn language(&self, text: &str) -> Option<Language> {
-        if let Some(info) = whatlang::detect(text).filter(|i| i.is_reliable()) {
+        // Only our languages are candidates, and 300 bytes tell as well as 1,600: detection
+        // costs microseconds, not tens of them (BENCHMARKS.md).
+        static DETECTOR: LazyLock<whatlang::Detector> =
+            LazyLock::new(|| whatlang::Detector::with_allowlist(vec![whatlang::Lang::Eng, whatlang::Lang::Spa]));
+        let cut = (0..=text.len().min(300)).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        let head = &text[..cut];
+        if let Some(info) = DETECTOR.detect(head).filter(|i| i.is_reliable()) {
             let locale = match info.lang() {
                 whatlang::Lang::Eng => "en",
                 whatlang::Lang::Spa => "es",
