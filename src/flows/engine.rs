@@ -119,6 +119,16 @@ struct Run<'f> {
 impl<'f> Run<'f> {
     fn text(&mut self, text: &str, idle_ms: i64) {
         self.expire(idle_ms);
+        // An exact answer to the open question (one of its options, its pattern) needs no
+        // model: most answers are "1" or an order number, and reading costs microseconds.
+        let waiting = self.state.stack.last().is_some_and(|f| f.wait == Wait::Answer);
+        if waiting
+            && self.state.offered.is_empty()
+            && self.flows.match_intent(text, true).is_none()
+            && self.exact_answer(text)
+        {
+            return;
+        }
         let reading = self.model.read(text);
         let global = self.flows.decide(&self.model, text, &reading.guesses, true);
         self.reading = Some(reading);
@@ -237,6 +247,37 @@ impl<'f> Run<'f> {
         }
     }
 
+    /// Takes `text` when it is exactly one of the open question's options or fits its pattern.
+    fn exact_answer(&mut self, text: &str) -> bool {
+        let Some((flow, idx)) = self.current() else {
+            return false;
+        };
+        let StepKind::Ask { expect, .. } = &flow.steps[idx].kind else {
+            return false;
+        };
+        let exact = |e: &&Expect| matches!(e.matcher, Matcher::Options(_) | Matcher::Pattern(_));
+        for e in expect.iter().filter(exact) {
+            if let Some(value) = self.matches(&e.matcher, text) {
+                self.accept(e, value);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The open question is answered by branch `e` with `value`: saved, and the flow goes on.
+    fn accept(&mut self, e: &Expect, value: String) {
+        if let Some(slot) = &e.save_as {
+            let value = e.value.clone().unwrap_or(value);
+            self.state.slots.insert(slot.clone(), serde_json::Value::String(value));
+        }
+        self.state.misses = 0;
+        self.state.attempts = 0;
+        self.set_wait(Wait::Running);
+        self.goto(&e.target);
+        self.run();
+    }
+
     fn answer(&mut self, text: &str) {
         let Some((flow, idx)) = self.current() else {
             return;
@@ -246,15 +287,7 @@ impl<'f> Run<'f> {
         };
         for e in expect {
             if let Some(value) = self.matches(&e.matcher, text) {
-                if let Some(slot) = &e.save_as {
-                    let value = e.value.clone().unwrap_or(value);
-                    self.state.slots.insert(slot.clone(), serde_json::Value::String(value));
-                }
-                self.state.misses = 0;
-                self.state.attempts = 0;
-                self.set_wait(Wait::Running);
-                self.goto(&e.target);
-                return self.run();
+                return self.accept(e, value);
             }
         }
         // Another question, clearly: its flow runs, and this question is asked again after.

@@ -65,8 +65,7 @@ fn each_feature(norm: &str, mut f: impl FnMut(u64)) {
         let padded: Vec<char> = std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
         for n in NGRAMS {
             for gram in padded.windows(n) {
-                let gram: String = gram.iter().collect();
-                f(fnv(b'c', &[&gram]));
+                f(fnv_chars(gram));
             }
         }
     }
@@ -103,6 +102,22 @@ fn fnv(kind: u8, parts: &[&str]) -> u64 {
             eat(b' ');
         }
         part.bytes().for_each(&mut eat);
+    }
+    h
+}
+
+/// [`fnv`] of a character n-gram, from its characters (no string is built per n-gram: a
+/// message has a few hundred of them).
+fn fnv_chars(gram: &[char]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(b'c');
+    let mut buf = [0u8; 4];
+    for c in gram {
+        c.encode_utf8(&mut buf).bytes().for_each(&mut eat);
     }
     h
 }
@@ -192,6 +207,14 @@ mod tests {
         assert!(containment("the bank one", "bank") > 0.99);
         assert!(containment("ok fine take one out", "take one out") > 0.99);
         assert!(containment("where is my order", "pay in store") < 0.3);
+    }
+
+    #[test]
+    fn an_ngram_hashes_the_same_from_its_characters_as_from_its_text() {
+        for gram in ["dec", " tarj", "ñan", "👍 "] {
+            let chars: Vec<char> = gram.chars().collect();
+            assert_eq!(fnv_chars(&chars), fnv(b'c', &[gram]), "{gram:?}");
+        }
     }
 
     #[test]

@@ -165,11 +165,14 @@ impl Understanding {
 
     /// Intents by likelihood, all of them.
     pub fn rank(&self, text: &str) -> Vec<Guess> {
-        let x = self.vocabulary.vectorize(text);
+        self.rank_vector(&self.vocabulary.vectorize(text))
+    }
+
+    fn rank_vector(&self, x: &Sparse) -> Vec<Guess> {
         if x.is_empty() || self.intents.is_empty() {
             return Vec::new();
         }
-        let p = self.intent_model.probabilities(&x);
+        let p = self.intent_model.probabilities(x);
         let mut guesses: Vec<Guess> =
             self.intents.iter().zip(p).map(|(i, confidence)| Guess { intent: i.clone(), confidence }).collect();
         guesses.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
@@ -178,15 +181,23 @@ impl Understanding {
 
     /// The whole reading of one message.
     pub fn read(&self, text: &str) -> Reading {
-        let mut guesses = self.rank(text);
+        let x = self.vocabulary.vectorize(text);
+        let mut guesses = self.rank_vector(&x);
         guesses.truncate(3);
-        Reading { guesses, language: self.language(text), entities: self.entities(text) }
+        Reading { guesses, language: self.language_of(text, &x), entities: self.entities(text) }
     }
 
-    /// The message's language among the examples' locales: `whatlang` when it is sure (longer
-    /// messages), else the examples' own words when there are two or more and they are clear
-    /// (0.9), else unknown: "menu", "ok" and "hi" are written in both languages.
+    /// The message's language among the examples' locales: unknown under two words ("menu",
+    /// "ok" and "hi" are written in both languages); else `whatlang` when it is sure; else the
+    /// examples' own words when they are clear (0.9); else unknown.
     pub fn language(&self, text: &str) -> Option<Language> {
+        self.language_of(text, &self.vocabulary.vectorize(text))
+    }
+
+    fn language_of(&self, text: &str, x: &Sparse) -> Option<Language> {
+        if features::normalize(text).split(' ').filter(|w| w.chars().any(char::is_alphabetic)).count() < 2 {
+            return None;
+        }
         // Only our languages are candidates, and 300 bytes tell as well as 1,600: detection
         // costs microseconds, not tens of them (BENCHMARKS.md).
         static DETECTOR: LazyLock<whatlang::Detector> =
@@ -203,14 +214,10 @@ impl Understanding {
                 return Some(Language { locale: locale.into(), confidence: info.confidence() as f32, by: "whatlang" });
             }
         }
-        if features::normalize(text).split(' ').filter(|w| w.chars().any(char::is_alphabetic)).count() < 2 {
-            return None;
-        }
-        let x = self.vocabulary.vectorize(text);
         if x.is_empty() || self.locales.is_empty() {
             return None;
         }
-        let p = self.locale_model.probabilities(&x);
+        let p = self.locale_model.probabilities(x);
         let (best, confidence) = p.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1))?;
         (confidence >= 0.9).then(|| Language { locale: self.locales[best].clone(), confidence, by: "model" })
     }
