@@ -250,3 +250,35 @@ fn flows_check_warns_about_sms_text_carriers_filter_without_failing() {
     let shipped = leafdesk::compliance::content::check_dir(&root().join("templates/messages"));
     assert!(shipped.is_empty(), "shipped templates are clean: {shipped:?}");
 }
+
+#[test]
+fn spanish_messages_keep_one_register_usted_never_tu() {
+    // The familiar (tú) forms that slipped in before ("Abre nuestra app" beside "Pague"): its
+    // pronouns and second-person verbs anywhere, its imperatives at the start of a sentence
+    // (elsewhere "abre" is usted's "it opens").
+    let anywhere = ["tu", "tus", "te", "contigo", "puedes", "tienes", "quieres", "necesitas", "debes"];
+    let opening = ["abre", "paga", "responde", "escribe", "envía", "elige", "llama", "sube", "toca", "mira"];
+    let mut found = Vec::new();
+    let mut stack = vec![root().join("templates/messages/es")];
+    while let Some(dir) = stack.pop() {
+        for path in std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if !path.extension().is_some_and(|e| e == "hbs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
+            let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+            found.extend(anywhere.iter().filter(|w| words.contains(w)).map(|w| format!("{}: {w}", path.display())));
+            for sentence in text.split(['.', '!', '?', '\n', '¡', '¿', ':']) {
+                let first = sentence.split(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or("");
+                if opening.contains(&first) {
+                    found.push(format!("{}: {first}…", path.display()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "familiar forms in Spanish messages: {found:#?}");
+}
