@@ -266,7 +266,7 @@ fn spanish_messages_keep_one_register_usted_never_tu() {
                 stack.push(path);
                 continue;
             }
-            if !path.extension().is_some_and(|e| e == "hbs") {
+            if path.extension().is_none_or(|e| e != "hbs") {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
