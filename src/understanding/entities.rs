@@ -624,33 +624,9 @@ const CUES: &[(&[&str], Cue)] = &[
     (&["by"], Cue::Plain),
 ];
 
-/// Hours said as words, read only after a cue ("at five", "a la una").
-const HOUR_WORDS: &[(&str, u8)] = &[
-    ("one", 1),
-    ("una", 1),
-    ("two", 2),
-    ("dos", 2),
-    ("three", 3),
-    ("tres", 3),
-    ("four", 4),
-    ("cuatro", 4),
-    ("five", 5),
-    ("cinco", 5),
-    ("six", 6),
-    ("seis", 6),
-    ("seven", 7),
-    ("siete", 7),
-    ("eight", 8),
-    ("ocho", 8),
-    ("nine", 9),
-    ("nueve", 9),
-    ("ten", 10),
-    ("diez", 10),
-    ("eleven", 11),
-    ("once", 11),
-    ("twelve", 12),
-    ("doce", 12),
-];
+/// Hours said as words beyond [`NUMBER_WORDS`], read only after a cue ("at five", "a la una",
+/// "at eleven").
+const MORE_HOUR_WORDS: &[(&str, u8)] = &[("una", 1), ("eleven", 11), ("once", 11), ("twelve", 12), ("doce", 12)];
 
 const NOON: &[&[&str]] = &[&["noon"], &["midday"], &["mediodia"], &["medio", "dia"]];
 
@@ -772,7 +748,7 @@ fn hour_at(t: &[Token], j: usize) -> Option<(u8, u8, usize, bool)> {
             Some((hour, 0, j + 1, false))
         }
         Tok::Word(w) => {
-            let hour = HOUR_WORDS.iter().find(|(name, _)| name == w)?.1;
+            let hour = NUMBER_WORDS.iter().chain(MORE_HOUR_WORDS).find(|(name, _)| name == w)?.1;
             // "once" is English first; as eleven it follows "las".
             let english_once = w == "once" && !j.checked_sub(1).is_some_and(|p| is_any(t, p, &["las"]));
             (!english_once).then_some((hour, 0, j + 1, false))

@@ -246,6 +246,29 @@ async fn a_signed_in_customer_chats_and_asks_for_text_offers_in_a_real_browser()
     assert_eq!(browser.text("#log p.staff").await, "Hi Sam, Jo here.");
 }
 
+#[tokio::test]
+async fn a_spanish_speaking_customer_chats_in_spanish_on_a_phone_and_is_asked_which_she_means() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let link = crate::webchat::link(&secret, "cus_marisol", app.now_secs());
+    let url =
+        format!("/chat?customer=cus_marisol&ts={}&sig={}", link["ts"].as_str().unwrap(), link["sig"].as_str().unwrap());
+    let browser = Browser::start().await;
+    browser.resize(390, 844).await;
+    browser.goto(&app.url(&url)).await;
+    assert!(browser.text("#log p:nth-of-type(1)").await.starts_with("¡Hola Marisol!"));
+
+    browser.type_into("#text", "no me deja pagar lo que cuesta").await;
+    browser.click("#send").await;
+    let asked = browser.text("#log p:nth-of-type(3)").await;
+    assert!(asked.contains("¿A qué se refiere?") && asked.contains("1. Un pago rechazado"), "{asked}");
+    browser.type_into("#text", "a que hora cierran hoy").await;
+    browser.click("#send").await;
+    let hours = browser.text("#log p:nth-of-type(5)").await;
+    assert!(hours.contains("abre de 9:00 a 21:00"), "read afresh, in Spanish: {hours}");
+    browser.screenshot("chat-es-phone").await;
+}
+
 /// Signs in on the real sign-in page.
 async fn console_sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
     browser.goto(&app.url("/console/login")).await;
