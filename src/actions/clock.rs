@@ -52,14 +52,40 @@ pub enum PickupError {
 static WHEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        (?P<day>today|tonight|tomorrow|hoy|esta\s+noche|ma[ñn]ana)?
+        (?P<day>today|tonight|tomorrow|hoy|esta\s+noche|ma[ñn]ana
+            |monday|tuesday|wednesday|thursday|friday|saturday|sunday
+            |lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo)?
         \D*?
         (?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)?",
     )
     .expect("pickup time pattern compiles")
 });
 
-/// Reads "5pm", "tomorrow at 11:30 am", "mañana a las 17:00" as a time at the store.
+/// Weekdays as customers name them, Monday first (jiff's `to_monday_zero_offset`).
+const WEEKDAYS: [&[&str]; 7] = [
+    &["monday", "lunes"],
+    &["tuesday", "martes"],
+    &["wednesday", "miercoles", "miércoles"],
+    &["thursday", "jueves"],
+    &["friday", "viernes"],
+    &["saturday", "sabado", "sábado"],
+    &["sunday", "domingo"],
+];
+
+/// The date `day` (as matched) names from `today`: tomorrow, the next such weekday (today when
+/// it is today), else today.
+fn named_day(day: Option<&str>, today: Date) -> Date {
+    let Some(day) = day else { return today };
+    if ["tomorrow", "mañana", "manana"].contains(&day) {
+        return today.tomorrow().unwrap_or(today);
+    }
+    let Some(target) = WEEKDAYS.iter().position(|names| names.contains(&day)) else { return today };
+    let ahead = (target as i64 - i64::from(today.weekday().to_monday_zero_offset())).rem_euclid(7);
+    today.checked_add(jiff::Span::new().days(ahead)).unwrap_or(today)
+}
+
+/// Reads "5pm", "tomorrow at 11:30 am", "friday 12:00", "mañana a las 17:00" as a time at the
+/// store.
 ///
 /// # Errors
 /// `Unclear` when no time is found, `Past` for a time already gone, `OutsideHours` when the
@@ -81,10 +107,7 @@ pub fn parse_pickup(text: &str, now_ms: i64, tz: &TimeZone, hours: Hours) -> Res
     }
     let today = zoned(now_ms, tz).date();
     let day = caps.name("day").map(|d| d.as_str().to_lowercase());
-    let date = match day.as_deref() {
-        Some(d) if d.starts_with("tomorrow") || d.starts_with("ma") => today.tomorrow().unwrap_or(today),
-        _ => today,
-    };
+    let date = named_day(day.as_deref(), today);
     if hour < hours.open || (hour, minute) > (hours.close - 1, 30) {
         return Err(PickupError::OutsideHours);
     }
@@ -144,6 +167,11 @@ mod tests {
             ("can I come at 4", "2026-11-28T16:00"),
             ("mañana a las 17:00", "2026-11-29T17:00"),
             ("12pm", "2026-11-28T12:00"),
+            // 2026-11-28 is a Saturday.
+            ("friday 12:00", "2026-12-04T12:00"),
+            ("martes a las 3", "2026-12-01T15:00"),
+            ("saturday 18:00", "2026-11-28T18:00"),
+            ("sábado 18:00", "2026-11-28T18:00"),
         ] {
             assert_eq!(parse_pickup(text, now, &la(), HOURS), Ok(ms(want)), "{text:?}");
         }
