@@ -630,15 +630,62 @@ mod tests {
 
     const INTENTS: &str = "intents:\n  - id: human\n    global: true\n    patterns: ['agent']\n  - id: menu\n    patterns: ['^hi$']\n  - id: order\n    patterns: ['order']\n";
 
+    /// The test flows (menu, order, human_handoff) beside intents file `intents`.
+    fn sources(intents: String) -> Vec<(PathBuf, String)> {
+        vec![
+            (PathBuf::from("intents.yaml"), intents),
+            (PathBuf::from("menu.yaml"), "id: menu\ntriggers: { intents: [menu] }\nsteps:\n  - id: offer\n    ask: menu/offer\n    expect:\n      - options: ['1']\n        flow: order\n".into()),
+            (PathBuf::from("order.yaml"), "id: order\ntriggers: { intents: [order] }\nsteps:\n  - id: ask\n    ask: order/ask\n    expect:\n      - pattern: '^([0-9]+)$'\n        save_as: number\n        next: done\n  - id: done\n    say: order/done\n    end: resolved\n".into()),
+            (PathBuf::from("human_handoff.yaml"), "id: human_handoff\ntriggers: { intents: [human] }\nsteps:\n  - id: go\n    handoff: { queue: general, reason: asked }\n".into()),
+        ]
+    }
+
     fn flows(extra: &[(&str, &str)]) -> FlowSet {
-        let mut sources = vec![(PathBuf::from("intents.yaml"), INTENTS.to_owned())];
-        sources.push((PathBuf::from("menu.yaml"), "id: menu\ntriggers: { intents: [menu] }\nsteps:\n  - id: offer\n    ask: menu/offer\n    expect:\n      - options: ['1']\n        flow: order\n".into()));
-        sources.push((PathBuf::from("order.yaml"), "id: order\ntriggers: { intents: [order] }\nsteps:\n  - id: ask\n    ask: order/ask\n    expect:\n      - pattern: '^([0-9]+)$'\n        save_as: number\n        next: done\n  - id: done\n    say: order/done\n    end: resolved\n".into()));
-        sources.push((PathBuf::from("human_handoff.yaml"), "id: human_handoff\ntriggers: { intents: [human] }\nsteps:\n  - id: go\n    handoff: { queue: general, reason: asked }\n".into()));
+        let mut sources = sources(INTENTS.to_owned());
         for (name, text) in extra {
             sources.push((PathBuf::from(*name), (*text).to_owned()));
         }
         load_sources(&sources, &AnyTemplate, &[]).expect("test flows load")
+    }
+
+    /// The flows of [`flows`] plus a `pay` intent the classifier learns from examples (no
+    /// patterns), with thresholds `confident` / `unsure`.
+    fn learned(confident: f32, unsure: f32) -> FlowSet {
+        let intents = format!("understanding: {{ confident: {confident}, unsure: {unsure} }}\n{INTENTS}  - id: pay\n");
+        let examples = "locale: en\nexamples:\n  order:\n    - where is my package\n    - is my stuff ready yet\n    - when does it get here\n    - has it shipped\n  pay:\n    - my card was declined\n    - the payment failed\n    - card did not work at checkout\n    - it would not take my card\n  human:\n    - let me talk to someone\n  menu:\n    - hello there\n";
+        let mut sources = sources(intents);
+        sources.push((PathBuf::from("intents.en.yaml"), examples.to_owned()));
+        let pay = "id: pay\ntriggers: { intents: [pay] }\nsteps:\n  - id: ok\n    say: pay/ok\n    end: resolved\n";
+        sources.push((PathBuf::from("pay.yaml"), pay.to_owned()));
+        load_sources(&sources, &AnyTemplate, &[]).expect("test flows load")
+    }
+
+    #[test]
+    fn an_unsure_reading_asks_which_and_a_number_picks_the_flow() {
+        let set = learned(0.99, 0.05);
+        let turn = step(&set, State::default(), Input::Text("card trouble, is my package ready"), 0);
+        assert_eq!(says(&turn), [CLARIFY_TEMPLATE], "{:?}", turn.effects);
+        assert!(turn.effects.iter().any(|e| matches!(e, Effect::Unsure { guesses } if guesses.len() >= 2)));
+        let offered = turn.state.offered.clone();
+        assert!(offered.contains(&"pay".to_owned()) && offered.contains(&"order".to_owned()), "{offered:?}");
+        let second = &offered[1];
+        let turn = step(&set, turn.state, Input::Text("2"), 0);
+        let want = if second == "pay" { "pay/ok" } else { "order/ask" };
+        assert_eq!(says(&turn), [want]);
+        assert!(turn.state.offered.is_empty() && !turn.state.slots.contains_key(CHOICES_SLOT));
+    }
+
+    #[test]
+    fn a_confident_other_question_mid_flow_runs_and_the_open_question_is_asked_again() {
+        let set = learned(0.5, 0.3);
+        let turn = step(&set, State::default(), Input::Text("order"), 0);
+        assert_eq!(says(&turn), ["order/ask"]);
+        let turn = step(&set, turn.state, Input::Text("my card was declined"), 0);
+        assert_eq!(says(&turn), ["pay/ok", RESUME_TEMPLATE, "order/ask"], "{:?}", turn.effects);
+        assert!(turn.effects.contains(&Effect::FlowEnded { flow: "pay".into(), outcome: Outcome::Resolved }));
+        assert_eq!((turn.state.flow_id(), turn.state.step_id()), (Some("order"), Some("ask")));
+        let turn = step(&set, turn.state, Input::Text("1234"), 0);
+        assert_eq!(says(&turn), ["order/done"], "the resumed question takes its answer");
     }
 
     fn says(turn: &Turn) -> Vec<&str> {
