@@ -81,7 +81,13 @@ fn demo_details() -> serde_json::Value {
         "payment_methods": "cash, debit card with PIN, or a bank payment (ACH) in our payment app",
         "id_rules": "We accept driver's licenses and state IDs from any US state, passports and military IDs.",
         "delivery_areas": "Sacramento, West Sacramento and Davis",
-        "delivery_note": "Orders of $50 or more; your ID is checked at the door."
+        "delivery_note": "Orders of $50 or more; your ID is checked at the door.",
+        "directions_es": "Estamos en la esquina de Test St y 2nd, a dos cuadras del Capitolio.",
+        "parking_es": "estacionamiento gratis detrás de la tienda.",
+        "payment_methods_es": "efectivo, tarjeta de débito con PIN, o un pago bancario (ACH) en nuestra app de pago",
+        "id_rules_es": "Aceptamos licencias de conducir e identificaciones estatales de cualquier estado de EE. UU., pasaportes e identificaciones militares.",
+        "delivery_areas_es": "Sacramento, West Sacramento y Davis",
+        "delivery_note_es": "Pedidos de $50 o más; revisamos su identificación en la puerta."
     })
 }
 

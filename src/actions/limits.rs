@@ -171,8 +171,32 @@ const CONCENTRATE_WORDS: &[&str] = &[
 const EDIBLE_WORDS: &[&str] = &["edible", "gumm", "chocolate", "gomita", "comestible", "cookie", "brownie"];
 const MEDICAL_WORDS: &[&str] = &["medical", "medico", "médico", "patient", "paciente", "mmj"];
 
+/// What a quantity in `said` is of: the words of its own clause ("2 grams of wax", "wax, like
+/// 10 grams"), else — when it is the only quantity — the whole message, else flower.
+fn category_of(said: &str, asked: &str, only_one: bool) -> &'static str {
+    let kind = |words: &str| {
+        if EDIBLE_WORDS.iter().any(|w| words.contains(w)) {
+            Some("edible")
+        } else if CONCENTRATE_WORDS.iter().any(|w| words.contains(w)) {
+            Some("concentrate")
+        } else {
+            None
+        }
+    };
+    let (before, after) = said.split_once(asked).unwrap_or(("", ""));
+    let boundary = |c: char| matches!(c, ',' | ';' | '.' | '?' | '!');
+    let clause_after = after.split(boundary).next().unwrap_or("");
+    let clause_after = clause_after.split(" and ").next().unwrap_or("").split(" y ").next().unwrap_or("");
+    let clause_before = before.rsplit(boundary).next().unwrap_or("");
+    let clause_before = clause_before.rsplit(" and ").next().unwrap_or("").rsplit(" y ").next().unwrap_or("");
+    kind(clause_after)
+        .or_else(|| kind(clause_before))
+        .or_else(|| only_one.then(|| kind(said)).flatten())
+        .unwrap_or("flower")
+}
+
 /// `explain_limits` (`said`: the customer's words; `amount`, `unit`: a quantity they named, in
-/// g, mg or items): the state's limits for them (a medical patient's when the words say
+/// g, mg or items; `asked`: its words; `count`: how many quantities the words have): the state's limits for them (a medical patient's when the words say
 /// medical) and, for a quantity, whether it fits. Outcomes `explained` (slots `state_name`,
 /// `limit_who`, `limit_period`, `limit_list` [{category, max}], `limit_source`, and for a
 /// quantity `asked_said`, `asked_amount` ("85 g"), `asked_category`, and one of
@@ -206,19 +230,15 @@ pub(super) async fn explain_limits(
     // Every asked_* slot is written, so nothing from an earlier question lingers.
     for (name, empty) in [("asked_said", json!("")), ("asked_amount", json!("")), ("asked_category", json!(""))]
         .into_iter()
-        .chain(["asked_within", "asked_over", "asked_unchecked"].map(|n| (n, json!(false))))
+        .chain(["asked_within", "asked_over", "asked_unchecked", "asked_same"].map(|n| (n, json!(false))))
     {
         slots.insert(name.into(), empty);
     }
     let amount = arg(args, "amount").and_then(|a| a.parse::<f64>().ok());
     if let (Some(amount), Some(unit)) = (amount, arg(args, "unit").filter(|u| *u != "items")) {
-        let category = if unit == "mg" || mentions(EDIBLE_WORDS) {
-            "edible"
-        } else if mentions(CONCENTRATE_WORDS) {
-            "concentrate"
-        } else {
-            "flower"
-        };
+        let asked = arg(args, "asked").unwrap_or_default().to_lowercase();
+        let only_one = arg(args, "count").is_none_or(|n| n == "1");
+        let category = if unit == "mg" { "edible" } else { category_of(&said, &asked, only_one) };
         let (weight_g, thc_mg) = if unit == "mg" { (None, Some(amount)) } else { (Some(amount), None) };
         let line = Line { label: category.into(), category: category.into(), quantity: 1, weight_g, thc_mg };
         let verdict = limits::check(&Request {
@@ -231,6 +251,9 @@ pub(super) async fn explain_limits(
         let shown = if amount >= 10.0 { format!("{amount:.0}") } else { number(amount) };
         slots.insert("asked_said".into(), json!(arg(args, "asked").unwrap_or_default()));
         slots.insert("asked_amount".into(), json!(format!("{shown} {unit}")));
+        // "10g" needs no "is 10 g" after it.
+        let same = asked.replace(' ', "") == format!("{shown}{unit}");
+        slots.insert("asked_same".into(), json!(same));
         slots.insert(
             "asked_category".into(),
             json!(verdict.violations.first().map_or(category, |v| v.category.as_str())),

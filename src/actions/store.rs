@@ -1,6 +1,7 @@
 //! The store's own facts, for questions that need no order: hours (from the commerce port) and
 //! what `leafdesk location update --detail` set (address, directions, parking, payment
-//! methods, ID rules, delivery areas).
+//! methods, ID rules, delivery areas), in the customer's language when the store wrote one
+//! (`payment_methods_es`).
 
 use std::collections::BTreeMap;
 
@@ -26,7 +27,15 @@ pub(super) async fn store_details(
         ("store_closes".into(), json!(hours.close)),
     ]);
     if let serde_json::Value::Object(details) = locations::details(conn, &ctx.location.location_id).await? {
-        slots.extend(details);
+        // `payment_methods_es` is what a Spanish speaker reads instead of `payment_methods`.
+        let suffix = format!("_{}", ctx.locale);
+        for (key, value) in &details {
+            if key.rsplit_once('_').is_some_and(|(_, l)| crate::templates::LOCALES.contains(&l)) {
+                continue;
+            }
+            let local = details.get(&format!("{key}{suffix}")).unwrap_or(value);
+            slots.insert(key.clone(), local.clone());
+        }
     }
     Ok(ActionResult::new("found", slots))
 }

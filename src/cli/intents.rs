@@ -171,7 +171,10 @@ async fn list(store: &crate::store::Store, limit: i64) -> anyhow::Result<()> {
         println!("Nothing to review: every message was understood.");
         return Ok(());
     }
-    println!("{:<10} {:>5}  {:<6} {:<15} {:<32} message", "id", "times", "lang", "decision", "best guesses");
+    println!(
+        "{:<10} {:>5}  {:<6} {:<15} {:<32} {:<10} message",
+        "id", "times", "lang", "decision", "best guesses", "conv."
+    );
     for g in groups {
         let guesses: Vec<String> = g
             .guesses
@@ -185,8 +188,13 @@ async fn list(store: &crate::store::Store, limit: i64) -> anyhow::Result<()> {
                     .collect()
             })
             .unwrap_or_default();
-        let id: String = g.misread_id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
-        println!("{id:<10} {:>5}  {:<6} {:<15} {:<32} {}", g.count, g.locale, g.decision, guesses.join(", "), g.body);
+        let tail = |id: &str| id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<String>();
+        let (id, conversation) = (tail(&g.misread_id), tail(&g.conversation_id));
+        let guesses = guesses.join(", ");
+        println!(
+            "{id:<10} {:>5}  {:<6} {:<15} {guesses:<32} {conversation:<10} {}",
+            g.count, g.locale, g.decision, g.body
+        );
     }
     println!("\nAdd one as an example: leafdesk intents review ID --add-to INTENT (or --dismiss)");
     Ok(())

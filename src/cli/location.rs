@@ -43,7 +43,8 @@ pub enum LocationCommand {
         #[arg(long)]
         messaging_service_sid: Option<String>,
         /// KEY=VALUE, repeatable; keys: address, directions, parking, payment_methods,
-        /// id_rules, delivery_areas, delivery_note (an empty VALUE removes one).
+        /// id_rules, delivery_areas, delivery_note, each also as KEY_es for Spanish (an empty
+        /// VALUE removes one).
         #[arg(long = "detail", value_name = "KEY=VALUE")]
         details: Vec<String>,
     },
@@ -120,7 +121,13 @@ async fn update_details(store: &crate::store::Store, id: &str, details: &[String
             anyhow::bail!("--detail {raw:?}: write KEY=VALUE, e.g. --detail address=\"1 Test St, Sacramento\"");
         };
         let key = key.trim();
-        anyhow::ensure!(DETAIL_KEYS.contains(&key), "--detail {key:?}: the keys are {}", DETAIL_KEYS.join(", "));
+        // A key, or a key in another language: `payment_methods_es`.
+        let base = key.rsplit_once('_').filter(|(_, l)| crate::templates::LOCALES.contains(l)).map_or(key, |(b, _)| b);
+        anyhow::ensure!(
+            DETAIL_KEYS.contains(&base),
+            "--detail {key:?}: the keys are {} (add _es for the Spanish wording)",
+            DETAIL_KEYS.join(", ")
+        );
         if value.trim().is_empty() {
             current.as_object_mut().map(|o| o.remove(key));
         } else {

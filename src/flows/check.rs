@@ -294,7 +294,7 @@ fn check_examples(
 }
 
 fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
-    for intent in &file.triggers.intents {
+    for intent in file.triggers.intents.iter().chain(&file.triggers.when_idle) {
         ctx.intent(intent);
     }
     for event in &file.triggers.events {
@@ -335,6 +335,7 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
         id: file.id.value,
         description: file.description,
         intents: file.triggers.intents.into_iter().map(|s| s.value).collect(),
+        idle_intents: file.triggers.when_idle.into_iter().map(|s| s.value).collect(),
         events: file.triggers.events.into_iter().map(|s| s.value).collect(),
         tags: file.tags.into_iter().map(|t| t.value).collect(),
         expire_after_ms: i64::from(file.expire_after_minutes.unwrap_or(DEFAULT_EXPIRE_MINUTES)) * 60_000,

@@ -26,7 +26,8 @@ pub const CHOICES_SLOT: &str = "clarify_choices";
 /// oldest questions are dropped rather than resumed one after another.
 const MAX_STACK: usize = 3;
 /// Slots the customer's words set when they start a flow; a new start clears the old ones.
-const WORD_SLOTS: &[&str] = &["said", "pickup_request", "quantity_said", "quantity_unit", "quantity_amount"];
+const WORD_SLOTS: &[&str] =
+    &["said", "pickup_request", "quantity_said", "quantity_unit", "quantity_amount", "quantity_count"];
 /// The flow that handles text nothing else understood.
 pub const FALLBACK_FLOW: &str = "fallback";
 /// The flow a guard hands the conversation to.
@@ -256,8 +257,10 @@ impl<'f> Run<'f> {
             return false;
         };
         let exact = |e: &&Expect| matches!(e.matcher, Matcher::Options(_) | Matcher::Pattern(_));
+        // "the second one" is "2".
+        let text = ordinal_choice(text).unwrap_or_else(|| text.to_owned());
         for e in expect.iter().filter(exact) {
-            if let Some(value) = self.matches(&e.matcher, text) {
+            if let Some(value) = self.matches(&e.matcher, &text) {
                 self.accept(e, value);
                 return true;
             }
@@ -285,16 +288,19 @@ impl<'f> Run<'f> {
         let StepKind::Ask { template, expect, retries, reprompt, fallback } = &flow.steps[idx].kind else {
             return;
         };
+        let choice = ordinal_choice(text);
         for e in expect {
-            if let Some(value) = self.matches(&e.matcher, text) {
+            if let Some(value) = self.matches(&e.matcher, choice.as_deref().unwrap_or(text)) {
                 return self.accept(e, value);
             }
         }
         // Another question, clearly: its flow runs, and this question is asked again after.
         let guesses = self.guesses();
         let decision = self.flows.decide(&self.model, text, &guesses, false);
-        let other =
-            decision.intent().and_then(|i| Some((i, self.flows.flow_for_intent(i)?))).filter(|(_, f)| f.id != flow.id);
+        let other = decision
+            .intent()
+            .and_then(|i| Some((i, self.flows.flow_interrupting(i)?)))
+            .filter(|(_, f)| f.id != flow.id);
         if let Some((intent, other)) = other {
             return self.start_for_customer(intent, &other.id, text, flow.resume);
         }
@@ -409,6 +415,7 @@ impl<'f> Run<'f> {
             slots.insert("pickup_request".into(), json!(request));
         }
         if let Some(q) = entities.quantities.first() {
+            slots.insert("quantity_count".into(), json!(entities.quantities.len()));
             slots.insert("quantity_said".into(), json!(q.said));
             slots.insert("quantity_unit".into(), json!(q.unit));
             slots.insert("quantity_amount".into(), json!(q.amount));
@@ -752,6 +759,7 @@ mod tests {
             id: "spin".into(),
             description: String::new(),
             intents: vec!["menu".into()],
+            idle_intents: vec![],
             events: vec![],
             tags: vec![],
             expire_after_ms: 60_000,

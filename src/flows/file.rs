@@ -51,6 +51,10 @@ pub struct FlowFile {
 pub struct TriggersFile {
     #[serde(default)]
     pub intents: Vec<Spanned<String>>,
+    /// Intents that start the flow only when no question is open ("no" after "Anything
+    /// else?"); in the middle of a question they are its answer, never a new flow.
+    #[serde(default)]
+    pub when_idle: Vec<Spanned<String>>,
     #[serde(default)]
     pub events: Vec<Spanned<String>>,
 }

@@ -78,6 +78,34 @@ pub fn normalize_answer(text: &str) -> String {
     text.trim().trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase()
 }
 
+/// Ordinal words as a choice's number, English and Spanish.
+const ORDINALS: [&[&str]; 6] = [
+    &["first", "1st", "primera", "primero", "primer"],
+    &["second", "2nd", "segunda", "segundo"],
+    &["third", "3rd", "tercera", "tercero", "tercer"],
+    &["fourth", "4th", "cuarta", "cuarto"],
+    &["fifth", "5th", "quinta", "quinto"],
+    &["sixth", "6th", "sexta", "sexto"],
+];
+
+/// 5: "the second one please" is a choice; a longer sentence with "first" in it is not.
+const MAX_ORDINAL_WORDS: usize = 5;
+
+/// "the second one", "la primera" → "2", "1": a numbered choice said as an ordinal (one ordinal
+/// word in a short answer).
+pub fn ordinal_choice(text: &str) -> Option<String> {
+    let answer = normalize_answer(text);
+    let words: Vec<&str> = answer.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    if words.len() > MAX_ORDINAL_WORDS {
+        return None;
+    }
+    let mut found = ORDINALS.iter().enumerate().filter(|(_, names)| words.iter().any(|w| names.contains(w)));
+    match (found.next(), found.next()) {
+        (Some((i, _)), None) => Some((i + 1).to_string()),
+        _ => None,
+    }
+}
+
 #[derive(Debug)]
 pub struct Expect {
     pub matcher: Matcher,
@@ -152,6 +180,8 @@ pub struct Flow {
     pub id: String,
     pub description: String,
     pub intents: Vec<String>,
+    /// Intents that start this flow only when no question is open (`triggers.when_idle`).
+    pub idle_intents: Vec<String>,
     pub events: Vec<String>,
     pub tags: Vec<String>,
     pub expire_after_ms: i64,
@@ -265,11 +295,12 @@ impl FlowSet {
         // The likeliest few that lead somewhere, each at least half as likely as "unsure".
         let choices: Vec<Guess> = guesses
             .iter()
-            .filter(|g| g.confidence >= config.unsure / 2.0 && self.flow_for_intent(&g.intent).is_some())
+            .filter(|g| g.confidence >= config.unsure / 2.0 && self.flow_interrupting(&g.intent).is_some())
             .take(3)
             .cloned()
             .collect();
-        if choices.is_empty() {
+        // One choice is no choice: "Do you mean: 1. Ways to pay" reads as a guess, not a question.
+        if choices.len() < 2 {
             Decision::NotUnderstood
         } else {
             Decision::Unsure(choices)
@@ -281,11 +312,18 @@ impl FlowSet {
         self.intents.iter().filter(|i| !global_only || i.global).find(|i| i.matches(text))
     }
 
-    /// The flow an intent starts, if any.
+    /// The flow an intent starts when no question is open, if any.
     pub fn flow_for_intent(&self, intent: &str) -> Option<&Flow> {
-        let mut flows: Vec<&Flow> = self.flows.values().filter(|f| f.intents.iter().any(|i| i == intent)).collect();
+        let mut flows: Vec<&Flow> =
+            self.flows.values().filter(|f| f.intents.iter().chain(&f.idle_intents).any(|i| i == intent)).collect();
         flows.sort_by(|a, b| a.id.cmp(&b.id));
         flows.into_iter().next()
+    }
+
+    /// The flow an intent starts in the middle of another flow's question, if any: a "yes" or
+    /// "no" there answers the question, it starts nothing.
+    pub fn flow_interrupting(&self, intent: &str) -> Option<&Flow> {
+        self.flow_for_intent(intent).filter(|f| f.intents.iter().any(|i| i == intent))
     }
 
     /// The flow an event starts, if any.

@@ -4,10 +4,8 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-use sqlx::AnyConnection;
-
 use super::{Store, StoreError, Tx};
+use regex::Regex;
 
 /// One message to file.
 pub struct NewMisread<'a> {
@@ -27,6 +25,8 @@ pub struct NewMisread<'a> {
 pub struct Group {
     /// The newest message of the group (the one `--add-to` adds).
     pub misread_id: String,
+    /// Its conversation, for reading the rest (`leafdesk ticket`, the console).
+    pub conversation_id: String,
     pub body: String,
     pub locale: String,
     pub decision: String,
@@ -37,21 +37,28 @@ pub struct Group {
 
 const INSERT: &str = "insert into misread (misread_id, conversation_id, body, normalized, locale, decision, guesses,
     created_at_ms) values ($1, $2, $3, $4, $5, $6, $7, $8)";
-const OPEN: &str = "select m.misread_id, m.body, m.locale, m.decision, m.guesses, g.n, g.last_at_ms
+const OPEN: &str = "select m.misread_id, m.conversation_id, m.body, m.locale, m.decision, m.guesses, g.n, g.last_at_ms
     from (select normalized, count(*) as n, max(created_at_ms) as last_at_ms from misread
           where reviewed_at_ms is null group by normalized) g
     join misread m on m.normalized = g.normalized and m.created_at_ms = g.last_at_ms and m.reviewed_at_ms is null
     order by g.n desc, g.last_at_ms desc, m.misread_id limit $1";
-const FIND: &str = "select misread_id, body, locale, decision, guesses, cast(1 as bigint), created_at_ms from misread
-    where misread_id = $1";
 const CLOSE: &str = "update misread set reviewed_at_ms = $2, added_to = $3
     where reviewed_at_ms is null and normalized = (select normalized from misread where misread_id = $1)";
 
-type GroupRow = (String, String, String, String, String, i64, i64);
+type GroupRow = (String, String, String, String, String, String, i64, i64);
 
 fn group(r: GroupRow) -> Group {
-    let guesses = serde_json::from_str(&r.4).unwrap_or_default();
-    Group { misread_id: r.0, body: r.1, locale: r.2, decision: r.3, guesses, count: r.5, last_at_ms: r.6 }
+    let guesses = serde_json::from_str(&r.5).unwrap_or_default();
+    Group {
+        misread_id: r.0,
+        conversation_id: r.1,
+        body: r.2,
+        locale: r.3,
+        decision: r.4,
+        guesses,
+        count: r.6,
+        last_at_ms: r.7,
+    }
 }
 
 /// Email addresses and phone-length digit runs: what must not sit in a table authors read.
@@ -87,15 +94,6 @@ pub async fn insert(tx: &mut Tx<'_>, m: &NewMisread<'_>, now_ms: i64) -> Result<
 pub async fn open(store: &Store, limit: i64) -> Result<Vec<Group>, StoreError> {
     let rows: Vec<GroupRow> = sqlx::query_as(OPEN).bind(limit).fetch_all(store.pool()).await?;
     Ok(rows.into_iter().map(group).collect())
-}
-
-/// One message by id (a unique prefix is the caller's to resolve).
-///
-/// # Errors
-/// Database failures.
-pub async fn find(conn: &mut AnyConnection, misread_id: &str) -> Result<Option<Group>, StoreError> {
-    let row: Option<GroupRow> = sqlx::query_as(FIND).bind(misread_id).fetch_optional(conn).await?;
-    Ok(row.map(group))
 }
 
 /// Closes the message's whole group as reviewed (`added_to`: the intent it became an example

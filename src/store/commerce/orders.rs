@@ -37,9 +37,11 @@ impl From<OrderRow> for Order {
     }
 }
 
+// Dashes and case do not count: customers type "ld1001" for LD-1001.
 const BY_NUMBER: &str = "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms,
         fulfillment, location_id, created_at_ms
-    from customer_order where contact_id = $1 and upper(order_number) = upper($2)";
+    from customer_order where contact_id = $1
+        and replace(upper(order_number), '-', '') = replace(upper($2), '-', '')";
 const LATEST: &str = "select order_id, order_number, status, total_cents, payment_method, pickup_at_ms,
         fulfillment, location_id, created_at_ms
     from customer_order where contact_id = $1 order by created_at_ms desc limit 1";
