@@ -559,7 +559,7 @@ async fn the_ticket_command_names_tickets_by_short_ids_and_says_who_spoke() {
     assert!(show.contains("customer: I want to talk to a person"), "{show}");
     assert!(show.contains("Jo: Hi Alex, Jo here. [pending]"), "the reply waiting in the outbox, as Jo's: {show}");
     assert!(!show.contains("customer: Hi Alex"), "{show}");
-    assert!(show.contains("bot: Thanks!"), "the bot's words as the bot's: {show}");
+    assert!(show.contains("bot: I'm connecting you"), "the bot's words as the bot's: {show}");
     assert!(show.contains("1 unanswered") && !show.contains(alex), "{show}");
 
     // A prefix two tickets share, a made-up id and an unknown queue are refused, saying why.
