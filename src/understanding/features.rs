@@ -91,35 +91,26 @@ pub fn containment(text: &str, phrase: &str) -> f32 {
 /// FNV-1a over a kind byte and the parts: stable across runs and machines, so a model trained
 /// twice from the same examples is the same model.
 fn fnv(kind: u8, parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    };
-    eat(kind);
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            eat(b' ');
-        }
-        part.bytes().for_each(&mut eat);
-    }
-    h
+    let bytes = parts.iter().enumerate().flat_map(|(i, part)| (i > 0).then_some(b' ').into_iter().chain(part.bytes()));
+    fnv_bytes(kind, bytes)
+}
+
+/// FNV-1a of `kind`, then `bytes`.
+fn fnv_bytes(kind: u8, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    std::iter::once(kind)
+        .chain(bytes)
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// [`fnv`] of a character n-gram, from its characters (no string is built per n-gram: a
 /// message has a few hundred of them).
 fn fnv_chars(gram: &[char]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let utf8 = |c: &char| {
+        let mut buf = [0u8; 4];
+        let len = c.encode_utf8(&mut buf).len();
+        buf.into_iter().take(len)
     };
-    eat(b'c');
-    let mut buf = [0u8; 4];
-    for c in gram {
-        c.encode_utf8(&mut buf).bytes().for_each(&mut eat);
-    }
-    h
+    fnv_bytes(b'c', gram.iter().flat_map(utf8))
 }
 
 /// The keys are already hashes: use them as they are.
