@@ -162,6 +162,7 @@ async fn run_turns(library: &Arc<Library>, store: &Store, case: &TestCase) -> an
                 max_bytes: 10 * 1024 * 1024,
             }),
         },
+        staffing: crate::queue::staffing::Staffing::default(),
     }));
     let from = PhoneNumber::parse(&case.from).map_err(|e| anyhow::anyhow!("from: {e}"))?;
     for (i, turn) in case.turns.iter().enumerate() {

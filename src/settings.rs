@@ -79,6 +79,12 @@ pub struct Settings {
     /// Testing and demos only: the instant the clock starts at (it then runs on). Lets a
     /// command agree with a test server's pinned clock, or replay a day.
     pub now_ms: Option<i64>,
+    /// When a spoken hand-off reaches a person (`LEAFDESK_VOICE_STAFFED_HOURS`, store-local
+    /// `09:00-21:00` by default) and what happens when nobody is signed in
+    /// (`LEAFDESK_VOICE_WHEN_NOBODY`: `callback`, the default, or `enqueue`).
+    pub voice_staffing: crate::queue::staffing::Staffing,
+    /// Speech Twilio is less sure of than this (0 to 1) is asked again (`LEAFDESK_VOICE_MIN_CONFIDENCE`).
+    pub voice_min_confidence: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +123,9 @@ const KEYS: &[&str] = &[
     "LEAFDESK_MAX_CONNECTIONS",
     "LEAFDESK_HEADER_TIMEOUT_MS",
     "LEAFDESK_TRUSTED_PROXIES",
+    "LEAFDESK_VOICE_STAFFED_HOURS",
+    "LEAFDESK_VOICE_WHEN_NOBODY",
+    "LEAFDESK_VOICE_MIN_CONFIDENCE",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -220,6 +229,8 @@ impl Settings {
                     .unwrap_or(10_000),
             ),
             accept_v1_signatures: parse_bool("LEAFDESK_ACCEPT_V1_SIGNATURES", get("LEAFDESK_ACCEPT_V1_SIGNATURES"))?,
+            voice_staffing: parse_staffing(get("LEAFDESK_VOICE_STAFFED_HOURS"), get("LEAFDESK_VOICE_WHEN_NOBODY"))?,
+            voice_min_confidence: parse_confidence(get("LEAFDESK_VOICE_MIN_CONFIDENCE"))?,
         })
     }
 
@@ -454,6 +465,42 @@ fn parse_bool(key: &'static str, value: Option<String>) -> Result<bool, Settings
             Err(SettingsError { key, problem: format!("{other:?} is not true or false"), fix: "Use true or false." })
         }
     }
+}
+
+fn parse_staffing(
+    hours: Option<String>,
+    when_nobody: Option<String>,
+) -> Result<crate::queue::staffing::Staffing, SettingsError> {
+    use crate::queue::staffing::{Staffing, WhenNobody};
+    let mut staffing = Staffing::default();
+    if let Some(hours) = hours {
+        (staffing.open, staffing.close) = Staffing::parse_hours(&hours).map_err(|problem| SettingsError {
+            key: "LEAFDESK_VOICE_STAFFED_HOURS",
+            problem: format!("{hours:?}: {problem}"),
+            fix: "Use the store-local hours people answer calls, such as 09:00-21:00.",
+        })?;
+    }
+    staffing.when_nobody = match when_nobody.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("callback") => WhenNobody::Callback,
+        Some("enqueue") => WhenNobody::Enqueue,
+        Some(other) => {
+            return Err(SettingsError {
+                key: "LEAFDESK_VOICE_WHEN_NOBODY",
+                problem: format!("{other:?} is not callback or enqueue"),
+                fix: "Use callback (take a callback ticket) or enqueue (hold the caller anyway).",
+            })
+        }
+    };
+    Ok(staffing)
+}
+
+fn parse_confidence(value: Option<String>) -> Result<f64, SettingsError> {
+    let Some(value) = value else { return Ok(0.3) };
+    value.parse::<f64>().ok().filter(|c| (0.0..=1.0).contains(c)).ok_or_else(|| SettingsError {
+        key: "LEAFDESK_VOICE_MIN_CONFIDENCE",
+        problem: format!("{value:?} is not a number from 0 to 1"),
+        fix: "Use a confidence such as 0.3 (0 accepts every transcript).",
+    })
 }
 
 fn parse_reload(value: Option<String>) -> Result<Option<Duration>, SettingsError> {

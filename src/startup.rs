@@ -101,6 +101,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
             ach_payment_url: settings.ach_payment_url.clone(),
             uploads: Some(uploads.clone()),
         },
+        staffing: settings.voice_staffing.clone(),
     };
     let pipeline = Pipeline::start(Arc::new(ctx));
     let reloader = settings.reload_interval.map(|every| flows::spawn_reloader(library.clone(), every));
@@ -137,6 +138,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         media: Arc::new(media),
         keys,
         commerce,
+        voice_hints: Arc::default(),
     };
     Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper), feed })
 }
@@ -175,6 +177,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(channels::assets::router())
         .merge(channels::sms::router())
+        .merge(channels::voice::router())
         .merge(channels::status::router())
         .merge(channels::optin::router())
         .merge(channels::webchat::router())

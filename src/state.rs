@@ -30,4 +30,6 @@ pub struct AppState {
     pub keys: Arc<crate::signed::keys::Keys>,
     /// The commerce port's source: handlers read customers through it.
     pub commerce: Arc<dyn crate::commerce::Source>,
+    /// The catalogue's product names as speech hints for calls, refreshed every few minutes.
+    pub voice_hints: Arc<crate::channels::voice::Hints>,
 }

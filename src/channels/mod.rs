@@ -15,6 +15,7 @@ pub mod optin;
 pub mod sms;
 pub mod status;
 pub mod upload;
+pub mod voice;
 pub mod webchat;
 
 use std::sync::LazyLock;

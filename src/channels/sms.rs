@@ -49,7 +49,7 @@ async fn receive_sms(State(state): State<AppState>, form: TwilioForm) -> Result<
     }
     let handled = state.pipeline.handle(inbound, location).await?;
     let texts = match &handled {
-        Handled::Replied { conversation_id, texts } => {
+        Handled::Replied { conversation_id, texts, .. } => {
             tracing::Span::current().record("conversation_id", conversation_id.as_str());
             texts.as_slice()
         }

@@ -1,6 +1,8 @@
 //! Consent on every inbound message, before ownership and flows: a revocation is recorded and
 //! confirmed once; START (or YES from an opted-out number) re-subscribes; HELP is answered;
-//! and after an opt-out the bot stays silent. A flow can never override this step.
+//! and after an opt-out the bot stays silent — except on a call the customer made, which is
+//! answered (a spoken revocation still counts, for calls and texts alike). A flow can never
+//! override this step.
 //!
 //! Owns the decision and the ledger entry; the pipeline renders the reply it names.
 
@@ -93,7 +95,10 @@ pub async fn apply(
                 recorded: Some(("opt_in", "double_opt_in")),
             })
         }
-        Keyword::OptIn if !verdict.soft || opted_out || inbound.opt_out_type.is_some() => {
+        // On a call, a soft "yes" answers the bot's question; it is never taken for START.
+        Keyword::OptIn
+            if !verdict.soft || (opted_out && inbound.channel != Channel::Voice) || inbound.opt_out_type.is_some() =>
+        {
             let consent = NewConsent { phone, purpose: TRANSACTIONAL, action: "opt_in", source, evidence: evidence() };
             consent::record(tx, &consent, now_ms).await?;
             let decision = if twilio_answered { Decision::Silent } else { Decision::Reply("consent/opted_in") };
@@ -103,7 +108,9 @@ pub async fn apply(
             let decision = if twilio_answered { Decision::Silent } else { Decision::Reply("consent/help") };
             Ok(Outcome { decision, opted_out, recorded: None })
         }
-        Keyword::OptIn | Keyword::None if opted_out => {
+        // A number that opted out gets no texts; but a caller is talking to us now, and is
+        // answered (nothing is texted to them: the send gate still refuses).
+        Keyword::OptIn | Keyword::None if opted_out && inbound.channel != Channel::Voice => {
             Ok(Outcome { decision: Decision::Silent, opted_out, recorded: None })
         }
         Keyword::OptIn | Keyword::None => Ok(Outcome { decision: Decision::Continue, opted_out, recorded: None }),

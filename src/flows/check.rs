@@ -298,8 +298,9 @@ fn check_flow(ctx: &mut Ctx, file: FlowFile) -> Option<Flow> {
         ctx.intent(intent);
     }
     for event in &file.triggers.events {
-        if !KNOWN_EVENTS.contains(&event.value.as_str()) {
-            let msg = format!("unknown event {:?} (known: {})", event.value, KNOWN_EVENTS.join(", "));
+        if !KNOWN_EVENTS.contains(&event.value.as_str()) && !OWN_EVENTS.contains(&event.value.as_str()) {
+            let known = KNOWN_EVENTS.iter().chain(OWN_EVENTS).copied().collect::<Vec<_>>().join(", ");
+            let msg = format!("unknown event {:?} (known: {known})", event.value);
             ctx.error(event, msg);
         }
     }

@@ -194,6 +194,20 @@ impl Flow {
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)
     }
+
+    /// Every word its questions take as an option ("order", "payment", "1"), in order.
+    pub fn option_words(&self) -> Vec<String> {
+        let options = self.steps.iter().flat_map(|s| match &s.kind {
+            StepKind::Ask { expect, .. } => expect.as_slice(),
+            _ => &[],
+        });
+        options
+            .flat_map(|e| match &e.matcher {
+                Matcher::Options(words) => words.clone(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
 }
 
 /// Every flow and intent, checked, and the classifier trained on the intents' examples. Swapped
@@ -337,3 +351,5 @@ impl FlowSet {
 /// Events the platform may send (see the events API); a trigger naming another is a typo.
 pub const KNOWN_EVENTS: &[&str] =
     &["payment.declined", "account.locked", "limit.exceeded", "inventory.sync_error", "order.updated"];
+/// Events leafdesk raises itself (a phone call starting); flows may start on them too.
+pub const OWN_EVENTS: &[&str] = &["call.started"];

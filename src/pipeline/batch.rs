@@ -141,10 +141,20 @@ impl Batch {
         self.replies.extend(texts.iter().map(|body| messages::NewReply {
             conversation_id: conversation_id.to_owned(),
             channel: inbound.channel.as_str(),
-            reply_to: message_id.to_owned(),
+            reply_to: Some(message_id.to_owned()),
             body: body.clone(),
         }));
         self.given.insert(inbound.provider_id.clone(), texts.to_vec());
+    }
+
+    /// Queues what the bot says first on a call (no message answered), for the batch's insert.
+    pub(super) fn record_greeting(&mut self, conversation_id: &str, channel: &'static str, texts: &[String]) {
+        self.replies.extend(texts.iter().map(|body| messages::NewReply {
+            conversation_id: conversation_id.to_owned(),
+            channel,
+            reply_to: None,
+            body: body.clone(),
+        }));
     }
 
     pub(super) async fn flush_replies(&mut self, tx: &mut Tx<'_>, now: i64) -> Result<(), StoreError> {

@@ -29,6 +29,8 @@ use crate::commerce::Source;
 use crate::domain::{Channel, ConversationId, Inbound};
 use crate::flows::{Assets, Library};
 use crate::metrics::Metrics;
+pub use crate::queue::staffing::Answer;
+use crate::queue::staffing::Staffing;
 use crate::store::locations::Location;
 use crate::store::{self, Backend, Store, StoreError};
 
@@ -38,8 +40,8 @@ pub const MAX_BATCH: usize = 64;
 /// What happened to one inbound message or event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handled {
-    /// The bot answered a message with these texts (possibly none).
-    Replied { conversation_id: String, texts: Vec<String> },
+    /// The bot answered a message with these texts (possibly none), and what a call does next.
+    Replied { conversation_id: String, texts: Vec<String>, then: Then },
     /// A platform event ran: what became of it, and the texts queued for the customer.
     Event { outcome: EventOutcome, texts: Vec<String> },
     /// A retry of a message or event already handled: a message's stored reply, sent again
@@ -47,6 +49,18 @@ pub enum Handled {
     Duplicate { texts: Vec<String> },
     /// A human owns the conversation: stored on the ticket, the bot stays silent.
     Silent { conversation_id: String },
+}
+
+/// What follows the bot's words on a call (other channels have nothing to do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Then {
+    /// Listen for the customer's next words.
+    #[default]
+    Listen,
+    /// A person takes it from here: now (hold in `queue`), or by calling back.
+    Handoff { queue: String, answer: Answer },
+    /// The customer asked us to stop: end the call.
+    HangUp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +118,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub commerce: Arc<dyn Source>,
     pub actions: ActionConfig,
+    /// When a call handed off reaches a person.
+    pub staffing: Staffing,
 }
 
 #[derive(Clone)]

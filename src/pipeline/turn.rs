@@ -12,7 +12,7 @@
 use serde_json::json;
 
 use super::batch::Batch;
-use super::{Context, EventOutcome, Handled, Job, PipelineError, PlatformEvent, Trigger, TurnReport};
+use super::{Answer, Context, EventOutcome, Handled, Job, PipelineError, PlatformEvent, Then, Trigger, TurnReport};
 use crate::actions::{self, ActionContext};
 use crate::compliance::{self, consent::Decision};
 use crate::domain::conversation::Ownership;
@@ -74,9 +74,11 @@ pub(super) async fn turn(
             }
             consent_recorded = consent.recorded;
             if let Decision::Silent | Decision::Reply(_) = consent.decision {
-                let look =
-                    Look { assets, contact: &contact, location: &job.location, channel: inbound.channel, now_ms: now };
-                let handled = consent_reply(batch, conv_ix, inbound, &message_id, &look, &consent.decision);
+                let look = Look::new(assets, &contact, &job.location, inbound.channel, now);
+                let mut handled = consent_reply(batch, conv_ix, inbound, &message_id, &look, &consent.decision);
+                if let (Handled::Replied { then, .. }, true) = (&mut handled, consent.opted_out) {
+                    *then = Then::HangUp; // a call ends where the customer asked us to stop
+                }
                 return Ok(TurnReport { consent: consent.recorded, ..TurnReport::just(handled) });
             }
         }
@@ -155,12 +157,28 @@ pub(super) async fn turn(
     }
     batch.conversations[conv_ix].state = state;
 
-    // 4. Effects: texts, hand-offs, reports.
+    // 4. Effects: texts, hand-offs, reports. On a call, a hand-off asks first whether someone
+    // can take it now; the bot's words say so.
     if effects.iter().any(|e| matches!(e, Effect::Handoff(_) | Effect::Report(_))) {
         batch.flush_replies(tx, now).await?; // the summary reads this batch's earlier replies too
     }
     let channel = job.trigger.channel();
-    let look = Look { assets, contact: &contact, location: &job.location, channel, now_ms: now };
+    let mut look = Look::new(assets, &contact, &job.location, channel, now);
+    look.opted_out = batch.opted_out.contains(&contact.phone);
+    let handoff_queue = effects.iter().find_map(|e| match e {
+        Effect::Handoff(ticket) => Some(ticket.queue.as_str()),
+        _ => None,
+    });
+    let mut then = Then::Listen;
+    if let Some(queue) = handoff_queue {
+        let answer = if channel == Channel::Voice {
+            ctx.staffing.answer(tx, &assets.flows.queues, queue, &job.location.timezone, now).await?
+        } else {
+            Answer::Now
+        };
+        look.answer = Some(answer);
+        then = Then::Handoff { queue: queue.to_owned(), answer };
+    }
     let applied = apply_effects(tx, &look, &mut batch.conversations[conv_ix], &before, &effects, now).await?;
     batch.outcomes.extend(applied.ended);
 
@@ -168,7 +186,21 @@ pub(super) async fn turn(
     let handled = match &job.trigger {
         Trigger::Message(inbound) => {
             batch.record_replies(inbound, &conversation_id, &message_id, &applied.texts);
-            Handled::Replied { conversation_id, texts: applied.texts }
+            Handled::Replied { conversation_id, texts: applied.texts, then }
+        }
+        // A call's start: the bot speaks first, in the call itself.
+        Trigger::Event(event) if event.channel == Channel::Voice => {
+            batch.record_greeting(&conversation_id, Channel::Voice.as_str(), &applied.texts);
+            let outcome = EventOutcome {
+                conversation_id,
+                flow: assets.flows.flow_for_event(&event.event_type).map(|f| f.id.clone()),
+                channel: event.channel.as_str().to_owned(),
+                messages_queued: 0,
+                handed_off_to: applied.handoff_queue.clone(),
+                reported_to: applied.report_queue,
+                person_has_it: false,
+            };
+            Handled::Event { outcome, texts: applied.texts }
         }
         Trigger::Event(event) => {
             for body in &applied.texts {
@@ -240,7 +272,7 @@ fn consent_reply(
     }
     let conversation_id = conv.conversation_id.clone();
     batch.record_replies(inbound, &conversation_id, message_id, &texts);
-    Handled::Replied { conversation_id, texts }
+    Handled::Replied { conversation_id, texts, then: Then::Listen }
 }
 
 /// Keeps what became of an event with its receipt, for the platform's retries.
@@ -260,6 +292,22 @@ struct Look<'a> {
     channel: Channel,
     /// "Today" for times the templates say.
     now_ms: i64,
+    /// The customer opted out of texts: a link cannot be texted during a call.
+    opted_out: bool,
+    /// A hand-off in this turn: whether a person takes it now (calls: else a callback).
+    answer: Option<Answer>,
+}
+
+impl<'a> Look<'a> {
+    fn new(
+        assets: &'a Assets,
+        contact: &'a contacts::Contact,
+        location: &'a Location,
+        channel: Channel,
+        now_ms: i64,
+    ) -> Self {
+        Self { assets, contact, location, channel, now_ms, opted_out: false, answer: None }
+    }
 }
 
 /// What the effects of one turn came to.
@@ -285,7 +333,7 @@ async fn apply_effects(
     effects: &[Effect],
     now: i64,
 ) -> Result<Applied, StoreError> {
-    let data = render_data(look, &conv.state);
+    let mut data = render_data(look, &conv.state);
     let mut applied = Applied {
         texts: Vec::new(),
         outcomes: Vec::new(),
@@ -297,6 +345,10 @@ async fn apply_effects(
     let mut guards = Vec::new();
     for effect in effects {
         match effect {
+            Effect::Say { template } if look.channel == Channel::Voice => {
+                let spoken = say_on_a_call(tx, look, &conv.conversation_id, template, &mut data, now).await?;
+                applied.texts.push(spoken);
+            }
             Effect::Say { template } => {
                 applied.texts.push(render(look.assets, template, &look.contact.locale, look.channel, &data));
             }
@@ -310,7 +362,10 @@ async fn apply_effects(
                 guards.push(reason.clone());
             }
             Effect::Handoff(ticket) => {
-                let reason = guards.iter().fold(ticket.reason.clone(), |r, g| format!("{r} (guard: {g})"));
+                let mut reason = guards.iter().fold(ticket.reason.clone(), |r, g| format!("{r} (guard: {g})"));
+                if let Some(Answer::CallbackAt(_) | Answer::CallbackSoon) = look.answer {
+                    reason.push_str(" — CALL BACK: the caller could not be put through to a person");
+                }
                 let ticket = Ticket { reason, ..ticket.clone() };
                 let ticket_id = open_ticket(tx, conv, before, &ticket, now).await?;
                 conv.ownership = Ownership::Queued;
@@ -336,6 +391,49 @@ async fn apply_effects(
     applied.texts = join_for_channel(std::mem::take(&mut applied.texts));
     Ok(applied)
 }
+
+/// What the bot says on a call for `template`. A text that carries a link (the ACH checkout, an
+/// upload link) cannot be spoken usefully: its text version goes by SMS when the customer has
+/// not opted out, and the spoken words say it was texted (`link_texted` for a template's voice
+/// variant; otherwise the link is cut and `voice/link_texted` or `voice/link_not_texted` added).
+async fn say_on_a_call(
+    tx: &mut Tx<'_>,
+    look: &Look<'_>,
+    conversation_id: &str,
+    template: &str,
+    data: &mut serde_json::Value,
+    now: i64,
+) -> Result<String, StoreError> {
+    let locale = &look.contact.locale;
+    let written = render(look.assets, template, locale, Channel::Sms, data);
+    let has_link = URL.is_match(&written);
+    let texted = has_link && !look.opted_out;
+    if texted {
+        let message = NewOutbound {
+            conversation_id: Some(conversation_id),
+            location_id: &look.location.location_id,
+            to_phone: &look.contact.phone,
+            purpose: "transactional",
+            body: &written,
+            reply: None,
+        };
+        outbox::enqueue(tx, &message, now).await?;
+    }
+    data["link_texted"] = json!(texted);
+    let voice_variant =
+        look.assets.templates.resolve(template, locale, Channel::Voice).is_some_and(|name| name.ends_with(".voice"));
+    let spoken = render(look.assets, template, locale, Channel::Voice, data);
+    if !has_link || voice_variant {
+        return Ok(spoken);
+    }
+    let note = if texted { "voice/link_texted" } else { "voice/link_not_texted" };
+    let cut = URL.replace_all(&spoken, "").to_string();
+    Ok(format!("{} {}", cut.trim_end(), render(look.assets, note, locale, Channel::Voice, data)))
+}
+
+/// A web link in a text.
+static URL: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"https?://\S+").expect("URL pattern compiles"));
 
 /// Files `ticket` for the conversation with the summary a person reads first; its id.
 async fn open_ticket(
@@ -436,6 +534,14 @@ fn render_data(look: &Look<'_>, state: &State) -> serde_json::Value {
         "slots": state.slots,
         // Misunderstood messages in a row: the menu says sorry first when it is not 0.
         "misses": state.misses,
+        // Calls: whether a link was texted, and when someone calls back after a hand-off
+        // (`at_ms` 0: as soon as someone is free); false when a person takes the call now.
+        "link_texted": false,
+        "callback": match look.answer {
+            Some(Answer::CallbackAt(at_ms)) => json!({ "at_ms": at_ms }),
+            Some(Answer::CallbackSoon) => json!({ "at_ms": 0 }),
+            Some(Answer::Now) | None => json!(false),
+        },
         "channel": look.channel.as_str(),
         "now_ms": look.now_ms,
     })

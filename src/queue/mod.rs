@@ -5,6 +5,8 @@
 //!
 //! Owns these rules; the SQL is `store::tickets`, the pages `console`.
 
+pub mod staffing;
+
 use crate::compliance::gate::{self, Recipient, Verdict};
 use crate::domain::staff::{Role, Roles};
 use crate::domain::MAX_MESSAGE_CHARS;

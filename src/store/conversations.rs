@@ -186,6 +186,19 @@ impl Conversation {
     }
 }
 
+const CLOSE_IDLE: &str = "update conversation set closed_at_ms = $2, version = version + 1
+    where conversation_id = $1 and ownership = 'bot' and closed_at_ms is null";
+
+/// Closes a conversation the bot has (a call that ended): the next one starts afresh. One a
+/// person owns stays open for them. `true` when it was closed now.
+///
+/// # Errors
+/// Database failures.
+pub async fn close_if_bot(tx: &mut Tx<'_>, conversation_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(CLOSE_IDLE).bind(conversation_id).bind(now_ms).execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// # Errors
 /// Database failures, or a stored state that no longer parses.
 #[tracing::instrument(skip_all)]

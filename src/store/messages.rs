@@ -22,7 +22,8 @@ pub struct NewInbound<'a> {
 pub struct NewReply {
     pub conversation_id: String,
     pub channel: &'static str,
-    pub reply_to: String,
+    /// The inbound message answered; none for what the bot says first (a call's greeting).
+    pub reply_to: Option<String>,
     pub body: String,
 }
 
@@ -103,7 +104,7 @@ pub async fn insert_replies(tx: &mut Tx<'_>, replies: &[NewReply], now_ms: i64) 
             .bind(crate::new_id())
             .bind(r.conversation_id.as_str())
             .bind(r.channel)
-            .bind(r.reply_to.as_str())
+            .bind(r.reply_to.as_deref())
             .bind(r.body.as_str())
             .bind(now)
             .bind(now);

@@ -22,3 +22,14 @@ pub async fn record(
         sqlx::query(RECORD).bind(key).bind(kind).bind(detail.to_string()).bind(now_ms).execute(&mut **tx).await?;
     Ok(done.rows_affected() == 1)
 }
+
+const DETAIL: &str = "select detail from webhook_receipt where receipt_key = $1";
+
+/// What a receipt recorded, if `key` was seen.
+///
+/// # Errors
+/// Database failures, or a detail that is not JSON.
+pub async fn detail(store: &super::Store, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as(DETAIL).bind(key).fetch_optional(store.pool()).await?;
+    row.map(|(d,)| serde_json::from_str(&d).map_err(|e| super::corrupt("receipt detail", e))).transpose()
+}

@@ -46,6 +46,18 @@ const HAND_BACK: &str = "update conversation set ownership = 'resolved', open_ti
         version = version + 1
     where open_ticket_id = $1";
 
+const OPEN_QUEUE: &str =
+    "select queue from ticket where conversation_id = $1 and status = 'open' order by created_at_ms desc limit 1";
+
+/// The queue of the conversation's open ticket, if it has one.
+///
+/// # Errors
+/// Database failures.
+pub async fn open_queue(store: &Store, conversation_id: &str) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as(OPEN_QUEUE).bind(conversation_id).fetch_optional(store.pool()).await?;
+    Ok(row.map(|(q,)| q))
+}
+
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all, fields(queue = %t.queue))]

@@ -19,4 +19,5 @@ mod sms;
 mod status;
 mod understanding;
 mod uploads;
+mod voice;
 mod webchat;
