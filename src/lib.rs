@@ -58,6 +58,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod templates;
+pub mod transcripts;
 pub mod twilio;
 pub mod understanding;
 pub mod uploads;

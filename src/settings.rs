@@ -85,6 +85,9 @@ pub struct Settings {
     pub voice_staffing: crate::queue::staffing::Staffing,
     /// Speech Twilio is less sure of than this (0 to 1) is asked again (`LEAFDESK_VOICE_MIN_CONFIDENCE`).
     pub voice_min_confidence: f64,
+    /// Transcribe calls a person takes (Twilio Real-Time Transcription) onto their ticket
+    /// (`LEAFDESK_VOICE_TRANSCRIBE_CALLS`, off by default: Twilio bills it per minute).
+    pub voice_transcribe_calls: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +129,7 @@ const KEYS: &[&str] = &[
     "LEAFDESK_VOICE_STAFFED_HOURS",
     "LEAFDESK_VOICE_WHEN_NOBODY",
     "LEAFDESK_VOICE_MIN_CONFIDENCE",
+    "LEAFDESK_VOICE_TRANSCRIBE_CALLS",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -231,6 +235,10 @@ impl Settings {
             accept_v1_signatures: parse_bool("LEAFDESK_ACCEPT_V1_SIGNATURES", get("LEAFDESK_ACCEPT_V1_SIGNATURES"))?,
             voice_staffing: parse_staffing(get("LEAFDESK_VOICE_STAFFED_HOURS"), get("LEAFDESK_VOICE_WHEN_NOBODY"))?,
             voice_min_confidence: parse_confidence(get("LEAFDESK_VOICE_MIN_CONFIDENCE"))?,
+            voice_transcribe_calls: parse_bool(
+                "LEAFDESK_VOICE_TRANSCRIBE_CALLS",
+                get("LEAFDESK_VOICE_TRANSCRIBE_CALLS"),
+            )?,
         })
     }
 

@@ -178,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::assets::router())
         .merge(channels::sms::router())
         .merge(channels::voice::router())
+        .merge(channels::transcripts::router())
         .merge(channels::status::router())
         .merge(channels::optin::router())
         .merge(channels::webchat::router())

@@ -31,5 +31,9 @@ pub struct AppState {
     /// The commerce port's source: handlers read customers through it.
     pub commerce: Arc<dyn crate::commerce::Source>,
     /// The catalogue's product names as speech hints for calls, refreshed every few minutes.
-    pub voice_hints: Arc<crate::channels::voice::Hints>,
+    pub voice_hints: Arc<VoiceHints>,
 }
+
+/// The catalogue's product names as last read for calls' speech hints, and when (ms).
+#[derive(Debug, Default)]
+pub struct VoiceHints(pub std::sync::Mutex<Option<(i64, Vec<String>)>>);

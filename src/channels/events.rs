@@ -106,9 +106,21 @@ fn answer(event_id: &str, outcome: &EventOutcome, duplicate: bool) -> Value {
 /// # Errors
 /// 415, 413, or 401 naming what is wrong with the signature.
 pub async fn signed_body(state: &AppState, request: Request) -> Result<(Integration, axum::body::Bytes), AppError> {
+    signed_body_within(state, request, MAX_EVENT_BYTES).await
+}
+
+/// [`signed_body`] with another size limit (a call's transcript is larger than any event).
+///
+/// # Errors
+/// As [`signed_body`].
+pub async fn signed_body_within(
+    state: &AppState,
+    request: Request,
+    limit: usize,
+) -> Result<(Integration, axum::body::Bytes), AppError> {
     let (parts, body) = request.into_parts();
     check_json(&parts.headers)?;
-    let body = to_bytes(body, MAX_EVENT_BYTES).await.map_err(|_| AppError::TooLarge(MAX_EVENT_BYTES))?;
+    let body = to_bytes(body, limit).await.map_err(|_| AppError::TooLarge(limit))?;
     let header_text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let signed = crate::signed::Request {
         timestamp: header_text("x-leafdesk-timestamp"),

@@ -14,6 +14,7 @@ pub mod headers;
 pub mod optin;
 pub mod sms;
 pub mod status;
+pub mod transcripts;
 pub mod upload;
 pub mod voice;
 pub mod webchat;

@@ -18,7 +18,7 @@
 //!
 //! Owns Twilio's call fields and the spoken form of the bot's words.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -194,7 +194,7 @@ async fn gather(
             match then {
                 Then::Listen => listen(&state, &locale, next, &texts).await,
                 Then::HangUp => say_then(&locale, &texts, Verb::Hangup),
-                Then::Handoff { queue, answer: Answer::Now } => say_then(&locale, &texts, enqueue(&queue)),
+                Then::Handoff { queue, answer: Answer::Now } => hold(&state, &locale, &texts, &queue),
                 Then::Handoff { .. } => {
                     state.metrics.inc("leafdesk_calls_total", &[("event", "callback_ticket")]);
                     say_then(&locale, &texts, Verb::Hangup)
@@ -234,7 +234,7 @@ async fn to_person(
     let mut said = texts.to_vec();
     said.push(render(state, locale, "human_handoff/ack", &data));
     Ok(match answer {
-        Answer::Now => say_then(locale, &said, enqueue(&queue)),
+        Answer::Now => hold(state, locale, &said, &queue),
         _ => say_then(locale, &said, Verb::Hangup),
     })
 }
@@ -295,6 +295,20 @@ fn say_then(locale: &str, texts: &[String], last: Verb) -> VoiceResponse {
     says(locale, texts).into_iter().fold(VoiceResponse::new(), VoiceResponse::verb).verb(last)
 }
 
+/// Says `texts` and holds the caller in `queue`'s Twilio queue; with transcription on, the
+/// rest of the call (the person's side too) is transcribed onto the ticket.
+fn hold(state: &AppState, locale: &str, texts: &[String], queue: &str) -> VoiceResponse {
+    let mut response = says(locale, texts).into_iter().fold(VoiceResponse::new(), VoiceResponse::verb);
+    if state.settings.voice_transcribe_calls {
+        let path = "/webhooks/twilio/voice/transcription";
+        let callback =
+            state.settings.public_url.as_ref().map_or_else(|| path.to_owned(), |base| format!("{base}{path}"));
+        let language = Some(speech_language(locale).to_owned());
+        response = response.verb(Verb::StartTranscription { callback, language });
+    }
+    response.verb(enqueue(queue))
+}
+
 /// Says one template and hangs up.
 fn end(state: &AppState, locale: &str, template: &str, data: &serde_json::Value) -> Response {
     twiml(&say_then(locale, &[render(state, locale, template, data)], Verb::Hangup))
@@ -347,10 +361,6 @@ fn voice_language(locale: &str) -> &'static str {
         "en-US"
     }
 }
-
-/// The catalogue's product names, as read at an instant.
-#[derive(Debug, Default)]
-pub struct Hints(Mutex<Option<(i64, Vec<String>)>>);
 
 /// Words the recognizer should expect: what the menu listens for, then the catalogue's product
 /// names (read at most every few minutes).

@@ -195,6 +195,25 @@ impl Flow {
         self.steps.iter().position(|s| s.id == id)
     }
 
+    /// The ticket this flow's first hand-off (or report) step opens: flows that never need a
+    /// person (the menu, small talk) have none.
+    pub fn handoff_ticket(&self) -> Option<Ticket> {
+        self.steps.iter().find_map(|s| match &s.kind {
+            StepKind::Handoff(t) | StepKind::Report(t) => Some(t.clone()),
+            _ => None,
+        })
+    }
+
+    /// The description's first line, for a ticket's reason.
+    pub fn description_line(&self) -> String {
+        let line = self.description.lines().next().unwrap_or(&self.id).trim().trim_end_matches('.');
+        if line.is_empty() {
+            self.id.clone()
+        } else {
+            line.to_owned()
+        }
+    }
+
     /// Every word its questions take as an option ("order", "payment", "1"), in order.
     pub fn option_words(&self) -> Vec<String> {
         let options = self.steps.iter().flat_map(|s| match &s.kind {

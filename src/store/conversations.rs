@@ -186,6 +186,17 @@ impl Conversation {
     }
 }
 
+const PARTIES: &str = "select c.phone, v.location_id from conversation v join contact c on c.contact_id = v.contact_id
+    where v.conversation_id = $1";
+
+/// The customer's number and the location of a conversation.
+///
+/// # Errors
+/// Database failures.
+pub async fn parties(store: &super::Store, conversation_id: &str) -> Result<Option<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(PARTIES).bind(conversation_id).fetch_optional(store.pool()).await?)
+}
+
 const CLOSE_IDLE: &str = "update conversation set closed_at_ms = $2, version = version + 1
     where conversation_id = $1 and ownership = 'bot' and closed_at_ms is null";
 

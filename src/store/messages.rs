@@ -85,6 +85,43 @@ pub async fn claim_many(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
+/// One segment of a call's transcript, as stored: the customer's words inbound, a person's or
+/// the bot's outbound, at the instant it was said.
+pub struct Spoken<'a> {
+    pub message_id: &'a str,
+    pub conversation_id: &'a str,
+    /// Unique per segment: a segment sent twice is stored once.
+    pub provider_id: &'a str,
+    pub inbound: bool,
+    pub body: &'a str,
+    pub confidence: Option<f64>,
+    pub at_ms: i64,
+}
+
+const SPOKEN: &str = "insert into message (message_id, conversation_id, direction, channel, provider_id, body,
+    status, confidence, created_at_ms, updated_at_ms) values ($1, $2, $3, 'voice', $4, $5, $6, $7, $8, $8)
+    on conflict (provider_id) do nothing";
+
+/// Stores a transcript segment unless one with its provider id is stored; `true` if stored now.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_spoken(tx: &mut Tx<'_>, s: &Spoken<'_>) -> Result<bool, StoreError> {
+    let (direction, status) = if s.inbound { ("inbound", "received") } else { ("outbound", "spoken") };
+    let done = sqlx::query(SPOKEN)
+        .bind(s.message_id)
+        .bind(s.conversation_id)
+        .bind(direction)
+        .bind(s.provider_id)
+        .bind(s.body)
+        .bind(status)
+        .bind(s.confidence)
+        .bind(s.at_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Stores replies sent inline (TwiML), in order, in one statement.
 ///
 /// # Errors

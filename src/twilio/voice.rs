@@ -24,6 +24,12 @@ pub enum Verb {
         action: Option<String>,
         wait_url: Option<String>,
     },
+    /// `<Start><Transcription>`: transcribe the rest of the call in real time (both sides),
+    /// posting final segments to `callback` (Twilio's Real-Time Transcription).
+    StartTranscription {
+        callback: String,
+        language: Option<String>,
+    },
     /// Ask for the next document at `url` (POST).
     Redirect {
         url: String,
@@ -112,6 +118,17 @@ fn write_verb(out: &mut String, verb: &Verb) {
                 ("waitUrlMethod", wait_method),
             ];
             element(out, "Enqueue", &attrs, Some(name));
+        }
+        Verb::StartTranscription { callback, language } => {
+            out.push_str("<Start>");
+            let attrs = [
+                ("languageCode", language.as_deref()),
+                ("statusCallbackMethod", Some("POST")),
+                ("statusCallbackUrl", Some(callback.as_str())),
+                ("track", Some("both_tracks")),
+            ];
+            element(out, "Transcription", &attrs, None);
+            out.push_str("</Start>");
         }
         Verb::Redirect { url } => element(out, "Redirect", &[("method", Some("POST"))], Some(url)),
         Verb::Hangup => element(out, "Hangup", &[], None),

@@ -17,6 +17,7 @@ mod outbox;
 mod reload;
 mod sms;
 mod status;
+mod transcripts;
 mod understanding;
 mod uploads;
 mod voice;
