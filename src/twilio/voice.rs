@@ -339,4 +339,19 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_transcription_starts_on_both_tracks_posting_to_its_callback() {
+        // Twilio's example: <Start><Transcription statusCallbackUrl="https://example.com/your-callback-url"/></Start>
+        let start =
+            Verb::StartTranscription { callback: "https://example.com/your-callback-url".into(), language: None };
+        let xml = VoiceResponse::new()
+            .verb(start)
+            .verb(Verb::Enqueue { name: "leafdesk-general".into(), action: None, wait_url: None })
+            .to_xml();
+        assert_eq!(
+            xml,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Start><Transcription statusCallbackMethod="POST" statusCallbackUrl="https://example.com/your-callback-url" track="both_tracks"/></Start><Enqueue>leafdesk-general</Enqueue></Response>"#
+        );
+    }
 }
