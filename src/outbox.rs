@@ -165,7 +165,13 @@ async fn deliver(
         }
         _ => Vec::new(),
     };
-    match gate::decide(&row.purpose, gate.consent, now_ms, &recipient, &recent) {
+    let verdict = if row.to_phone.starts_with(crate::domain::VISITOR_PREFIX) {
+        // A web visitor who never gave a number: nothing to text.
+        gate::Verdict::Block { reason: "a web visitor without a phone number cannot be texted".into() }
+    } else {
+        gate::decide(&row.purpose, gate.consent, now_ms, &recipient, &recent)
+    };
+    match verdict {
         Verdict::Block { reason } => return release("blocked", now_ms, &reason),
         Verdict::Hold { until_ms, reason } => return release("held", until_ms, &reason),
         Verdict::Send => {}

@@ -182,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::status::router())
         .merge(channels::optin::router())
         .merge(channels::webchat::router())
+        .merge(channels::widget::router())
         .merge(channels::events::router())
         .merge(channels::customers::router())
         .merge(channels::upload::router(state.uploads.max_bytes))
@@ -194,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), channels::headers::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .merge(crate::console::live_router())
+        .merge(channels::widget::live_router())
         .layer(CatchPanicLayer::custom(panicked))
         // The span names the matched route (recorded by `track_latency`), never the raw path:
         // paths carry upload tokens and customer ids.

@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 const PAGES_CSS: &str = include_str!("../../static/pages.css");
 const CHAT_JS: &str = include_str!("../../static/chat.js");
+const WIDGET_FRAME_JS: &str = include_str!("../../static/widget-frame.js");
 const CONSOLE_CSS: &str = include_str!("../../static/console.css");
 const CONSOLE_JS: &str = include_str!("../../static/console.js");
 /// An hour: long enough to spare phones the download, short enough for a fix to arrive.
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/static/pages.css", asset(CSS, PAGES_CSS))
         .route("/static/chat.js", asset(JS, CHAT_JS))
+        .route("/static/widget-frame.js", asset(JS, WIDGET_FRAME_JS))
         .route("/static/console.css", asset(CSS, CONSOLE_CSS))
         .route("/static/console.js", asset(JS, CONSOLE_JS))
 }

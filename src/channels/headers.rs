@@ -19,8 +19,9 @@ const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'sel
 const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    // The chat widget and the opt-in form are made to sit in the store's own pages.
-    let embeddable = matches!(req.uri().path(), "/chat" | "/consent/optin");
+    // The chat (signed-in and any visitor's) and the opt-in form sit in the store's own pages.
+    let embeddable = matches!(req.uri().path(), "/chat" | "/widget" | "/consent/optin");
+    let widget = req.uri().path() == "/widget";
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     // Those may be framed by the store's own site (LEAFDESK_CHAT_EMBED_ORIGINS);
@@ -28,6 +29,12 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let ancestors = match (&state.settings.chat_embed_origins, embeddable) {
         (Some(origins), true) => origins.as_str(),
         _ => "'none'",
+    };
+    // The widget's chat is framed by our own demo site too (`/demo/site`).
+    let ancestors = match (widget, ancestors) {
+        (true, "'none'") => "'self'".to_owned(),
+        (true, origins) => format!("'self' {origins}"),
+        (false, origins) => origins.to_owned(),
     };
     let policy = format!("{PAGE_POLICY}; frame-ancestors {ancestors}");
     if let Ok(value) = HeaderValue::from_str(&policy) {

@@ -18,6 +18,7 @@ pub mod transcripts;
 pub mod upload;
 pub mod voice;
 pub mod webchat;
+pub mod widget;
 
 use std::sync::LazyLock;
 

@@ -151,8 +151,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppE
 #[derive(Debug, Deserialize)]
 pub struct ChatMessage {
     /// The widget's id for this message: a retry with the same id gets the first answer.
-    id: String,
-    text: String,
+    pub id: String,
+    pub text: String,
 }
 
 /// A chat message's checked fields: its id and trimmed text.

@@ -118,11 +118,26 @@ impl PhoneNumber {
         }
     }
 
+    /// An anonymous web visitor's sender key (`web:` and the visitor's id), kept where a phone
+    /// number goes: the visitor's contact and conversations are found by it, as a texter's are
+    /// by their number. Nothing is ever texted to it (the send gate refuses what is not E.164).
+    pub fn visitor(id: &str) -> Self {
+        Self(format!("{VISITOR_PREFIX}{id}"))
+    }
+
+    /// Whether this is a web visitor's key rather than a phone number.
+    pub fn is_visitor(&self) -> bool {
+        self.0.starts_with(VISITOR_PREFIX)
+    }
+
     /// The number with all but its last four digits hidden, for logs and CSR lists.
     pub fn masked(&self) -> String {
         mask_phone(&self.0)
     }
 }
+
+/// What begins a web visitor's sender key ([`PhoneNumber::visitor`]).
+pub const VISITOR_PREFIX: &str = "web:";
 
 /// Hides all but the last four digits of a phone-like string (`+1•••••••0123`).
 pub fn mask_phone(raw: &str) -> String {

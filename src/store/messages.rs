@@ -297,6 +297,43 @@ pub async fn chat_replies_after(
     .await?)
 }
 
+/// A message of a web chat as the widget shows it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ChatLine {
+    pub message_id: String,
+    /// inbound, outbound
+    pub direction: String,
+    pub body: String,
+    /// A person's reply: who wrote it (`Cam Lee`); none for the customer's and the bot's.
+    pub author: Option<String>,
+    pub at_ms: i64,
+}
+
+const CHAT_LINES: &str = "select message_id, direction, body, author, created_at_ms as at_ms from (
+        select message_id, direction, body, author, created_at_ms from message
+        where conversation_id = $1 order by message_id desc limit $2
+    ) recent order by message_id";
+const CHAT_REPLIES_AFTER: &str = "select message_id, direction, body, author, created_at_ms as at_ms from message
+    where conversation_id = $1 and direction = 'outbound' and reply_to is null and message_id > $2
+    order by message_id limit 50";
+
+/// A web chat's last `limit` messages, oldest first: what the widget shows after a reload.
+///
+/// # Errors
+/// Database failures.
+pub async fn chat_lines(store: &Store, conversation_id: &str, limit: i64) -> Result<Vec<ChatLine>, StoreError> {
+    Ok(sqlx::query_as(CHAT_LINES).bind(conversation_id).bind(limit).fetch_all(store.pool()).await?)
+}
+
+/// What the bot did not say in answer to a message — a person's replies, proactive messages —
+/// after message `after` (ids grow with time), oldest first: what a live widget is sent.
+///
+/// # Errors
+/// Database failures.
+pub async fn chat_pushed_after(store: &Store, conversation_id: &str, after: &str) -> Result<Vec<ChatLine>, StoreError> {
+    Ok(sqlx::query_as(CHAT_REPLIES_AFTER).bind(conversation_id).bind(after).fetch_all(store.pool()).await?)
+}
+
 /// A line of a customer's transcript: a message in or out on any channel, or a text still in
 /// the outbox (not sent yet, held, blocked or failed), with its delivery status.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]

@@ -112,6 +112,19 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Moves into the frame `css` names (the widget's chat), or back out with `None`.
+    async fn frame(&self, css: Option<&str>) {
+        match css {
+            Some(css) => {
+                let id = self.find(css).await;
+                self.call(reqwest::Method::POST, "/frame", json!({ "id": { ELEMENT: id } })).await;
+            }
+            None => {
+                self.call(reqwest::Method::POST, "/frame/parent", json!({})).await;
+            }
+        }
+    }
+
     /// Whether an element is there now (no waiting).
     async fn has(&self, css: &str) -> bool {
         let found =
@@ -356,4 +369,72 @@ async fn a_reviewer_approves_a_medical_document_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(status.0, "verified");
+}
+
+/// A store's website on another origin than leafdesk's: a page with the widget's one tag.
+async fn store_site(listener: std::net::TcpListener, app_url: String, location: String) {
+    let page = format!(
+        "<!doctype html><html><head><meta name=viewport content='width=device-width, initial-scale=1'>\
+         <title>Green Leaf Shop</title></head><body><h1>Green Leaf Shop</h1><p>Fresh flower, daily.</p>\
+         <script src='{app_url}/widget.js' data-location='{location}' async></script></body></html>"
+    );
+    listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let site = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(page) }));
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+}
+
+#[tokio::test]
+async fn a_visitor_of_the_stores_site_chats_in_the_bubble_reloads_and_gets_a_persons_reply_live() {
+    let site = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let site_url = format!("http://127.0.0.1:{}", site.local_addr().unwrap().port());
+    let app =
+        spawn_with(Options { env: vec![("LEAFDESK_CHAT_EMBED_ORIGINS", site_url.clone())], ..Options::default() })
+            .await;
+    let (location,): (String,) =
+        sqlx::query_as("select location_id from location").fetch_one(app.state.store.pool()).await.unwrap();
+    store_site(site, app.url(""), location).await;
+
+    let browser = Browser::start().await;
+    browser.resize(1280, 860).await;
+    browser.goto(&site_url).await;
+    browser.click("button[data-leafdesk=bubble]").await;
+    browser.frame(Some("iframe[data-leafdesk=chat]")).await;
+    assert!(browser.text("header").await.contains("Demo Dispensary"));
+    browser.type_into("#text", "hi").await;
+    browser.click("#send").await;
+    // The menu's numbered choices are buttons; the second is a declined payment.
+    let choice = browser.text(".choices button:nth-of-type(2)").await;
+    assert_eq!(choice, "A declined payment");
+    browser.click(".choices button:nth-of-type(2)").await;
+    // A visitor has no order to look up: the bot says so and asks a person to help.
+    browser.wait_text("#log", "asking a team member").await;
+    browser.frame(None).await;
+    browser.screenshot("widget-desktop").await;
+
+    // A reload (or a visit the next day): the bubble opens on the same conversation.
+    browser.goto(&site_url).await;
+    browser.click("button[data-leafdesk=bubble]").await;
+    browser.frame(Some("iframe[data-leafdesk=chat]")).await;
+    let history = browser.wait_text("#log", "A declined payment").await;
+    assert!(history.contains("hi"), "{history}");
+
+    // The person's reply arrives live, with their name.
+    let (ticket,): (String,) = sqlx::query_as("select ticket_id from ticket where status = 'open'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    leafdesk::store::tickets::queue_reply(
+        &app.state.store,
+        &ticket,
+        "Hi, Cam here. Let's sort out that payment.",
+        "Cam Lee",
+    )
+    .await
+    .unwrap();
+    let staff = browser.wait_text("#log p.staff", "Cam here").await;
+    assert!(staff.starts_with("Cam"), "the reply carries the person's first name: {staff}");
+    browser.frame(None).await;
+    browser.resize(390, 844).await;
+    browser.screenshot("widget-phone").await;
 }

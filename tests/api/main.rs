@@ -22,3 +22,4 @@ mod understanding;
 mod uploads;
 mod voice;
 mod webchat;
+mod widget;

@@ -1,0 +1,379 @@
+//! The web widget any visitor of a store's site can open: one tag,
+//! `<script src="https://bot.example.com/widget.js" data-location="LOCATION_ID" async></script>`,
+//! adds a chat bubble; the chat itself is a page of ours in a frame (`GET /widget`), so it talks
+//! to our API from our own origin. Only the origins in `LEAFDESK_CHAT_EMBED_ORIGINS` may frame
+//! it (`frame-ancestors`); any other site gets nothing shown.
+//!
+//! Visitors need no account. The first visit gets a visitor token, `visitor:<location>:<id>.<mac>`
+//! signed with the server's link key and kept in the browser; it is the visitor's identity from
+//! then on (a forged or altered one is refused), so the conversation — keyed by the visitor as a
+//! texter's is by their number — survives a reload and a return the next day.
+//!
+//! - `POST /api/v1/widget/session` `{location_id, visitor?}` → the visitor token and the
+//!   conversation so far (history after a reload);
+//! - `POST /api/v1/widget/messages` `{location_id, visitor, id, text}` → through the same pipeline
+//!   as every channel (consent words first), the bot's replies with their numbered choices as
+//!   quick-reply buttons; a retry with the same `id` gets the first answer;
+//! - `GET /api/v1/widget/events?location_id=…&visitor=…&after=…` → server-sent events: what the
+//!   bot did not say in answer — a person's replies (with their name), proactive messages — in
+//!   order, each with its message id as the event id, so a reconnect (`Last-Event-ID`) resumes
+//!   after the last one seen and nothing is shown twice.
+//!
+//! Owns the widget's wire format and pages; the turn is `pipeline`.
+
+use std::convert::Infallible;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::{self, Stream};
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::webchat::parse_json;
+use crate::domain::{Channel, Inbound, PhoneNumber};
+use crate::error::{AppError, Refused};
+use crate::pipeline::Handled;
+use crate::state::AppState;
+use crate::store::locations::{self, Location};
+use crate::store::{contacts, conversations, messages};
+
+const MAX_BODY_BYTES: usize = 16 * 1024;
+/// 50: the messages a reopened widget shows.
+const HISTORY: i64 = 50;
+/// 15 seconds: under the idle limits of common proxies and load balancers.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// 20 seconds: how often a live widget looks for new messages when no change was announced.
+const RECHECK: Duration = Duration::from_secs(20);
+const WIDGET_JS: &str = include_str!("../../static/widget.js");
+
+pub fn router() -> Router<AppState> {
+    let api = Router::new()
+        .route("/api/v1/widget/session", post(session))
+        .route("/api/v1/widget/messages", post(message))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new()
+        .route("/widget.js", get(script))
+        .route("/widget", get(frame))
+        .route("/demo/site", get(demo_site))
+        .merge(api)
+}
+
+/// The live stream, outside the request timeout (it stays open).
+pub fn live_router() -> Router<AppState> {
+    Router::new().route("/api/v1/widget/events", get(events))
+}
+
+/// The one tag's script: 5 minutes in caches, so a fix reaches every site soon.
+async fn script() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=300"),
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+    ];
+    (headers, WIDGET_JS).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct FrameQuery {
+    #[serde(default)]
+    location: String,
+    /// The visitor's browser language (`es-MX`, `en-US`).
+    #[serde(default)]
+    lang: String,
+}
+
+/// The chat inside the bubble's frame, in the visitor's language, in the store's colour.
+async fn frame(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Result<Response, AppError> {
+    let es = q.lang.to_ascii_lowercase().starts_with("es");
+    let locale = if es { "es" } else { "en" };
+    let Some(location) = find_location(&state, &q.location).await? else {
+        let html = state.pages.render("widget", &json!({ "problem": "no_location", "es": es }))?;
+        return Ok((StatusCode::NOT_FOUND, Html(html)).into_response());
+    };
+    let mut conn = state.store.pool().acquire().await.map_err(crate::store::StoreError::from)?;
+    let details = locations::details(&mut conn, &location.location_id).await?;
+    drop(conn);
+    let color = details["color"].as_str().filter(|c| HEX_COLOR.is_match(c)).unwrap_or("#2f6b3a").to_owned();
+    let contact = json!({ "contact": { "locale": locale } });
+    let greeting = state.library.get().templates.render("webchat/greeting", locale, Channel::Web, &contact)?;
+    let config =
+        json!({ "location_id": location.location_id, "locale": locale, "color": color, "name": location.name });
+    let data = json!({
+        "es": es,
+        "location": { "name": location.name },
+        "greeting": greeting,
+        "color": color,
+        "config_json": config.to_string().replace('<', "\\u003c"),
+    });
+    let html = state.pages.render("widget", &data)?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
+}
+
+/// The demo store's website with the widget embedded by its one tag (`serve --demo`).
+async fn demo_site(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let number = &state.settings.demo_number;
+    let Some(location) = state.locations.resolve(&state.store, number, None).await? else {
+        let text = "No demo store here: start leafdesk with `serve --demo` to see the widget on a store's site.";
+        return Ok((StatusCode::NOT_FOUND, text).into_response());
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost:8080");
+    let base = state.settings.public_url.clone().unwrap_or_else(|| format!("http://{host}"));
+    let data = json!({ "base": base, "location": { "name": location.name, "location_id": location.location_id } });
+    Ok(Html(state.pages.render("demo_site", &data)?).into_response())
+}
+
+/// `#1a2b3c`: a colour that is only a colour (it goes into a style attribute).
+static HEX_COLOR: LazyLock<Regex> = LazyLock::new(|| Regex::new("^#[0-9a-fA-F]{6}$").expect("colour pattern compiles"));
+
+async fn find_location(state: &AppState, id: &str) -> Result<Option<Location>, AppError> {
+    if id.is_empty() || id.len() > 64 || id.contains('\0') {
+        return Ok(None);
+    }
+    Ok(locations::get(&state.store, id).await?)
+}
+
+async fn location(state: &AppState, id: &str) -> Result<Location, AppError> {
+    find_location(state, id).await?.ok_or_else(|| {
+        AppError::rejected(
+            Refused::NotFound,
+            "unknown_location",
+            "no such location: the widget's data-location must be a location id (leafdesk location list)",
+        )
+    })
+}
+
+/// The token naming a new visitor of `location_id`.
+fn new_visitor(state: &AppState, location_id: &str) -> (String, String) {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    let id = hex::encode(bytes);
+    (state.uploads.sealer.sign_token(&format!("visitor:{location_id}:{id}")), id)
+}
+
+/// The visitor id a token names, if we signed it for this location.
+fn visitor_of(state: &AppState, location_id: &str, token: &str) -> Result<String, AppError> {
+    let refused = || {
+        AppError::rejected(
+            Refused::Unauthorized,
+            "bad_visitor",
+            "the visitor token is not one leafdesk gave for this location; start a new session without it",
+        )
+    };
+    let id = state.uploads.sealer.verify_token(token).ok_or_else(refused)?;
+    let rest = id.strip_prefix("visitor:").and_then(|r| r.strip_prefix(location_id)).and_then(|r| r.strip_prefix(':'));
+    rest.filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())).map(str::to_owned).ok_or_else(refused)
+}
+
+/// The visitor's open web conversation at the location, if they wrote before.
+async fn conversation_of(state: &AppState, visitor: &str, location_id: &str) -> Result<Option<String>, AppError> {
+    let Some(contact) = contacts::find(&state.store, PhoneNumber::visitor(visitor).as_ref()).await? else {
+        return Ok(None);
+    };
+    let mut tx = state.store.begin_read().await?;
+    let open = conversations::find_open(&mut tx, &contact.contact_id, location_id, "web").await?;
+    Ok(open.map(|c| c.conversation_id))
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionRequest {
+    location_id: String,
+    #[serde(default)]
+    visitor: Option<String>,
+}
+
+async fn session(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
+    let body = body.map_err(|_| AppError::TooLarge(MAX_BODY_BYTES))?;
+    let req: SessionRequest = parse_json(&body)?;
+    let location = location(&state, &req.location_id).await?;
+    let (token, visitor) = match req.visitor.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => (token.to_owned(), visitor_of(&state, &location.location_id, token)?),
+        None => new_visitor(&state, &location.location_id),
+    };
+    let lines = match conversation_of(&state, &visitor, &location.location_id).await? {
+        Some(conversation) => messages::chat_lines(&state.store, &conversation, HISTORY).await?,
+        None => Vec::new(),
+    };
+    let cursor = lines.last().map(|l| l.message_id.clone()).unwrap_or_default();
+    let mut shown: Vec<serde_json::Value> = Vec::with_capacity(lines.len());
+    for line in &lines {
+        let mut frame = frame_of(line);
+        // A quick reply sent its number: show the visitor the label they pressed, as they saw it.
+        let pressed = shown.last().and_then(|before| {
+            let choices = before["choices"].as_array()?;
+            choices.iter().find(|c| c["value"] == frame["text"]).map(|c| c["label"].clone())
+        });
+        if let (Some(label), "me") = (pressed, frame["from"].as_str().unwrap_or("")) {
+            frame["text"] = label;
+        }
+        shown.push(frame);
+    }
+    Ok(Json(json!({ "visitor": token, "messages": shown, "cursor": cursor })).into_response())
+}
+
+/// A message as the widget draws it: who (`me`, `bot`, `staff` with a first name), the text
+/// without its numbered choices, and those choices as buttons.
+fn frame_of(line: &messages::ChatLine) -> serde_json::Value {
+    let from = match (line.direction.as_str(), &line.author) {
+        ("inbound", _) => "me",
+        (_, Some(_)) => "staff",
+        _ => "bot",
+    };
+    let (text, choices) = if from == "bot" { split_choices(&line.body) } else { (line.body.clone(), Vec::new()) };
+    let first_name = line.author.as_deref().and_then(|a| a.split_whitespace().next());
+    json!({ "id": line.message_id, "from": from, "text": text, "choices": choices, "author": first_name, "at_ms": line.at_ms })
+}
+
+/// A reply's numbered lines ("1. Pay by bank transfer") as quick replies `{value, label}`, and
+/// the text without them.
+pub fn split_choices(text: &str) -> (String, Vec<serde_json::Value>) {
+    static NUMBERED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\s*(\d{1,2})[.)]\s+(.+?)\s*$").expect("choice pattern compiles"));
+    let mut kept = Vec::new();
+    let mut choices = Vec::new();
+    for line in text.lines() {
+        match NUMBERED.captures(line) {
+            Some(c) => choices.push(json!({ "value": &c[1], "label": &c[2] })),
+            None => kept.push(line),
+        }
+    }
+    if choices.len() < 2 {
+        return (text.to_owned(), Vec::new()); // one numbered line is prose, not a menu
+    }
+    (kept.join("\n").trim().to_owned(), choices)
+}
+
+#[derive(Debug, Deserialize)]
+struct WidgetMessage {
+    location_id: String,
+    visitor: String,
+    id: String,
+    text: String,
+}
+
+#[tracing::instrument(skip_all, fields(channel = "web"), err(level = "warn"))]
+async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
+    let body = body.map_err(|_| AppError::TooLarge(MAX_BODY_BYTES))?;
+    let m: WidgetMessage = parse_json(&body)?;
+    let location = location(&state, &m.location_id).await?;
+    let visitor = visitor_of(&state, &location.location_id, &m.visitor)?;
+    let chat = super::webchat::ChatMessage { id: m.id, text: m.text };
+    let (id, text) = super::webchat::check_message(&chat)?;
+    let inbound = Inbound {
+        channel: Channel::Web,
+        provider_id: format!("widget:{visitor}:{id}"),
+        from: PhoneNumber::visitor(&visitor),
+        to: location.phone_number.clone().unwrap_or_else(|| location.location_id.clone()),
+        messaging_service_sid: None,
+        body: text.to_owned(),
+        media: Vec::new(),
+        opt_out_type: None,
+    };
+    let handled = state.pipeline.handle(inbound, location).await?;
+    let (texts, duplicate) = match handled {
+        Handled::Replied { texts, .. } | Handled::Event { texts, .. } => (texts, false),
+        Handled::Duplicate { texts } => (texts, true),
+        Handled::Silent { .. } => (Vec::new(), false),
+    };
+    let at_ms = state.store.now_ms();
+    let replies: Vec<_> = texts
+        .iter()
+        .map(|t| {
+            let (text, choices) = split_choices(t);
+            json!({ "from": "bot", "text": text, "choices": choices, "at_ms": at_ms })
+        })
+        .collect();
+    Ok(Json(json!({ "replies": replies, "duplicate": duplicate })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    location_id: String,
+    visitor: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// The live stream of what a person (or a proactive message) says to the visitor.
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(q) = query.map_err(|e| AppError::BadRequest(format!("location_id and visitor are required: {e}")))?;
+    let location = location(&state, &q.location_id).await?;
+    let visitor = visitor_of(&state, &location.location_id, &q.visitor)?;
+    // A reconnecting EventSource says where it stopped; that wins over the page's cursor.
+    let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).unwrap_or(&q.after);
+    let after = if last_seen.len() <= 64 { last_seen.to_owned() } else { String::new() };
+    let live = Live { state: state.clone(), visitor, location_id: location.location_id, after, conversation: None };
+    Ok(Sse::new(pushed(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
+}
+
+struct Live {
+    state: AppState,
+    visitor: String,
+    location_id: String,
+    /// The last message id sent.
+    after: String,
+    conversation: Option<String>,
+}
+
+fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
+    let feed = live.state.store.subscribe();
+    stream::unfold((live, feed, Vec::new()), |(mut live, mut feed, mut ready)| async move {
+        loop {
+            if let Some(line) = ready.pop() {
+                let line: messages::ChatLine = line;
+                live.after.clone_from(&line.message_id);
+                let event =
+                    Event::default().event("message").id(line.message_id.clone()).data(frame_of(&line).to_string());
+                return Some((Ok(event), (live, feed, ready)));
+            }
+            if live.conversation.is_none() {
+                live.conversation = conversation_of(&live.state, &live.visitor, &live.location_id).await.ok().flatten();
+            }
+            if let Some(conversation) = &live.conversation {
+                if let Ok(mut lines) = messages::chat_pushed_after(&live.state.store, conversation, &live.after).await {
+                    lines.reverse(); // popped from the end: oldest first
+                    ready = lines;
+                    if !ready.is_empty() {
+                        continue;
+                    }
+                }
+            }
+            // Wait for a change anywhere (a person replied), or look again after a while.
+            let woke = tokio::time::timeout(RECHECK, feed.recv()).await;
+            if let Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) = woke {
+                return None;
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_lines_become_quick_replies_and_prose_stays_prose() {
+        let (text, choices) = split_choices(
+            "Sorry, it didn't go through. You can:\n1. Pay by bank transfer\n2. Pay at pickup\nReply 1 or 2.",
+        );
+        assert_eq!(text, "Sorry, it didn't go through. You can:\nReply 1 or 2.");
+        assert_eq!(
+            choices,
+            [json!({"value": "1", "label": "Pay by bank transfer"}), json!({"value": "2", "label": "Pay at pickup"})]
+        );
+        let (text, choices) = split_choices("1. Only one line is not a menu");
+        assert_eq!((text.as_str(), choices.len()), ("1. Only one line is not a menu", 0));
+    }
+}

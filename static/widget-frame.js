@@ -1,0 +1,120 @@
+// The chat inside the widget's frame. Who the visitor is: a token the server signed, kept in
+// this frame's localStorage (per store location), so the conversation and its history survive a
+// reload and a return the next day. Replies to what the visitor types come back with the POST; a
+// person's replies come live over server-sent events, resumed after the last one seen.
+(function () {
+  const config = JSON.parse(document.getElementById("widget-config").textContent);
+  const main = document.querySelector("main");
+  const log = document.getElementById("log");
+  const status = document.getElementById("status");
+  const input = document.getElementById("text");
+  const key = "leafdesk.visitor." + config.location_id;
+  const shown = new Set();
+  let visitor = localStorage.getItem(key) || "";
+  let cursor = "";
+  let source = null;
+  let retry = 1000;
+  document.body.style.setProperty("--brand", config.color);
+  const time = new Intl.DateTimeFormat(config.locale === "es" ? "es" : "en", { hour: "numeric", minute: "2-digit" });
+
+  function add(frame) {
+    if (frame.id) {
+      if (shown.has(frame.id)) return;
+      shown.add(frame.id);
+    }
+    const p = document.createElement("p");
+    p.className = "msg " + (frame.from === "staff" ? "bot staff" : frame.from);
+    if (frame.from === "staff" && frame.author) {
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = frame.author;
+      p.appendChild(who);
+    }
+    p.appendChild(document.createTextNode(frame.text));
+    const at = document.createElement("time");
+    at.className = "at";
+    const when = new Date(frame.at_ms || Date.now());
+    at.dateTime = when.toISOString();
+    at.textContent = time.format(when);
+    p.appendChild(at);
+    log.appendChild(p);
+    document.querySelectorAll(".choices").forEach((c) => c.remove());
+    if (frame.choices && frame.choices.length) {
+      const row = document.createElement("div");
+      row.className = "choices";
+      row.setAttribute("role", "group");
+      for (const choice of frame.choices) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = choice.label;
+        b.addEventListener("click", () => send(choice.value, choice.label));
+        row.appendChild(b);
+      }
+      log.appendChild(row);
+    }
+    log.scrollTop = log.scrollHeight;
+  }
+
+  async function post(path, body) {
+    const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify(Object.assign({ location_id: config.location_id, visitor }, body)) });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) { const e = new Error((data.error && data.error.message) || main.dataset.failed); e.status = res.status; throw e; }
+    return data;
+  }
+
+  async function start() {
+    let data;
+    try {
+      data = await post("/api/v1/widget/session", {});
+    } catch (err) {
+      if (err.status !== 401) { status.textContent = main.dataset.failed; return; }
+      visitor = ""; // a token this server no longer accepts: start afresh
+      data = await post("/api/v1/widget/session", {});
+    }
+    visitor = data.visitor;
+    localStorage.setItem(key, visitor);
+    for (const frame of data.messages) add(frame);
+    cursor = data.cursor;
+    listen();
+  }
+
+  function listen() {
+    const q = new URLSearchParams({ location_id: config.location_id, visitor, after: cursor });
+    source = new EventSource("/api/v1/widget/events?" + q);
+    source.addEventListener("open", () => { retry = 1000; status.textContent = ""; });
+    source.addEventListener("message", (e) => { cursor = e.lastEventId || cursor; add(JSON.parse(e.data)); });
+    source.addEventListener("error", () => {
+      // Reconnect ourselves, backing off, from the last message seen.
+      source.close();
+      status.textContent = main.dataset.offline;
+      setTimeout(listen, retry);
+      retry = Math.min(retry * 2, 30000);
+    });
+  }
+
+  async function send(text, label) {
+    add({ from: "me", text: label || text });
+    status.textContent = main.dataset.typing;
+    const id = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+    try {
+      const data = await post("/api/v1/widget/messages", { id, text });
+      status.textContent = "";
+      for (const frame of data.replies) add(frame);
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  }
+
+  document.getElementById("chat").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    send(text);
+  });
+  document.getElementById("close").addEventListener("click", () => parent.postMessage({ leafdesk: "close" }, "*"));
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") parent.postMessage({ leafdesk: "close" }, "*"); });
+  parent.postMessage({ leafdesk: "look", color: config.color, name: config.name }, "*");
+  start();
+})();
