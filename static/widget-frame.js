@@ -38,6 +38,8 @@
     at.textContent = time.format(when);
     p.appendChild(at);
     log.appendChild(p);
+    const upload = frame.from !== "me" && /https?:\/\/\S+?(\/u\/[A-Za-z0-9._~-]+)/.exec(frame.text);
+    if (upload) attach(upload[1]);
     document.querySelectorAll(".choices").forEach((c) => c.remove());
     if (frame.choices && frame.choices.length) {
       const row = document.createElement("div");
@@ -55,6 +57,32 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  // An upload link in the bot's words (re-verification): the document goes from here, through the
+  // same checks, sealing and review as the upload page.
+  function attach(path) {
+    const label = document.createElement("label");
+    label.className = "attach";
+    label.textContent = main.dataset.attach;
+    const file = document.createElement("input");
+    file.type = "file";
+    file.accept = "image/jpeg,image/png,image/heic,application/pdf";
+    label.appendChild(file);
+    file.addEventListener("change", async () => {
+      if (!file.files.length) return;
+      const form = new FormData();
+      form.append("document", file.files[0]);
+      status.textContent = main.dataset.uploading;
+      let res = null;
+      try { res = await fetch(path, { method: "POST", body: form }); } catch (e) { /* offline */ }
+      status.textContent = "";
+      const said = res && res.ok ? main.dataset.uploaded
+        : res && res.status === 410 ? main.dataset.uploadGone : main.dataset.uploadFailed;
+      add({ from: "note", text: said });
+      if (res && res.ok) label.remove();
+    });
+    log.appendChild(label);
+  }
+
   async function post(path, body) {
     const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify(Object.assign({ location_id: config.location_id, visitor }, body)) });
@@ -65,12 +93,15 @@
 
   async function start() {
     let data;
+    const link = config.link ? { link: config.link } : {};
     try {
-      data = await post("/api/v1/widget/session", {});
+      data = await post("/api/v1/widget/session", link);
     } catch (err) {
       if (err.status !== 401) { status.textContent = main.dataset.failed; return; }
-      visitor = ""; // a token this server no longer accepts: start afresh
-      data = await post("/api/v1/widget/session", {});
+      // A token this server no longer accepts, or a sign-in that expired: start afresh, as a
+      // visitor.
+      visitor = "";
+      try { data = await post("/api/v1/widget/session", {}); } catch (e) { status.textContent = e.message; return; }
     }
     visitor = data.visitor;
     localStorage.setItem(key, visitor);

@@ -1,5 +1,7 @@
 // leafdesk's chat bubble for a store's website. One tag adds it:
 //   <script src="https://bot.example.com/widget.js" data-location="LOCATION_ID" async></script>
+// A page that knows its customer adds data-customer, data-ts and data-sig (a signed chat link):
+// the chat is then theirs, and what they said before signing in comes along.
 // It draws a button in the corner; the chat opens in a frame of ours beside it (full screen on
 // a phone). No build step, no dependencies, no style sheet: styles are set on its own two
 // elements, so the page's styles are not touched and a strict CSP needs no 'unsafe-inline'.
@@ -47,7 +49,11 @@
       frame = document.createElement("iframe");
       frame.dataset.leafdesk = "chat";
       frame.title = es ? "Chat con la tienda" : "Chat with the store";
-      frame.src = base + "/widget?" + new URLSearchParams({ location, lang: navigator.language || "en" });
+      const query = { location, lang: navigator.language || "en" };
+      // A customer the site signed in (data-customer, data-ts, data-sig: a signed chat link).
+      const d = script.dataset;
+      if (d.customer && d.ts && d.sig) Object.assign(query, { customer: d.customer, ts: d.ts, sig: d.sig });
+      frame.src = base + "/widget?" + new URLSearchParams(query);
       place();
       document.body.appendChild(frame);
     }

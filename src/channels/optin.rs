@@ -41,6 +41,9 @@ const MAX_USER_AGENT_CHARS: usize = 512;
 #[derive(serde::Deserialize)]
 struct Disclosures {
     current: String,
+    /// What the chat's "Text me offers" button shows: the customer taps a button, and the
+    /// number is the one on their account.
+    current_chat: String,
     versions: HashMap<String, String>,
 }
 
@@ -166,6 +169,12 @@ pub fn disclosure(version: &str, location: &Location) -> Option<String> {
 /// The current disclosure version and its text for this store.
 pub fn current_disclosure(location: &Location) -> (&'static str, String) {
     let version = DISCLOSURES.current.as_str();
+    (version, disclosure(version, location).unwrap_or_default())
+}
+
+/// The current disclosure version and text beside the chat's "Text me offers" button.
+pub fn current_chat_disclosure(location: &Location) -> (&'static str, String) {
+    let version = DISCLOSURES.current_chat.as_str();
     (version, disclosure(version, location).unwrap_or_default())
 }
 

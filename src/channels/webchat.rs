@@ -55,7 +55,7 @@ pub struct Link {
 }
 
 /// The customer a chat link names, if an active integration signed it in the last 12 hours.
-async fn identify(state: &AppState, link: &Link) -> Result<Reach, AppError> {
+pub(super) async fn identify(state: &AppState, link: &Link) -> Result<Reach, AppError> {
     let keys = state.keys.current().await?;
     let now = state.store.clock().now_secs();
     crate::signed::verify_link(&keys, &link.customer, &link.ts, &link.sig, now)
@@ -97,7 +97,7 @@ async fn show(
         Err(rejected @ AppError::Rejected { .. }) => return problem(rejected.status(), "expired"),
         Err(e) => return Err(e),
     };
-    let (version, disclosure) = optin::current_disclosure(&reach.location);
+    let (version, disclosure) = optin::current_chat_disclosure(&reach.location);
     // The widget's settings, read by /static/chat.js: JSON with `<` escaped, so no value can
     // close the script element it sits in.
     let config = json!({

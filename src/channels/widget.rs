@@ -39,7 +39,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::webchat::parse_json;
-use crate::domain::{Channel, Inbound, PhoneNumber};
+use crate::domain::{Channel, ConversationId, Inbound, PhoneNumber};
 use crate::error::{AppError, Refused};
 use crate::pipeline::Handled;
 use crate::state::AppState;
@@ -86,6 +86,13 @@ async fn script() -> Response {
 struct FrameQuery {
     #[serde(default)]
     location: String,
+    /// The store's sign-in, passed on from the tag (checked by the session, not here).
+    #[serde(default)]
+    customer: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+    #[serde(default)]
+    sig: Option<String>,
     /// The visitor's browser language (`es-MX`, `en-US`).
     #[serde(default)]
     lang: String,
@@ -105,8 +112,13 @@ async fn frame(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Re
     let color = details["color"].as_str().filter(|c| HEX_COLOR.is_match(c)).unwrap_or("#2f6b3a").to_owned();
     let contact = json!({ "contact": { "locale": locale } });
     let greeting = state.library.get().templates.render("webchat/greeting", locale, Channel::Web, &contact)?;
-    let config =
-        json!({ "location_id": location.location_id, "locale": locale, "color": color, "name": location.name });
+    let link = match (&q.customer, &q.ts, &q.sig) {
+        (Some(customer), Some(ts), Some(sig)) => json!({ "customer": customer, "ts": ts, "sig": sig }),
+        _ => serde_json::Value::Null,
+    };
+    let config = json!({
+        "location_id": location.location_id, "locale": locale, "color": color, "name": location.name, "link": link,
+    });
     let data = json!({
         "es": es,
         "location": { "name": location.name },
@@ -151,16 +163,43 @@ async fn location(state: &AppState, id: &str) -> Result<Location, AppError> {
     })
 }
 
+/// Who is chatting: an anonymous visitor, or a customer the store's site signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Who {
+    Visitor(String),
+    Customer { contact_id: String, phone: String },
+}
+
+impl Who {
+    /// The sender key their messages carry.
+    fn sender(&self) -> Result<PhoneNumber, AppError> {
+        match self {
+            Self::Visitor(id) => Ok(PhoneNumber::visitor(id)),
+            Self::Customer { phone, .. } => Ok(PhoneNumber::parse(phone)?),
+        }
+    }
+}
+
 /// The token naming a new visitor of `location_id`.
-fn new_visitor(state: &AppState, location_id: &str) -> (String, String) {
+fn new_visitor(state: &AppState, location_id: &str) -> (String, Who) {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source works");
     let id = hex::encode(bytes);
-    (state.uploads.sealer.sign_token(&format!("visitor:{location_id}:{id}")), id)
+    (state.uploads.sealer.sign_token(&format!("visitor:{location_id}:{id}")), Who::Visitor(id))
 }
 
-/// The visitor id a token names, if we signed it for this location.
-fn visitor_of(state: &AppState, location_id: &str, token: &str) -> Result<String, AppError> {
+/// 12 hours: a signed-in customer's token lasts as long as the site's signed link does; then
+/// the site signs them in again (a shared computer does not stay signed in for good).
+const SIGNED_IN_SECS: i64 = 12 * 3600;
+
+/// The token naming a signed-in customer's contact at `location_id`, until it expires.
+fn customer_token(state: &AppState, location_id: &str, contact_id: &str) -> String {
+    let until = state.store.clock().now_secs() + SIGNED_IN_SECS;
+    state.uploads.sealer.sign_token(&format!("contact:{location_id}:{contact_id}:{until}"))
+}
+
+/// Who a token names, if we signed it for this location.
+async fn who_is(state: &AppState, location_id: &str, token: &str) -> Result<Who, AppError> {
     let refused = || {
         AppError::rejected(
             Refused::Unauthorized,
@@ -169,18 +208,79 @@ fn visitor_of(state: &AppState, location_id: &str, token: &str) -> Result<String
         )
     };
     let id = state.uploads.sealer.verify_token(token).ok_or_else(refused)?;
-    let rest = id.strip_prefix("visitor:").and_then(|r| r.strip_prefix(location_id)).and_then(|r| r.strip_prefix(':'));
-    rest.filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())).map(str::to_owned).ok_or_else(refused)
+    let (kind, rest) = id.split_once(':').ok_or_else(refused)?;
+    let rest = rest.strip_prefix(location_id).and_then(|r| r.strip_prefix(':')).ok_or_else(refused)?;
+    match kind {
+        "visitor" if rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(Who::Visitor(rest.to_owned()))
+        }
+        "contact" => {
+            let (contact_id, until) = rest.rsplit_once(':').ok_or_else(refused)?;
+            let until: i64 = until.parse().map_err(|_| refused())?;
+            if until < state.store.clock().now_secs() {
+                return Err(AppError::rejected(
+                    Refused::Unauthorized,
+                    "signed_out",
+                    "the store's sign-in for this chat has expired; reload the store's page",
+                ));
+            }
+            let contact = contacts::find_by_id(&state.store, contact_id).await?.ok_or_else(refused)?;
+            Ok(Who::Customer { contact_id: contact.contact_id, phone: contact.phone })
+        }
+        _ => Err(refused()),
+    }
 }
 
-/// The visitor's open web conversation at the location, if they wrote before.
-async fn conversation_of(state: &AppState, visitor: &str, location_id: &str) -> Result<Option<String>, AppError> {
-    let Some(contact) = contacts::find(&state.store, PhoneNumber::visitor(visitor).as_ref()).await? else {
-        return Ok(None);
+/// Their open web conversation at the location, if they wrote before.
+async fn conversation_of(state: &AppState, who: &Who, location_id: &str) -> Result<Option<String>, AppError> {
+    let contact_id = match who {
+        Who::Customer { contact_id, .. } => contact_id.clone(),
+        Who::Visitor(id) => match contacts::find(&state.store, PhoneNumber::visitor(id).as_ref()).await? {
+            Some(contact) => contact.contact_id,
+            None => return Ok(None),
+        },
     };
     let mut tx = state.store.begin_read().await?;
-    let open = conversations::find_open(&mut tx, &contact.contact_id, location_id, "web").await?;
+    let open = conversations::find_open(&mut tx, &contact_id, location_id, "web").await?;
     Ok(open.map(|c| c.conversation_id))
+}
+
+/// The visitor signed in on the store's site: their conversation so far becomes the customer's.
+async fn sign_in(
+    state: &AppState,
+    location: &Location,
+    visitor: &Who,
+    link: &super::webchat::Link,
+) -> Result<Who, AppError> {
+    let reach = super::webchat::identify(state, link).await?;
+    let customer = Who::Customer { contact_id: reach.contact.contact_id.clone(), phone: reach.contact.phone.clone() };
+    let Who::Visitor(id) = visitor else { return Ok(customer) };
+    let Some(visitor_contact) = contacts::find(&state.store, PhoneNumber::visitor(id).as_ref()).await? else {
+        return Ok(customer);
+    };
+    let now = state.store.now_ms();
+    let mut tx = state.store.begin().await?;
+    let keys: Vec<i64> = [PhoneNumber::visitor(id).to_string(), reach.contact.phone.clone()]
+        .iter()
+        .map(|phone| ConversationId { channel: Channel::Web, phone, location_id: &location.location_id }.key())
+        .collect();
+    let mut keys = keys;
+    keys.sort_unstable();
+    crate::store::lock_conversations(&mut tx, state.store.backend(), &keys).await?;
+    let merged = conversations::adopt_web_visitor(
+        &mut tx,
+        &visitor_contact.contact_id,
+        &reach.contact.contact_id,
+        &location.location_id,
+        now,
+    )
+    .await?;
+    if let Some(conversation) = &merged {
+        let detail = json!({ "visitor": id, "customer_id": reach.customer.customer_id });
+        conversations::record_event(&mut tx, conversation, "visitor_signed_in", &detail, now).await?;
+    }
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(customer)
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,20 +288,31 @@ struct SessionRequest {
     location_id: String,
     #[serde(default)]
     visitor: Option<String>,
+    /// The store's site signed the visitor in: today's signed chat link fields
+    /// (`customer`, `ts`, `sig`), from the tag's `data-customer`, `data-ts`, `data-sig`.
+    #[serde(default)]
+    link: Option<super::webchat::Link>,
 }
 
 async fn session(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
     let body = body.map_err(|_| AppError::TooLarge(MAX_BODY_BYTES))?;
     let req: SessionRequest = parse_json(&body)?;
     let location = location(&state, &req.location_id).await?;
-    let (token, visitor) = match req.visitor.as_deref().filter(|t| !t.is_empty()) {
-        Some(token) => (token.to_owned(), visitor_of(&state, &location.location_id, token)?),
+    let (mut token, mut who) = match req.visitor.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => (token.to_owned(), who_is(&state, &location.location_id, token).await?),
         None => new_visitor(&state, &location.location_id),
     };
-    let lines = match conversation_of(&state, &visitor, &location.location_id).await? {
+    if let Some(link) = &req.link {
+        who = sign_in(&state, &location, &who, link).await?;
+        if let Who::Customer { contact_id, .. } = &who {
+            token = customer_token(&state, &location.location_id, contact_id);
+        }
+    }
+    let lines = match conversation_of(&state, &who, &location.location_id).await? {
         Some(conversation) => messages::chat_lines(&state.store, &conversation, HISTORY).await?,
         None => Vec::new(),
     };
+    let signed_in = matches!(who, Who::Customer { .. });
     let cursor = lines.last().map(|l| l.message_id.clone()).unwrap_or_default();
     let mut shown: Vec<serde_json::Value> = Vec::with_capacity(lines.len());
     for line in &lines {
@@ -216,7 +327,7 @@ async fn session(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         }
         shown.push(frame);
     }
-    Ok(Json(json!({ "visitor": token, "messages": shown, "cursor": cursor })).into_response())
+    Ok(Json(json!({ "visitor": token, "signed_in": signed_in, "messages": shown, "cursor": cursor })).into_response())
 }
 
 /// A message as the widget draws it: who (`me`, `bot`, `staff` with a first name), the text
@@ -264,13 +375,14 @@ async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     let body = body.map_err(|_| AppError::TooLarge(MAX_BODY_BYTES))?;
     let m: WidgetMessage = parse_json(&body)?;
     let location = location(&state, &m.location_id).await?;
-    let visitor = visitor_of(&state, &location.location_id, &m.visitor)?;
+    let who = who_is(&state, &location.location_id, &m.visitor).await?;
     let chat = super::webchat::ChatMessage { id: m.id, text: m.text };
     let (id, text) = super::webchat::check_message(&chat)?;
+    let from = who.sender()?;
     let inbound = Inbound {
         channel: Channel::Web,
-        provider_id: format!("widget:{visitor}:{id}"),
-        from: PhoneNumber::visitor(&visitor),
+        provider_id: format!("widget:{from}:{id}"),
+        from,
         to: location.phone_number.clone().unwrap_or_else(|| location.location_id.clone()),
         messaging_service_sid: None,
         body: text.to_owned(),
@@ -310,17 +422,17 @@ async fn events(
 ) -> Result<Response, AppError> {
     let Query(q) = query.map_err(|e| AppError::BadRequest(format!("location_id and visitor are required: {e}")))?;
     let location = location(&state, &q.location_id).await?;
-    let visitor = visitor_of(&state, &location.location_id, &q.visitor)?;
+    let who = who_is(&state, &location.location_id, &q.visitor).await?;
     // A reconnecting EventSource says where it stopped; that wins over the page's cursor.
     let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).unwrap_or(&q.after);
     let after = if last_seen.len() <= 64 { last_seen.to_owned() } else { String::new() };
-    let live = Live { state: state.clone(), visitor, location_id: location.location_id, after, conversation: None };
+    let live = Live { state: state.clone(), who, location_id: location.location_id, after, conversation: None };
     Ok(Sse::new(pushed(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
 }
 
 struct Live {
     state: AppState,
-    visitor: String,
+    who: Who,
     location_id: String,
     /// The last message id sent.
     after: String,
@@ -339,7 +451,7 @@ fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
                 return Some((Ok(event), (live, feed, ready)));
             }
             if live.conversation.is_none() {
-                live.conversation = conversation_of(&live.state, &live.visitor, &live.location_id).await.ok().flatten();
+                live.conversation = conversation_of(&live.state, &live.who, &live.location_id).await.ok().flatten();
             }
             if let Some(conversation) = &live.conversation {
                 if let Ok(mut lines) = messages::chat_pushed_after(&live.state.store, conversation, &live.after).await {

@@ -197,6 +197,52 @@ pub async fn parties(store: &super::Store, conversation_id: &str) -> Result<Opti
     Ok(sqlx::query_as(PARTIES).bind(conversation_id).fetch_optional(store.pool()).await?)
 }
 
+const OPEN_WEB: &str = "select conversation_id from conversation
+    where contact_id = $1 and location_id = $2 and channel = 'web' and closed_at_ms is null";
+
+/// Gives a web visitor's open conversation at a location to the customer they turned out to be
+/// (signed in on the store's site): it becomes theirs, or, when they already have one open
+/// there, its messages move into it and the visitor's closes. The caller holds both
+/// conversations' locks. The customer's open conversation afterwards, if any.
+///
+/// # Errors
+/// Database failures.
+pub async fn adopt_web_visitor(
+    tx: &mut Tx<'_>,
+    visitor_contact_id: &str,
+    contact_id: &str,
+    location_id: &str,
+    now_ms: i64,
+) -> Result<Option<String>, StoreError> {
+    let open = |contact: &str| sqlx::query_as::<_, (String,)>(OPEN_WEB).bind(contact.to_owned()).bind(location_id);
+    let visitor: Option<(String,)> = open(visitor_contact_id).fetch_optional(&mut **tx).await?;
+    let theirs: Option<(String,)> = open(contact_id).fetch_optional(&mut **tx).await?;
+    match (visitor, theirs) {
+        (None, theirs) => Ok(theirs.map(|(id,)| id)),
+        (Some((visitor,)), None) => {
+            sqlx::query("update conversation set contact_id = $2, version = version + 1 where conversation_id = $1")
+                .bind(&visitor)
+                .bind(contact_id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(Some(visitor))
+        }
+        (Some((visitor,)), Some((theirs,))) => {
+            sqlx::query("update message set conversation_id = $2 where conversation_id = $1")
+                .bind(&visitor)
+                .bind(&theirs)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("update conversation set closed_at_ms = $2, version = version + 1 where conversation_id = $1")
+                .bind(&visitor)
+                .bind(now_ms)
+                .execute(&mut **tx)
+                .await?;
+            Ok(Some(theirs))
+        }
+    }
+}
+
 const CLOSE_IDLE: &str = "update conversation set closed_at_ms = $2, version = version + 1
     where conversation_id = $1 and ownership = 'bot' and closed_at_ms is null";
 

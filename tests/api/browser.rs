@@ -371,12 +371,13 @@ async fn a_reviewer_approves_a_medical_document_in_a_real_browser() {
     assert_eq!(status.0, "verified");
 }
 
-/// A store's website on another origin than leafdesk's: a page with the widget's one tag.
-async fn store_site(listener: std::net::TcpListener, app_url: String, location: String) {
+/// A store's website on another origin than leafdesk's: a page with the widget's one tag
+/// (and `attributes`, such as a signed-in customer's).
+async fn store_site(listener: std::net::TcpListener, app_url: String, location: String, attributes: String) {
     let page = format!(
         "<!doctype html><html><head><meta name=viewport content='width=device-width, initial-scale=1'>\
          <title>Green Leaf Shop</title></head><body><h1>Green Leaf Shop</h1><p>Fresh flower, daily.</p>\
-         <script src='{app_url}/widget.js' data-location='{location}' async></script></body></html>"
+         <script src='{app_url}/widget.js' data-location='{location}' {attributes} async></script></body></html>"
     );
     listener.set_nonblocking(true).unwrap();
     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -393,7 +394,7 @@ async fn a_visitor_of_the_stores_site_chats_in_the_bubble_reloads_and_gets_a_per
             .await;
     let (location,): (String,) =
         sqlx::query_as("select location_id from location").fetch_one(app.state.store.pool()).await.unwrap();
-    store_site(site, app.url(""), location).await;
+    store_site(site, app.url(""), location, String::new()).await;
 
     let browser = Browser::start().await;
     browser.resize(1280, 860).await;
@@ -437,4 +438,39 @@ async fn a_visitor_of_the_stores_site_chats_in_the_bubble_reloads_and_gets_a_per
     browser.frame(None).await;
     browser.resize(390, 844).await;
     browser.screenshot("widget-phone").await;
+}
+
+#[tokio::test]
+async fn a_patient_the_store_signed_in_sends_a_new_recommendation_inside_the_chat() {
+    let site = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let site_url = format!("http://127.0.0.1:{}", site.local_addr().unwrap().port());
+    let app =
+        spawn_with(Options { env: vec![("LEAFDESK_CHAT_EMBED_ORIGINS", site_url.clone())], ..Options::default() })
+            .await;
+    let secret = integration(&app).await;
+    let (location,): (String,) =
+        sqlx::query_as("select location_id from location").fetch_one(app.state.store.pool()).await.unwrap();
+    let casey = crate::webchat::link(&secret, "cus_casey", app.now_secs());
+    let signed = format!(
+        "data-customer='cus_casey' data-ts='{}' data-sig='{}'",
+        casey["ts"].as_str().unwrap(),
+        casey["sig"].as_str().unwrap()
+    );
+    store_site(site, app.url(""), location, signed).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("recommendation.png");
+    std::fs::write(&photo, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01 scanned").unwrap();
+
+    let browser = Browser::start().await;
+    browser.goto(&site_url).await;
+    browser.click("button[data-leafdesk=bubble]").await;
+    browser.frame(Some("iframe[data-leafdesk=chat]")).await;
+    browser.type_into("#text", "my medical recommendation expired").await;
+    browser.click("#send").await;
+    assert_eq!(browser.text("label.attach").await.lines().next().unwrap(), "Attach a photo or PDF");
+    browser.type_into("label.attach input", &photo.display().to_string()).await;
+    browser.wait_text("#log", "We got your document").await;
+    assert_eq!(app.count("select count(*) from upload").await, 1, "sealed and filed for review");
+    browser.frame(None).await;
+    browser.screenshot("widget-upload").await;
 }

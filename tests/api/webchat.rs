@@ -88,7 +88,13 @@ async fn text_offers_asked_in_the_chat_are_confirmed_by_sms_and_recorded_with_bo
     let mut ask = link(&secret, "cus_sam", app.now_secs());
     let (status, body) = post(&app, "/api/v1/chat/consent", &ask).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("missing_disclosure_version")), "{body}");
-    ask["disclosure_version"] = json!("marketing-2026-11");
+    // The chat shows the words for what the customer does there: a button, their account's number.
+    let page_url =
+        format!("/chat?customer=cus_sam&ts={}&sig={}", ask["ts"].as_str().unwrap(), ask["sig"].as_str().unwrap());
+    let page = app.client.get(app.url(&page_url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("By tapping Text me offers") && page.contains("marketing-chat-2026-12"), "{page}");
+    assert!(!page.contains("checking this box") && !page.contains("number above"), "{page}");
+    ask["disclosure_version"] = json!("marketing-chat-2026-12");
     let (status, body) = post(&app, "/api/v1/chat/consent", &ask).await;
     assert_eq!(status, 202, "{body}");
     assert!(body["message"].as_str().unwrap().contains("Reply YES"), "{body}");
@@ -99,7 +105,7 @@ async fn text_offers_asked_in_the_chat_are_confirmed_by_sms_and_recorded_with_bo
             .await
             .unwrap();
     assert_eq!((source.as_str(), user_agent.as_str()), ("web_chat", "TestBrowser/1.0"));
-    assert!(text.contains("Demo Dispensary"), "the disclosure as shown: {text}");
+    assert!(text.contains("Demo Dispensary") && text.starts_with("By tapping Text me offers"), "as shown: {text}");
     assert_eq!(app.count("select count(*) from outbox where to_phone = '+15555550103'").await, 1, "the YES request");
     assert!(!leafdesk::store::consent::current(&app.state.store, SAM).await.unwrap().marketing_opted_in);
     let (request_text,): (String,) = sqlx::query_as("select outbox_id from outbox where to_phone = $1")

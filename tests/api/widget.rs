@@ -78,7 +78,7 @@ async fn a_forged_or_altered_visitor_token_and_an_unknown_location_are_refused()
     let (id, mac) = visitor.rsplit_once('.').unwrap();
     let other_visitor = format!("visitor:{location}:{}", "0".repeat(32));
     for (why, token) in [
-        ("a changed id", format!("{}1.{mac}", &id[..id.len() - 1])),
+        ("a changed id", format!("{}{}.{mac}", &id[..id.len() - 1], if id.ends_with('1') { '2' } else { '1' })),
         ("a made-up token", format!("{other_visitor}.{}", "ab".repeat(16))),
         ("not a token", "hello".to_owned()),
     ] {
@@ -196,4 +196,31 @@ async fn only_the_stores_own_sites_may_frame_the_widget_and_the_tag_script_is_se
     let script = app.client.get(app.url("/widget.js")).send().await.unwrap();
     assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
     assert!(script.text().await.unwrap().contains("data-location"));
+}
+
+#[tokio::test]
+async fn a_visitor_the_store_signs_in_keeps_the_conversation_and_is_answered_as_the_customer() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let (visitor, location) = visit(&app).await;
+    say(&app, &location, &visitor, "m1", "hi").await;
+    let sam = crate::webchat::link(&secret, "cus_sam", app.now_secs());
+    let body = json!({ "location_id": location, "visitor": visitor, "link": sam });
+    let (status, session) = post(&app, "/api/v1/widget/session", &body).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["signed_in"], true);
+    let token = session["visitor"].as_str().unwrap().to_owned();
+    assert_ne!(token, visitor, "a customer's token, not the visitor's");
+    assert_eq!(session["messages"][0]["text"], "hi", "what they said before signing in came along: {session}");
+    // Now the bot knows whose orders to talk about.
+    let reply = say(&app, &location, &token, "m2", "where is my order").await;
+    assert!(reply["replies"][0]["text"].as_str().unwrap().contains("LD-1004"), "{reply}");
+    let on_sams = "select count(*) from message m join conversation v on v.conversation_id = m.conversation_id
+        join contact c on c.contact_id = v.contact_id where c.phone = '+15555550103' and v.channel = 'web'";
+    assert_eq!(app.count(on_sams).await, 4, "hi, the menu, the question, the answer");
+
+    // A stale sign-in is refused; the widget then starts again as a visitor.
+    let old = crate::webchat::link(&secret, "cus_sam", app.now_secs() - 13 * 3600);
+    let (status, _) = post(&app, "/api/v1/widget/session", &json!({ "location_id": location, "link": old })).await;
+    assert_eq!(status, 401);
 }
