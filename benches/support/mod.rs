@@ -15,10 +15,16 @@ pub const OUR_NUMBER: &str = "+15005550006";
 /// Starts the release binary as `serve --demo` on a free port of 127.0.0.1, on `database_url`,
 /// logging warnings only: `(process, port)`. [`wait_ready`] tells when it answers.
 pub fn spawn_demo(database_url: &str) -> (Child, u16) {
+    spawn_demo_with(database_url, &[])
+}
+
+/// [`spawn_demo`] with more settings (environment names and values).
+pub fn spawn_demo_with(database_url: &str, env: &[(&str, &str)]) -> (Child, u16) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_leafdesk"))
         .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("TWILIO_AUTH_TOKEN", TOKEN)
         .env("LEAFDESK_PUBLIC_URL", PUBLIC_URL)

@@ -51,8 +51,6 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 const HISTORY: i64 = 50;
 /// 15 seconds: under the idle limits of common proxies and load balancers.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// 20 seconds: how often a live widget looks for new messages when no change was announced.
-const RECHECK: Duration = Duration::from_secs(20);
 const WIDGET_JS: &str = include_str!("../../static/widget.js");
 
 pub fn router() -> Router<AppState> {
@@ -233,16 +231,7 @@ async fn who_is(state: &AppState, location_id: &str, token: &str) -> Result<Who,
 
 /// Their open web conversation at the location, if they wrote before.
 async fn conversation_of(state: &AppState, who: &Who, location_id: &str) -> Result<Option<String>, AppError> {
-    let contact_id = match who {
-        Who::Customer { contact_id, .. } => contact_id.clone(),
-        Who::Visitor(id) => match contacts::find(&state.store, PhoneNumber::visitor(id).as_ref()).await? {
-            Some(contact) => contact.contact_id,
-            None => return Ok(None),
-        },
-    };
-    let mut tx = state.store.begin_read().await?;
-    let open = conversations::find_open(&mut tx, &contact_id, location_id, "web").await?;
-    Ok(open.map(|c| c.conversation_id))
+    Ok(open_of(state, who, location_id).await?.map(|(conversation, _)| conversation))
 }
 
 /// The visitor signed in on the store's site: their conversation so far becomes the customer's.
@@ -426,7 +415,7 @@ async fn events(
     // A reconnecting EventSource says where it stopped; that wins over the page's cursor.
     let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).unwrap_or(&q.after);
     let after = if last_seen.len() <= 64 { last_seen.to_owned() } else { String::new() };
-    let live = Live { state: state.clone(), who, location_id: location.location_id, after, conversation: None };
+    let live = Live { state: state.clone(), who, location_id: location.location_id, after, ticket: None };
     Ok(Sse::new(pushed(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
 }
 
@@ -436,39 +425,59 @@ struct Live {
     location_id: String,
     /// The last message id sent.
     after: String,
-    conversation: Option<String>,
+    /// The conversation's open ticket when last looked: whose changes to look at.
+    ticket: Option<String>,
 }
 
 fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
     let feed = live.state.store.subscribe();
-    stream::unfold((live, feed, Vec::new()), |(mut live, mut feed, mut ready)| async move {
+    // The first look is unconditional (messages may have come while the window was closed).
+    stream::unfold((live, feed, Vec::new(), true), |(mut live, mut feed, mut ready, mut look)| async move {
         loop {
             if let Some(line) = ready.pop() {
                 let line: messages::ChatLine = line;
                 live.after.clone_from(&line.message_id);
                 let event =
                     Event::default().event("message").id(line.message_id.clone()).data(frame_of(&line).to_string());
-                return Some((Ok(event), (live, feed, ready)));
+                return Some((Ok(event), (live, feed, ready, look)));
             }
-            if live.conversation.is_none() {
-                live.conversation = conversation_of(&live.state, &live.who, &live.location_id).await.ok().flatten();
-            }
-            if let Some(conversation) = &live.conversation {
-                if let Ok(mut lines) = messages::chat_pushed_after(&live.state.store, conversation, &live.after).await {
-                    lines.reverse(); // popped from the end: oldest first
-                    ready = lines;
-                    if !ready.is_empty() {
-                        continue;
+            if look {
+                if let Ok(Some((conversation, ticket))) = open_of(&live.state, &live.who, &live.location_id).await {
+                    live.ticket = ticket;
+                    if let Ok(mut lines) =
+                        messages::chat_pushed_after(&live.state.store, &conversation, &live.after).await
+                    {
+                        lines.reverse(); // popped from the end: oldest first
+                        ready = lines;
+                        if !ready.is_empty() {
+                            continue;
+                        }
                     }
                 }
             }
-            // Wait for a change anywhere (a person replied), or look again after a while.
-            let woke = tokio::time::timeout(RECHECK, feed.recv()).await;
-            if let Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) = woke {
-                return None;
-            }
+            // Asleep until a change that may be for this chat: a person wrote on its ticket, a
+            // ticket opened (perhaps its own), or the feed lagged. Idle chats cost nothing.
+            look = match feed.recv().await {
+                Ok(change) => change.kind == "opened" || live.ticket.as_deref() == Some(change.ticket_id.as_str()),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
         }
     })
+}
+
+/// Their open web conversation at the location and its open ticket, if they wrote before.
+async fn open_of(state: &AppState, who: &Who, location_id: &str) -> Result<Option<(String, Option<String>)>, AppError> {
+    let contact_id = match who {
+        Who::Customer { contact_id, .. } => contact_id.clone(),
+        Who::Visitor(id) => match contacts::find(&state.store, PhoneNumber::visitor(id).as_ref()).await? {
+            Some(contact) => contact.contact_id,
+            None => return Ok(None),
+        },
+    };
+    let mut tx = state.store.begin_read().await?;
+    let open = conversations::find_open(&mut tx, &contact_id, location_id, "web").await?;
+    Ok(open.map(|c| (c.conversation_id, c.open_ticket_id)))
 }
 
 #[cfg(test)]
