@@ -35,6 +35,7 @@
 pub mod actions;
 pub mod auth;
 pub mod channels;
+pub mod chat_fallback;
 pub mod cli;
 pub mod clock;
 pub mod commerce;

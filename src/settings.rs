@@ -88,6 +88,9 @@ pub struct Settings {
     /// Transcribe calls a person takes (Twilio Real-Time Transcription) onto their ticket
     /// (`LEAFDESK_VOICE_TRANSCRIBE_CALLS`, off by default: Twilio bills it per minute).
     pub voice_transcribe_calls: bool,
+    /// A person's chat reply no chat window showed for this long goes by text
+    /// (`LEAFDESK_CHAT_SMS_AFTER_MINUTES`, 10 by default; 0: never).
+    pub chat_sms_after: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +133,7 @@ const KEYS: &[&str] = &[
     "LEAFDESK_VOICE_WHEN_NOBODY",
     "LEAFDESK_VOICE_MIN_CONFIDENCE",
     "LEAFDESK_VOICE_TRANSCRIBE_CALLS",
+    "LEAFDESK_CHAT_SMS_AFTER_MINUTES",
 ];
 
 fn file_key(env_key: &str) -> String {
@@ -235,6 +239,13 @@ impl Settings {
             accept_v1_signatures: parse_bool("LEAFDESK_ACCEPT_V1_SIGNATURES", get("LEAFDESK_ACCEPT_V1_SIGNATURES"))?,
             voice_staffing: parse_staffing(get("LEAFDESK_VOICE_STAFFED_HOURS"), get("LEAFDESK_VOICE_WHEN_NOBODY"))?,
             voice_min_confidence: parse_confidence(get("LEAFDESK_VOICE_MIN_CONFIDENCE"))?,
+            chat_sms_after: match parse_minutes(
+                "LEAFDESK_CHAT_SMS_AFTER_MINUTES",
+                get("LEAFDESK_CHAT_SMS_AFTER_MINUTES"),
+            )? {
+                0 => None,
+                minutes => Some(Duration::from_secs(minutes * 60)),
+            },
             voice_transcribe_calls: parse_bool(
                 "LEAFDESK_VOICE_TRANSCRIBE_CALLS",
                 get("LEAFDESK_VOICE_TRANSCRIBE_CALLS"),
@@ -500,6 +511,15 @@ fn parse_staffing(
         }
     };
     Ok(staffing)
+}
+
+fn parse_minutes(key: &'static str, value: Option<String>) -> Result<u64, SettingsError> {
+    let Some(value) = value else { return Ok(10) };
+    value.parse::<u64>().ok().filter(|m| *m <= 7 * 24 * 60).ok_or_else(|| SettingsError {
+        key,
+        problem: format!("{value:?} is not a number of minutes"),
+        fix: "Use whole minutes, such as 10 (0 turns it off).",
+    })
 }
 
 fn parse_confidence(value: Option<String>) -> Result<f64, SettingsError> {

@@ -47,6 +47,8 @@ pub struct App {
     outbox: Option<tokio::task::JoinHandle<()>>,
     /// Locks expired medical recommendations at local midnight.
     sweeper: Option<tokio::task::JoinHandle<()>>,
+    /// Texts people's chat replies nobody saw (`chat_fallback`), when on.
+    chat_fallback: Option<tokio::task::JoinHandle<()>>,
     /// On PostgreSQL: hears other processes' queue changes for this one's live consoles.
     feed: Option<tokio::task::JoinHandle<()>>,
 }
@@ -140,7 +142,11 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         commerce,
         voice_hints: Arc::default(),
     };
-    Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper), feed })
+    let chat_fallback = state
+        .settings
+        .chat_sms_after
+        .map(|after| crate::chat_fallback::spawn(state.store.clone(), state.library.clone(), after));
+    Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper), chat_fallback, feed })
 }
 
 impl App {
@@ -164,7 +170,7 @@ impl App {
         };
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
         crate::http_server::serve(self.listener, router(self.state), limits, shutdown).await?;
-        for task in [self.reloader, self.outbox, self.sweeper, self.feed].into_iter().flatten() {
+        for task in [self.reloader, self.outbox, self.sweeper, self.chat_fallback, self.feed].into_iter().flatten() {
             task.abort();
         }
         store.close().await;

@@ -77,16 +77,18 @@ pub fn hash(password: &str) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the operating system's random source works");
     let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
-    let phc =
-        Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2's default parameters hash").to_string();
+    let phc = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2's default parameters hash")
+        .to_string();
     give_back_memory();
     phc
 }
 
 /// Whether `password` matches a stored PHC string (whatever parameters it was hashed with).
 pub fn verify(password: &str, phc: &str) -> bool {
-    let ok =
-        PasswordHash::new(phc).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
+    let ok = PasswordHash::new(phc)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
     give_back_memory();
     ok
 }

@@ -246,13 +246,18 @@ async fn updates(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         crate::store::conversations::find_open(&mut tx, &reach.contact.contact_id, &reach.location.location_id, "web")
             .await?;
     drop(tx);
-    let messages = match open {
+    let messages = match &open {
         Some(conversation) => {
             crate::store::messages::chat_replies_after(&state.store, &conversation.conversation_id, &u.after).await?
         }
         None => Vec::new(),
     };
     let cursor = messages.last().map_or(u.after.clone(), |(id, _)| id.clone());
+    if let (Some(conversation), Some((last, _))) = (&open, messages.last()) {
+        // Shown now: read, and not to be texted.
+        let now = state.store.now_ms();
+        crate::store::messages::mark_seen(&state.store, &conversation.conversation_id, last, now).await?;
+    }
     let frames: Vec<_> =
         messages.iter().map(|(id, text)| json!({ "id": id, "type": "text", "from": "staff", "text": text })).collect();
     Ok(Json(json!({ "messages": frames, "cursor": cursor })).into_response())

@@ -297,10 +297,15 @@ async fn session(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
             token = customer_token(&state, &location.location_id, contact_id);
         }
     }
-    let lines = match conversation_of(&state, &who, &location.location_id).await? {
-        Some(conversation) => messages::chat_lines(&state.store, &conversation, HISTORY).await?,
+    let conversation = conversation_of(&state, &who, &location.location_id).await?;
+    let lines = match &conversation {
+        Some(conversation) => messages::chat_lines(&state.store, conversation, HISTORY).await?,
         None => Vec::new(),
     };
+    if let (Some(conversation), Some(last)) = (&conversation, lines.last()) {
+        // Shown now: people's replies in it are read, and will not be texted.
+        messages::mark_seen(&state.store, conversation, &last.message_id, state.store.now_ms()).await?;
+    }
     let signed_in = matches!(who, Who::Customer { .. });
     let cursor = lines.last().map(|l| l.message_id.clone()).unwrap_or_default();
     let mut shown: Vec<serde_json::Value> = Vec::with_capacity(lines.len());
@@ -415,7 +420,8 @@ async fn events(
     // A reconnecting EventSource says where it stopped; that wins over the page's cursor.
     let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).unwrap_or(&q.after);
     let after = if last_seen.len() <= 64 { last_seen.to_owned() } else { String::new() };
-    let live = Live { state: state.clone(), who, location_id: location.location_id, after, ticket: None };
+    let live =
+        Live { state: state.clone(), who, location_id: location.location_id, after, conversation: None, ticket: None };
     Ok(Sse::new(pushed(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
 }
 
@@ -425,7 +431,8 @@ struct Live {
     location_id: String,
     /// The last message id sent.
     after: String,
-    /// The conversation's open ticket when last looked: whose changes to look at.
+    /// The conversation and its open ticket when last looked: whose changes to look at.
+    conversation: Option<String>,
     ticket: Option<String>,
 }
 
@@ -437,6 +444,10 @@ fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
             if let Some(line) = ready.pop() {
                 let line: messages::ChatLine = line;
                 live.after.clone_from(&line.message_id);
+                if let Some(conversation) = &live.conversation {
+                    let now = live.state.store.now_ms();
+                    let _ = messages::mark_seen(&live.state.store, conversation, &line.message_id, now).await;
+                }
                 let event =
                     Event::default().event("message").id(line.message_id.clone()).data(frame_of(&line).to_string());
                 return Some((Ok(event), (live, feed, ready, look)));
@@ -444,6 +455,7 @@ fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
             if look {
                 if let Ok(Some((conversation, ticket))) = open_of(&live.state, &live.who, &live.location_id).await {
                     live.ticket = ticket;
+                    live.conversation = Some(conversation.clone());
                     if let Ok(mut lines) =
                         messages::chat_pushed_after(&live.state.store, &conversation, &live.after).await
                     {

@@ -247,8 +247,8 @@ pub async fn advance_status(
     Ok(done.rows_affected() > 0)
 }
 
-/// A person's reply in a web chat conversation: stored as delivered, for the chat widget to
-/// fetch (`chat_replies_after`). Returns its id.
+/// A person's reply in a web chat conversation, for the chat to show: stored as `sent` until a
+/// chat window shows it (`read`), or it goes by text instead (`texted`). Returns its id.
 ///
 /// # Errors
 /// Database failures.
@@ -263,7 +263,7 @@ pub async fn insert_chat_reply(
     let id = crate::new_id();
     sqlx::query(
         "insert into message (message_id, conversation_id, direction, channel, ticket_id, body, status, created_at_ms,
-            updated_at_ms, author) values ($1, $2, 'outbound', 'web', $3, $4, 'delivered', $5, $5, $6)",
+            updated_at_ms, author) values ($1, $2, 'outbound', 'web', $3, $4, 'sent', $5, $5, $6)",
     )
     .bind(&id)
     .bind(conversation_id)
@@ -332,6 +332,59 @@ pub async fn chat_lines(store: &Store, conversation_id: &str, limit: i64) -> Res
 /// Database failures.
 pub async fn chat_pushed_after(store: &Store, conversation_id: &str, after: &str) -> Result<Vec<ChatLine>, StoreError> {
     Ok(sqlx::query_as(CHAT_REPLIES_AFTER).bind(conversation_id).bind(after).fetch_all(store.pool()).await?)
+}
+
+const MARK_SEEN: &str = "update message set status = 'read', updated_at_ms = $3
+    where conversation_id = $1 and channel = 'web' and direction = 'outbound' and status = 'sent'
+        and message_id <= $2";
+
+/// A chat window showed a person's replies up to message `up_to`: they are read, and will not
+/// be texted.
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_seen(store: &Store, conversation_id: &str, up_to: &str, now_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(MARK_SEEN).bind(conversation_id).bind(up_to).bind(now_ms).execute(store.pool()).await?;
+    Ok(())
+}
+
+/// A person's chat reply no chat window has shown.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Unseen {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub ticket_id: Option<String>,
+    pub location_id: String,
+    pub phone: String,
+    pub locale: String,
+    pub author: Option<String>,
+    pub body: String,
+}
+
+const UNSEEN: &str = "select m.message_id, m.conversation_id, m.ticket_id, v.location_id, c.phone, c.locale, m.author,
+        m.body
+    from message m join conversation v on v.conversation_id = m.conversation_id
+        join contact c on c.contact_id = v.contact_id
+    where m.channel = 'web' and m.direction = 'outbound' and m.status = 'sent' and m.created_at_ms <= $1
+    order by m.message_id limit 200";
+const TEXTED: &str =
+    "update message set status = 'texted', updated_at_ms = $2 where message_id = $1 and status = 'sent'";
+
+/// People's chat replies written before `before_ms` that no chat window has shown, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn unseen_chat_replies(store: &Store, before_ms: i64) -> Result<Vec<Unseen>, StoreError> {
+    Ok(sqlx::query_as(UNSEEN).bind(before_ms).fetch_all(store.pool()).await?)
+}
+
+/// Claims an unseen reply for texting; `false` when another process (or a chat window) got it first.
+///
+/// # Errors
+/// Database failures.
+pub async fn claim_for_text(tx: &mut Tx<'_>, message_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(TEXTED).bind(message_id).bind(now_ms).execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A line of a customer's transcript: a message in or out on any channel, or a text still in

@@ -258,3 +258,39 @@ async fn a_spanish_speaking_customer_is_greeted_and_answered_in_spanish_in_the_c
     let answer = replies(&body).join(" ");
     assert!(answer.contains("abre de 9:00 a 21:00"), "the store's hours, in Spanish: {answer}");
 }
+
+#[tokio::test]
+async fn a_persons_reply_nobody_saw_goes_by_text_after_the_delay_and_a_seen_one_does_not() {
+    let app = spawn_app().await;
+    let secret = integration(&app).await;
+    let sam = link(&secret, "cus_sam", app.now_secs());
+    say(&app, &sam, "m1", "I want to talk to a human").await;
+    let (ticket,): (String,) = sqlx::query_as("select ticket_id from ticket where status = 'open'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    let reply = |text: &'static str| {
+        let (store, ticket) = (app.state.store.clone(), ticket.clone());
+        async move { leafdesk::store::tickets::queue_reply(&store, &ticket, text, "Jo Park").await.unwrap().unwrap() }
+    };
+    let sweep = || leafdesk::chat_fallback::sweep(&app.state.store, &app.state.library, 10 * 60_000);
+    reply("Your refund is on its way.").await;
+    assert_eq!(sweep().await.unwrap(), 0, "not yet: the chat may still be open");
+    app.clock().advance(11 * 60_000);
+    assert_eq!(sweep().await.unwrap(), 1);
+    let (to, body): (String, String) =
+        sqlx::query_as("select to_phone, body from outbox").fetch_one(app.state.store.pool()).await.unwrap();
+    assert_eq!(to, SAM);
+    assert_eq!(body, "Jo from Demo Dispensary replied in your chat: Your refund is on its way.");
+    assert_eq!(sweep().await.unwrap(), 0, "texted once");
+
+    // A reply the chat window showed is read, and stays in the chat.
+    reply("Anything else?").await;
+    let mut ask = sam.clone();
+    ask["after"] = json!("");
+    let (_, shown) = post(&app, "/api/v1/chat/updates", &ask).await;
+    assert_eq!(shown["messages"].as_array().unwrap().len(), 2, "{shown}");
+    app.clock().advance(11 * 60_000);
+    assert_eq!(sweep().await.unwrap(), 0);
+    assert_eq!(app.count("select count(*) from outbox").await, 1);
+}

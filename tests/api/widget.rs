@@ -224,3 +224,24 @@ async fn a_visitor_the_store_signs_in_keeps_the_conversation_and_is_answered_as_
     let (status, _) = post(&app, "/api/v1/widget/session", &json!({ "location_id": location, "link": old })).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn a_visitor_who_gave_no_number_is_never_texted_a_reply_they_did_not_see() {
+    let app = spawn_app().await;
+    let (visitor, location) = visit(&app).await;
+    say(&app, &location, &visitor, "m1", "I want to talk to a person").await;
+    let (ticket,): (String,) = sqlx::query_as("select ticket_id from ticket where status = 'open'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    leafdesk::store::tickets::queue_reply(&app.state.store, &ticket, "Still there?", "Cam Lee").await.unwrap();
+    app.clock().advance(60 * 60_000);
+    let texted = leafdesk::chat_fallback::sweep(&app.state.store, &app.state.library, 10 * 60_000).await.unwrap();
+    assert_eq!(texted, 0);
+    assert_eq!(app.count("select count(*) from outbox").await, 0);
+    // It is there when the chat opens again.
+    let (_, session) =
+        post(&app, "/api/v1/widget/session", &json!({ "location_id": location, "visitor": visitor })).await;
+    let last = session["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["text"].as_str(), last["author"].as_str()), (Some("Still there?"), Some("Cam")));
+}
