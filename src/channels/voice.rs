@@ -221,14 +221,9 @@ async fn to_person(
     let mut tx = state.store.begin_read().await?;
     let answer = state.settings.voice_staffing.answer(&mut tx, &queues, &queue, &location.timezone, now).await?;
     drop(tx);
-    let callback = match answer {
-        Answer::Now => json!(false),
-        Answer::CallbackAt(at_ms) => json!({ "at_ms": at_ms }),
-        Answer::CallbackSoon => json!({ "at_ms": 0 }),
-    };
     let data = json!({
         "location": { "name": location.name, "timezone": location.timezone },
-        "callback": callback,
+        "callback": answer.callback(),
         "now_ms": now,
     });
     let mut said = texts.to_vec();

@@ -177,10 +177,24 @@ async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     let (reach, m): (Reach, ChatMessage) = authenticated(&state, body).await?;
     let (id, text) = check_message(&m)?;
     let from = PhoneNumber::parse(&reach.contact.phone)?;
-    let location = reach.location;
+    let provider_id = format!("web:{}:{id}", reach.customer.customer_id);
+    let (replies, duplicate) = chat_turn(&state, from, provider_id, text, reach.location).await?;
+    let frames: Vec<_> = replies.iter().map(|text| json!({ "type": "text", "text": text })).collect();
+    Ok(Json(json!({ "replies": frames, "duplicate": duplicate })).into_response())
+}
+
+/// One chat message through the pipeline, as any chat front end sends it: the bot's texts, and
+/// whether this was a retry (then they are the first answer's).
+pub(super) async fn chat_turn(
+    state: &AppState,
+    from: PhoneNumber,
+    provider_id: String,
+    text: &str,
+    location: crate::store::locations::Location,
+) -> Result<(Vec<String>, bool), AppError> {
     let inbound = Inbound {
         channel: Channel::Web,
-        provider_id: format!("web:{}:{id}", reach.customer.customer_id),
+        provider_id,
         from,
         to: location.phone_number.clone().unwrap_or_else(|| location.location_id.clone()),
         messaging_service_sid: None,
@@ -188,14 +202,11 @@ async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         media: Vec::new(),
         opt_out_type: None,
     };
-    let handled = state.pipeline.handle(inbound, location).await?;
-    let (replies, duplicate) = match handled {
+    Ok(match state.pipeline.handle(inbound, location).await? {
         Handled::Replied { texts, .. } | Handled::Event { texts, .. } => (texts, false),
         Handled::Duplicate { texts } => (texts, true),
         Handled::Silent { .. } => (Vec::new(), false),
-    };
-    let frames: Vec<_> = replies.iter().map(|text| json!({ "type": "text", "text": text })).collect();
-    Ok(Json(json!({ "replies": frames, "duplicate": duplicate })).into_response())
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,9 +39,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::webchat::parse_json;
-use crate::domain::{Channel, ConversationId, Inbound, PhoneNumber};
+use crate::domain::{Channel, ConversationId, PhoneNumber};
 use crate::error::{AppError, Refused};
-use crate::pipeline::Handled;
 use crate::state::AppState;
 use crate::store::locations::{self, Location};
 use crate::store::{contacts, conversations, messages};
@@ -373,22 +372,8 @@ async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     let chat = super::webchat::ChatMessage { id: m.id, text: m.text };
     let (id, text) = super::webchat::check_message(&chat)?;
     let from = who.sender()?;
-    let inbound = Inbound {
-        channel: Channel::Web,
-        provider_id: format!("widget:{from}:{id}"),
-        from,
-        to: location.phone_number.clone().unwrap_or_else(|| location.location_id.clone()),
-        messaging_service_sid: None,
-        body: text.to_owned(),
-        media: Vec::new(),
-        opt_out_type: None,
-    };
-    let handled = state.pipeline.handle(inbound, location).await?;
-    let (texts, duplicate) = match handled {
-        Handled::Replied { texts, .. } | Handled::Event { texts, .. } => (texts, false),
-        Handled::Duplicate { texts } => (texts, true),
-        Handled::Silent { .. } => (Vec::new(), false),
-    };
+    let provider_id = format!("widget:{from}:{id}");
+    let (texts, duplicate) = super::webchat::chat_turn(&state, from, provider_id, text, location).await?;
     let at_ms = state.store.now_ms();
     let replies: Vec<_> = texts
         .iter()

@@ -537,11 +537,7 @@ fn render_data(look: &Look<'_>, state: &State) -> serde_json::Value {
         // Calls: whether a link was texted, and when someone calls back after a hand-off
         // (`at_ms` 0: as soon as someone is free); false when a person takes the call now.
         "link_texted": false,
-        "callback": match look.answer {
-            Some(Answer::CallbackAt(at_ms)) => json!({ "at_ms": at_ms }),
-            Some(Answer::CallbackSoon) => json!({ "at_ms": 0 }),
-            Some(Answer::Now) | None => json!(false),
-        },
+        "callback": look.answer.map_or(json!(false), Answer::callback),
         "channel": look.channel.as_str(),
         "now_ms": look.now_ms,
     })

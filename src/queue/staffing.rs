@@ -50,6 +50,18 @@ pub enum Answer {
     CallbackSoon,
 }
 
+impl Answer {
+    /// What templates read as `callback`: false when a person takes the call now, else when
+    /// someone calls back (`at_ms`, or 0 for as soon as someone is free).
+    pub fn callback(self) -> serde_json::Value {
+        match self {
+            Self::Now => serde_json::json!(false),
+            Self::CallbackAt(at_ms) => serde_json::json!({ "at_ms": at_ms }),
+            Self::CallbackSoon => serde_json::json!({ "at_ms": 0 }),
+        }
+    }
+}
+
 impl Staffing {
     /// Parses `HH:MM-HH:MM` (store-local), e.g. `09:00-21:00`.
     ///
