@@ -24,7 +24,7 @@ pub async fn sweep(store: &Store, library: &Library, delay_ms: i64) -> Result<us
     let mut texted = 0;
     for reply in messages::unseen_chat_replies(store, now - delay_ms).await? {
         if reply.phone.starts_with(VISITOR_PREFIX) {
-            continue; // a visitor who gave no number: the reply waits in the chat
+            continue; // never listed; a visitor who gave no number is never texted
         }
         let Some(location) = locations::get(store, &reply.location_id).await? else { continue };
         let first_name = reply.author.as_deref().and_then(|a| a.split_whitespace().next()).unwrap_or("");

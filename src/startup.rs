@@ -128,6 +128,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         settings.twilio_auth_token.as_ref().map(|t| t.expose()),
     );
     let settings = Arc::new(settings);
+    let widget_streams = Arc::new(tokio::sync::Semaphore::new(settings.max_connections / 2));
     let state = AppState {
         store,
         library,
@@ -141,6 +142,7 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         keys,
         commerce,
         voice_hints: Arc::default(),
+        widget_streams,
     };
     let chat_fallback = state
         .settings

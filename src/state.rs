@@ -32,6 +32,8 @@ pub struct AppState {
     pub commerce: Arc<dyn crate::commerce::Source>,
     /// The catalogue's product names as speech hints for calls, refreshed every few minutes.
     pub voice_hints: Arc<VoiceHints>,
+    /// Places for open widget streams: half the connections, so webhooks always get through.
+    pub widget_streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// The catalogue's product names as last read for calls' speech hints, and when (ms).

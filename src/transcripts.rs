@@ -16,7 +16,7 @@ use crate::flows::Assets;
 use crate::store::conversations::{self, Conversation};
 use crate::store::feed::QueueChange;
 use crate::store::locations::Location;
-use crate::store::{self, consent, contacts, messages, tickets, Store, StoreError};
+use crate::store::{self, consent, contacts, messages, receipts, tickets, Store, StoreError};
 
 /// Who spoke a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -113,15 +113,26 @@ pub async fn record(store: &Store, assets: &Assets, t: Transcript<'_>) -> Result
         Some(contact) => contact,
         None => contacts::create(&mut tx, phone, now).await?,
     };
-    let (conversation, created) =
-        match conversations::find_open(&mut tx, &contact.contact_id, location_id, "voice").await? {
+    // The call's own conversation when part of it was stored before (even if it has ended),
+    // else the customer's open voice conversation, else a new one.
+    let this_call = format!("transcript:{}:{}", t.source, t.call_id);
+    let earlier = receipts::detail(store, &this_call).await?;
+    let earlier = earlier.and_then(|d| d["conversation_id"].as_str().map(str::to_owned));
+    let (conversation, created) = match &earlier {
+        Some(id) => (conversations::by_id(&mut tx, id).await?.ok_or_else(|| store::corrupt("receipt", id))?, false),
+        None => match conversations::find_open(&mut tx, &contact.contact_id, location_id, "voice").await? {
             Some(c) => (c, false),
             None => {
                 let c = Conversation::new(&contact.contact_id, location_id, "voice", now);
                 conversations::insert_many(&mut tx, &[&c]).await?;
                 (c, true)
             }
-        };
+        },
+    };
+    if earlier.is_none() {
+        let detail = json!({ "conversation_id": conversation.conversation_id });
+        receipts::record(&mut tx, &this_call, "call_transcript", &detail, now).await?;
+    }
     let mut opted_out = consent::opted_out_among(&mut tx, &[phone]).await?.contains(&phone.to_owned());
     let mut recorded = Recorded {
         conversation_id: conversation.conversation_id.clone(),
@@ -132,8 +143,11 @@ pub async fn record(store: &Store, assets: &Assets, t: Transcript<'_>) -> Result
         ticket_opened: false,
     };
     let mut new_ids = Vec::new();
-    let mut customer_words = Vec::new();
-    for segment in in_order(t.segments.clone()) {
+    let segments = in_order(t.segments.clone());
+    // What the customer said in this post (stored before or now): what a finished call is about.
+    let customer_words: Vec<String> =
+        segments.iter().filter(|s| s.speaker == Speaker::Customer).map(|s| s.text.clone()).collect();
+    for segment in segments {
         let message_id = crate::new_id();
         let provider_id = provider_id(&t, &segment);
         let spoken = messages::Spoken {
@@ -166,10 +180,11 @@ pub async fn record(store: &Store, assets: &Assets, t: Transcript<'_>) -> Result
         };
         // The consent check a typed message gets; its reply is for a live chat, not a call
         // already spoken, so only the ledger entry counts here.
-        let outcome = compliance::consent::apply(&mut tx, &inbound, &message_id, opted_out, true, now).await?;
+        let answering = compliance::consent::Answering::No;
+        let outcome =
+            compliance::consent::apply(&mut tx, &inbound, &message_id, opted_out, true, answering, now).await?;
         recorded.revoked |= outcome.recorded.is_some_and(|(action, _)| action == "opt_out");
         opted_out = outcome.opted_out;
-        customer_words.push(segment.text);
     }
     let mut change = None;
     if let Some(ticket_id) = &conversation.open_ticket_id {
@@ -178,7 +193,8 @@ pub async fn record(store: &Store, assets: &Assets, t: Transcript<'_>) -> Result
             messages::assign_ticket(&mut tx, ticket_id, &new_ids).await?;
             change = Some(QueueChange::new("customer_wrote", ticket_id, ""));
         }
-    } else if t.finished {
+    } else if t.finished && recorded.stored > 0 {
+        // (A retry, with nothing new, does nothing: its ticket was opened the first time.)
         if let Some((flow, ticket)) = asked_for(assets, &customer_words) {
             let summary = format!(
                 "Call {} ({} segments). The customer asked about: {}.\n{}",
@@ -205,10 +221,13 @@ pub async fn record(store: &Store, assets: &Assets, t: Transcript<'_>) -> Result
             recorded.ticket_opened = true;
         }
     }
-    if t.finished && created {
+    if t.finished {
+        // The call is over: the next one starts afresh (a person's conversation stays theirs).
         conversations::close_if_bot(&mut tx, &conversation.conversation_id, now).await?;
     }
     if created && recorded.stored == 0 {
+        // Nothing new on a new conversation: keep no trace of it (the receipt named it).
+        receipts::forget(&mut tx, &this_call).await?;
         conversations::delete_unused(&mut tx, &conversation.conversation_id).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;

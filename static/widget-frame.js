@@ -107,7 +107,8 @@
     localStorage.setItem(key, visitor);
     for (const frame of data.messages) add(frame);
     cursor = data.cursor;
-    listen();
+    // Someone can answer only a visitor who wrote: the stream opens with the first message.
+    if (data.messages.length) listen();
   }
 
   function listen() {
@@ -122,6 +123,7 @@
       setTimeout(listen, retry);
       retry = Math.min(retry * 2, 30000);
     });
+    source.addEventListener("message", () => { status.textContent = ""; });
   }
 
   async function send(text, label) {
@@ -132,6 +134,7 @@
       const data = await post("/api/v1/widget/messages", { id, text });
       status.textContent = "";
       for (const frame of data.replies) add(frame);
+      if (!source) listen();
     } catch (err) {
       status.textContent = err.message;
     }

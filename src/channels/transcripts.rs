@@ -162,7 +162,8 @@ async fn receive_transcript(State(state): State<AppState>, request: Request) -> 
     if call_id.is_empty() || call.call_id.chars().count() > super::events::MAX_ID_CHARS || call_id.contains('\0') {
         return Err(invalid("call_id must be 1 to 128 characters, not all blank, without U+0000".into()));
     }
-    let customer = PhoneNumber::parse(&call.from).map_err(|e| invalid(format!("from: {e}")))?;
+    let customer = PhoneNumber::parse(&call.from)
+        .map_err(|_| invalid("from must be the customer's number in E.164 form, such as +14155550123".into()))?;
     let started_ms = call
         .started_at
         .parse::<jiff::Timestamp>()
@@ -197,7 +198,9 @@ async fn receive_transcript(State(state): State<AppState>, request: Request) -> 
             id: None,
         });
     }
-    let to = call.to.as_deref().map(PhoneNumber::parse).transpose().map_err(|e| invalid(format!("to: {e}")))?;
+    let to = call.to.as_deref().map(PhoneNumber::parse).transpose().map_err(|_| {
+        invalid("to must be our number the customer called, in E.164 form, such as +15005550006".into())
+    })?;
     let location = match (&call.location_id, &to) {
         (Some(id), _) if id.contains('\0') => None, // PostgreSQL text cannot hold it; no id does
         (Some(id), _) => locations::get(&state.store, id).await?,

@@ -43,7 +43,7 @@ use crate::domain::{Channel, ConversationId, PhoneNumber};
 use crate::error::{AppError, Refused};
 use crate::state::AppState;
 use crate::store::locations::{self, Location};
-use crate::store::{contacts, conversations, messages};
+use crate::store::{consent, contacts, conversations, messages};
 
 const MAX_BODY_BYTES: usize = 16 * 1024;
 /// 50: the messages a reopened widget shows.
@@ -164,7 +164,12 @@ async fn location(state: &AppState, id: &str) -> Result<Location, AppError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Who {
     Visitor(String),
-    Customer { contact_id: String, phone: String },
+    /// Signed in by the store's site until `until` (Unix seconds).
+    Customer {
+        contact_id: String,
+        phone: String,
+        until: i64,
+    },
 }
 
 impl Who {
@@ -190,8 +195,7 @@ fn new_visitor(state: &AppState, location_id: &str) -> (String, Who) {
 const SIGNED_IN_SECS: i64 = 12 * 3600;
 
 /// The token naming a signed-in customer's contact at `location_id`, until it expires.
-fn customer_token(state: &AppState, location_id: &str, contact_id: &str) -> String {
-    let until = state.store.clock().now_secs() + SIGNED_IN_SECS;
+fn customer_token(state: &AppState, location_id: &str, contact_id: &str, until: i64) -> String {
     state.uploads.sealer.sign_token(&format!("contact:{location_id}:{contact_id}:{until}"))
 }
 
@@ -222,7 +226,7 @@ async fn who_is(state: &AppState, location_id: &str, token: &str) -> Result<Who,
                 ));
             }
             let contact = contacts::find_by_id(&state.store, contact_id).await?.ok_or_else(refused)?;
-            Ok(Who::Customer { contact_id: contact.contact_id, phone: contact.phone })
+            Ok(Who::Customer { contact_id: contact.contact_id, phone: contact.phone, until })
         }
         _ => Err(refused()),
     }
@@ -241,7 +245,9 @@ async fn sign_in(
     link: &super::webchat::Link,
 ) -> Result<Who, AppError> {
     let reach = super::webchat::identify(state, link).await?;
-    let customer = Who::Customer { contact_id: reach.contact.contact_id.clone(), phone: reach.contact.phone.clone() };
+    let until = state.store.clock().now_secs() + SIGNED_IN_SECS;
+    let customer =
+        Who::Customer { contact_id: reach.contact.contact_id.clone(), phone: reach.contact.phone.clone(), until };
     let Who::Visitor(id) = visitor else { return Ok(customer) };
     let Some(visitor_contact) = contacts::find(&state.store, PhoneNumber::visitor(id).as_ref()).await? else {
         return Ok(customer);
@@ -255,6 +261,19 @@ async fn sign_in(
     let mut keys = keys;
     keys.sort_unstable();
     crate::store::lock_conversations(&mut tx, state.store.backend(), &keys).await?;
+    // A revocation typed as a visitor follows them: nothing is texted to their number either.
+    let visitor_key = PhoneNumber::visitor(id).to_string();
+    if consent::opted_out_among(&mut tx, &[visitor_key.as_str()]).await?.contains(&visitor_key) {
+        let evidence = json!({ "visitor": id, "customer_id": reach.customer.customer_id, "carried_over": true });
+        let revoked = consent::NewConsent {
+            phone: &reach.contact.phone,
+            purpose: consent::TRANSACTIONAL,
+            action: "opt_out",
+            source: "web_chat",
+            evidence,
+        };
+        consent::record_all_purposes(&mut tx, revoked, now).await?;
+    }
     let merged = conversations::adopt_web_visitor(
         &mut tx,
         &visitor_contact.contact_id,
@@ -292,8 +311,8 @@ async fn session(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     };
     if let Some(link) = &req.link {
         who = sign_in(&state, &location, &who, link).await?;
-        if let Who::Customer { contact_id, .. } = &who {
-            token = customer_token(&state, &location.location_id, contact_id);
+        if let Who::Customer { contact_id, until, .. } = &who {
+            token = customer_token(&state, &location.location_id, contact_id, *until);
         }
     }
     let conversation = conversation_of(&state, &who, &location.location_id).await?;
@@ -405,8 +424,29 @@ async fn events(
     // A reconnecting EventSource says where it stopped; that wins over the page's cursor.
     let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).unwrap_or(&q.after);
     let after = if last_seen.len() <= 64 { last_seen.to_owned() } else { String::new() };
-    let live =
-        Live { state: state.clone(), who, location_id: location.location_id, after, conversation: None, ticket: None };
+    // Nobody can write to someone who never wrote: no stream until there is a conversation
+    // (204 tells an EventSource not to reconnect; the widget opens it after the first message).
+    let Some((conversation, ticket)) = open_of(&state, &who, &location.location_id).await? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    // Open chats take at most half the connections, so webhooks always get through.
+    let Ok(permit) = state.widget_streams.clone().try_acquire_owned() else {
+        let busy = AppError::rejected(
+            Refused::TooManyRequests,
+            "busy",
+            "too many chats are open right now; try again shortly",
+        );
+        return Ok(([(header::RETRY_AFTER, "30")], busy).into_response());
+    };
+    let live = Live {
+        state: state.clone(),
+        who,
+        location_id: location.location_id,
+        after,
+        conversation: Some(conversation),
+        ticket,
+        _permit: permit,
+    };
     Ok(Sse::new(pushed(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
 }
 
@@ -419,6 +459,8 @@ struct Live {
     /// The conversation and its open ticket when last looked: whose changes to look at.
     conversation: Option<String>,
     ticket: Option<String>,
+    /// This stream's place among the open chats, given back when it ends.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -426,6 +468,11 @@ fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
     // The first look is unconditional (messages may have come while the window was closed).
     stream::unfold((live, feed, Vec::new(), true), |(mut live, mut feed, mut ready, mut look)| async move {
         loop {
+            if let Who::Customer { until, .. } = live.who {
+                if until < live.state.store.clock().now_secs() {
+                    return None; // the store's sign-in expired: the chat is no longer theirs
+                }
+            }
             if let Some(line) = ready.pop() {
                 let line: messages::ChatLine = line;
                 live.after.clone_from(&line.message_id);
@@ -452,10 +499,13 @@ fn pushed(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
                     }
                 }
             }
-            // Asleep until a change that may be for this chat: a person wrote on its ticket, a
-            // ticket opened (perhaps its own), or the feed lagged. Idle chats cost nothing.
+            // Asleep until a change about this chat (a ticket opened on it, a person replied on
+            // its ticket) or the feed lagged: an idle chat costs no queries.
             look = match feed.recv().await {
-                Ok(change) => change.kind == "opened" || live.ticket.as_deref() == Some(change.ticket_id.as_str()),
+                Ok(change) => {
+                    change.conversation_id.is_some() && change.conversation_id == live.conversation
+                        || live.ticket.as_deref() == Some(change.ticket_id.as_str())
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             };

@@ -29,6 +29,13 @@ pub enum Decision {
     Reply(&'static str),
 }
 
+/// Whether the message's sender hears an answer (a text, a chat, a call going on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answering {
+    Yes,
+    No,
+}
+
 pub struct Outcome {
     pub decision: Decision,
     /// The number's transactional consent after this message.
@@ -39,6 +46,8 @@ pub struct Outcome {
 
 /// Applies consent keywords to one claimed inbound message inside the turn's transaction.
 /// `flow_waiting`: a flow asked a question this message may answer (see `confirm_web_request`).
+/// A message with nobody to answer (a finished call's transcript) passes `Answering::No`: the
+/// ledger is written, and no confirmation is claimed to have been sent.
 ///
 /// # Errors
 /// Database failures.
@@ -48,6 +57,7 @@ pub async fn apply(
     message_id: &str,
     opted_out: bool,
     flow_waiting: bool,
+    answering: Answering,
     now_ms: i64,
 ) -> Result<Outcome, StoreError> {
     let verdict = classify(&inbound.body);
@@ -76,7 +86,7 @@ pub async fn apply(
             consent::record_all_purposes(tx, consent, now_ms).await?;
             let recently =
                 consent::confirmation_sent_at(tx, phone).await?.is_some_and(|at| now_ms - at < CONFIRMATION_WINDOW_MS);
-            let decision = if twilio_answered || recently {
+            let decision = if twilio_answered || recently || answering == Answering::No {
                 Decision::Silent
             } else {
                 consent::mark_confirmation_sent(tx, phone, now_ms).await?;

@@ -66,7 +66,9 @@ pub(super) async fn turn(
             let phone = inbound.from.as_ref();
             let waiting = engine::waiting(&assets.flows, &conv.state, idle_ms);
             let opted_out = batch.opted_out.contains(phone);
-            let consent = compliance::consent::apply(tx, inbound, &message_id, opted_out, waiting, now).await?;
+            let answering = compliance::consent::Answering::Yes;
+            let consent =
+                compliance::consent::apply(tx, inbound, &message_id, opted_out, waiting, answering, now).await?;
             if consent.opted_out {
                 batch.opted_out.insert(phone.to_owned());
             } else {
@@ -76,7 +78,9 @@ pub(super) async fn turn(
             if let Decision::Silent | Decision::Reply(_) = consent.decision {
                 let look = Look::new(assets, &contact, &job.location, inbound.channel, now);
                 let mut handled = consent_reply(batch, conv_ix, inbound, &message_id, &look, &consent.decision);
-                if let (Handled::Replied { then, .. }, true) = (&mut handled, consent.opted_out) {
+                let revoked = consent.recorded.is_some_and(|(action, _)| action == "opt_out")
+                    || (consent.opted_out && consent.decision == Decision::Silent);
+                if let (Handled::Replied { then, .. }, true) = (&mut handled, revoked) {
                     *then = Then::HangUp; // a call ends where the customer asked us to stop
                 }
                 return Ok(TurnReport { consent: consent.recorded, ..TurnReport::just(handled) });
@@ -372,7 +376,7 @@ async fn apply_effects(
                 conv.open_ticket_id = Some(ticket_id.clone());
                 let detail = json!({ "from": "bot", "to": "queued", "queue": ticket.queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "handed_off", &detail, now).await?;
-                applied.changes.push(QueueChange::new("opened", &ticket_id, &ticket.queue));
+                applied.changes.push(QueueChange::new("opened", &ticket_id, &ticket.queue).of(&conv.conversation_id));
                 applied.handoff_queue = Some(ticket.queue);
             }
             Effect::Report(ticket) => {
@@ -381,7 +385,7 @@ async fn apply_effects(
                 let ticket_id = open_ticket(tx, conv, before, ticket, now).await?;
                 let detail = json!({ "queue": ticket.queue, "ticket_id": ticket_id });
                 conversations::record_event(tx, &conv.conversation_id, "reported", &detail, now).await?;
-                applied.changes.push(QueueChange::new("opened", &ticket_id, &ticket.queue));
+                applied.changes.push(QueueChange::new("opened", &ticket_id, &ticket.queue).of(&conv.conversation_id));
                 applied.report_queue = Some(ticket.queue.clone());
             }
             Effect::RunAction { .. } | Effect::Unsure { .. } | Effect::NotUnderstood { .. } => {}

@@ -12,8 +12,8 @@ use crate::domain::staff::Roles;
 use crate::flows::model::Queue;
 use crate::store::{StoreError, Tx};
 
-/// 10 minutes: a console seen more recently than this counts as someone at their desk (the
-/// console's live feed touches its session far more often).
+/// 10 minutes: a console used, or open (its live feed says so every few minutes), more recently
+/// than this counts as someone at their desk.
 const PRESENT_MS: i64 = 10 * 60_000;
 
 /// What to do with a call nobody is signed in to take (within staffed hours).
@@ -113,7 +113,8 @@ impl Staffing {
 }
 
 const PRESENT: &str = "select u.roles from staff_session s join staff_user u on u.user_id = s.user_id
-    where s.revoked_at_ms is null and s.expires_at_ms > $1 and s.last_seen_at_ms > $2 and u.disabled_at_ms is null";
+    where s.revoked_at_ms is null and s.expires_at_ms > $1 and u.disabled_at_ms is null
+        and (s.last_seen_at_ms > $2 or s.present_at_ms > $2)";
 
 /// Someone who works `queue` used the console in the last [`PRESENT_MS`].
 async fn someone_present(tx: &mut Tx<'_>, queues: &[Queue], queue: &str, now_ms: i64) -> Result<bool, StoreError> {

@@ -197,6 +197,15 @@ pub async fn parties(store: &super::Store, conversation_id: &str) -> Result<Opti
     Ok(sqlx::query_as(PARTIES).bind(conversation_id).fetch_optional(store.pool()).await?)
 }
 
+/// The customer's conversation takes the visitor's open ticket (and who owns it) when it has
+/// none of its own.
+const TAKE_TICKET: &str = "update conversation set
+        open_ticket_id = (select open_ticket_id from conversation where conversation_id = $1),
+        ownership = (select ownership from conversation where conversation_id = $1),
+        version = version + 1
+    where conversation_id = $2 and open_ticket_id is null
+        and (select open_ticket_id from conversation where conversation_id = $1) is not null";
+
 const OPEN_WEB: &str = "select conversation_id from conversation
     where contact_id = $1 and location_id = $2 and channel = 'web' and closed_at_ms is null";
 
@@ -233,6 +242,13 @@ pub async fn adopt_web_visitor(
                 .bind(&theirs)
                 .execute(&mut **tx)
                 .await?;
+            // A person working the visitor's ticket goes on with it on the customer's chat.
+            sqlx::query(TAKE_TICKET).bind(&visitor).bind(&theirs).execute(&mut **tx).await?;
+            sqlx::query("update ticket set conversation_id = $2 where conversation_id = $1 and status = 'open'")
+                .bind(&visitor)
+                .bind(&theirs)
+                .execute(&mut **tx)
+                .await?;
             sqlx::query("update conversation set closed_at_ms = $2, version = version + 1 where conversation_id = $1")
                 .bind(&visitor)
                 .bind(now_ms)
@@ -254,6 +270,19 @@ const CLOSE_IDLE: &str = "update conversation set closed_at_ms = $2, version = v
 pub async fn close_if_bot(tx: &mut Tx<'_>, conversation_id: &str, now_ms: i64) -> Result<bool, StoreError> {
     let done = sqlx::query(CLOSE_IDLE).bind(conversation_id).bind(now_ms).execute(&mut **tx).await?;
     Ok(done.rows_affected() == 1)
+}
+
+const BY_ID: &str =
+    "select conversation_id, contact_id, location_id, channel, ownership, open_ticket_id, slots, engine,
+    version, last_activity_at_ms from conversation where conversation_id = $1";
+
+/// A conversation by its id, open or not.
+///
+/// # Errors
+/// Database failures, or a stored state that no longer parses.
+pub async fn by_id(tx: &mut Tx<'_>, conversation_id: &str) -> Result<Option<Conversation>, StoreError> {
+    let row: Option<ConversationRow> = sqlx::query_as(BY_ID).bind(conversation_id).fetch_optional(&mut **tx).await?;
+    row.map(Conversation::try_from).transpose()
 }
 
 /// # Errors

@@ -25,11 +25,22 @@ pub struct QueueChange {
     pub kind: String,
     pub ticket_id: String,
     pub queue: String,
+    /// The conversation, when the change is news for its customer too (a ticket opened, a
+    /// person replied): open chat windows listen for their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
 }
 
 impl QueueChange {
     pub fn new(kind: &str, ticket_id: &str, queue: &str) -> Self {
-        Self { kind: kind.to_owned(), ticket_id: ticket_id.to_owned(), queue: queue.to_owned() }
+        Self { kind: kind.to_owned(), ticket_id: ticket_id.to_owned(), queue: queue.to_owned(), conversation_id: None }
+    }
+
+    /// The same change, naming the conversation it is about.
+    #[must_use]
+    pub fn of(mut self, conversation_id: &str) -> Self {
+        self.conversation_id = Some(conversation_id.to_owned());
+        self
     }
 }
 

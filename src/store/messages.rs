@@ -365,12 +365,14 @@ const UNSEEN: &str = "select m.message_id, m.conversation_id, m.ticket_id, v.loc
         m.body
     from message m join conversation v on v.conversation_id = m.conversation_id
         join contact c on c.contact_id = v.contact_id
-    where m.channel = 'web' and m.direction = 'outbound' and m.status = 'sent' and m.created_at_ms <= $1
-    order by m.message_id limit 200";
+    where m.channel = 'web' and m.status = 'sent' and m.direction = 'outbound' and m.created_at_ms <= $1
+        and c.phone not like 'web:%'
+    order by m.created_at_ms limit 200";
 const TEXTED: &str =
     "update message set status = 'texted', updated_at_ms = $2 where message_id = $1 and status = 'sent'";
 
-/// People's chat replies written before `before_ms` that no chat window has shown, oldest first.
+/// People's chat replies written before `before_ms` that no chat window has shown, oldest first,
+/// to customers with a number (a visitor's wait in the chat, and never block the sweep).
 ///
 /// # Errors
 /// Database failures.

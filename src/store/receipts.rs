@@ -33,3 +33,12 @@ pub async fn detail(store: &super::Store, key: &str) -> Result<Option<serde_json
     let row: Option<(String,)> = sqlx::query_as(DETAIL).bind(key).fetch_optional(store.pool()).await?;
     row.map(|(d,)| serde_json::from_str(&d).map_err(|e| super::corrupt("receipt detail", e))).transpose()
 }
+
+/// Removes a receipt recorded in this transaction for something that then did not happen.
+///
+/// # Errors
+/// Database failures.
+pub async fn forget(tx: &mut Tx<'_>, key: &str) -> Result<(), StoreError> {
+    sqlx::query("delete from webhook_receipt where receipt_key = $1").bind(key).execute(&mut **tx).await?;
+    Ok(())
+}

@@ -273,6 +273,22 @@ pub async fn session(store: &Store, token_hash: &str) -> Result<Option<Session>,
 
 /// # Errors
 /// Database failures.
+/// An open console says its staff member is there (see `queue::staffing`); unlike a request,
+/// it does not keep the session from idling out.
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_present(store: &Store, token_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("update staff_session set present_at_ms = $2 where token_hash = $1")
+        .bind(token_hash)
+        .bind(store.now_ms())
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// Database failures.
 pub async fn touch_session(store: &Store, token_hash: &str) -> Result<(), StoreError> {
     sqlx::query(TOUCH_SESSION).bind(token_hash).bind(store.now_ms()).execute(store.pool()).await?;
     Ok(())

@@ -155,7 +155,7 @@ pub async fn queue_reply(
     };
     super::conversations::record_event(&mut tx, &conversation_id, "agent_reply", &detail, now).await?;
     tx.commit().await?;
-    store.announce(&QueueChange::new("replied", ticket_id, "")).await;
+    store.announce(&QueueChange::new("replied", ticket_id, "").of(&conversation_id)).await;
     Ok(Some(delivery))
 }
 

@@ -36,6 +36,10 @@ async fn say(app: &TestApp, location: &str, visitor: &str, id: &str, text: &str)
 async fn an_anonymous_visitor_chats_with_quick_replies_and_finds_the_history_after_a_reload() {
     let app = spawn_app().await;
     let (visitor, location) = visit(&app).await;
+    // Nobody can answer a visitor who has not written: no live stream yet (204: do not retry).
+    let query = [("location_id", location.as_str()), ("visitor", visitor.as_str()), ("after", "")];
+    let early = app.client.get(app.url("/api/v1/widget/events")).query(&query).send().await.unwrap();
+    assert_eq!(early.status(), 204);
     let reply = say(&app, &location, &visitor, "m1", "hi").await;
     let menu = &reply["replies"][0];
     assert!(menu["text"].as_str().unwrap().contains("I can help with"), "{reply}");
@@ -218,6 +222,14 @@ async fn a_visitor_the_store_signs_in_keeps_the_conversation_and_is_answered_as_
     let on_sams = "select count(*) from message m join conversation v on v.conversation_id = m.conversation_id
         join contact c on c.contact_id = v.contact_id where c.phone = '+15555550103' and v.channel = 'web'";
     assert_eq!(app.count(on_sams).await, 4, "hi, the menu, the question, the answer");
+
+    // A visitor who typed STOP and then signs in: their number gets no texts either.
+    let (other, _) = visit(&app).await;
+    say(&app, &location, &other, "s1", "STOP").await;
+    let alex = crate::webchat::link(&secret, "cus_alex", app.now_secs());
+    let body = json!({ "location_id": location, "visitor": other, "link": alex });
+    assert_eq!(post(&app, "/api/v1/widget/session", &body).await.0, 200);
+    assert!(leafdesk::store::consent::current(&app.state.store, "+15555550100").await.unwrap().opted_out);
 
     // A stale sign-in is refused; the widget then starts again as a visitor.
     let old = crate::webchat::link(&secret, "cus_sam", app.now_secs() - 13 * 3600);
