@@ -1,8 +1,8 @@
 //! Load benchmark for the web widget, against the real release binary in its own process:
 //!
-//! 1. **Idle**: 10,000 visitors each with the widget open — a session, then a live event stream
-//!    (`GET /api/v1/widget/events`) held open — and the server's resident memory (VmRSS) before
-//!    and with them all connected.
+//! 1. **Idle**: 10,000 visitors each with the widget open — a session, a first message, then the
+//!    live event stream (`GET /api/v1/widget/events`) held open — and the server's resident memory
+//!    (VmRSS) before and with them all connected.
 //! 2. **Active**: 1,000 chatters, each with its event stream open, sending a message every few
 //!    seconds (`BENCH_THINK_MS`, default 3,000 — people read and type; 0 drives it flat out) and
 //!    timing the round trip: message sent → the bot's reply received (it comes back with the POST).
@@ -43,7 +43,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("leafdesk-widget-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-    let (child, port) = spawn_demo_with(&url, &[("LEAFDESK_MAX_CONNECTIONS", "16000")]);
+    let (child, port) = spawn_demo_with(&url, &[("LEAFDESK_MAX_CONNECTIONS", "24000")]);
     let pid = child.id();
     rt.block_on(async {
         wait_ready(port).await;
@@ -88,7 +88,10 @@ async fn idle(client: &reqwest::Client, base: &str, location: &str, pid: u32) {
     let mut streams = Vec::with_capacity(IDLE);
     for chunk in 0..IDLE / 500 {
         let opened = futures_util::future::join_all((0..500).map(|_| async {
+            // A stream opens once the visitor has written (nobody can answer them before).
             let visitor = session(client, base, location).await;
+            let hi = serde_json::json!({ "location_id": location, "visitor": visitor, "id": "m0", "text": "hi" });
+            client.post(format!("{base}/api/v1/widget/messages")).json(&hi).send().await.unwrap();
             open_stream(client, base, location, &visitor).await
         }))
         .await;
@@ -120,6 +123,8 @@ async fn active(client: &reqwest::Client, base: &str, location: &str) {
         let (measuring, done, errors) = (measuring.clone(), done.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             let visitor = session(&client, &base, &location).await;
+            let hi = serde_json::json!({ "location_id": location, "visitor": visitor, "id": "start", "text": "hi" });
+            client.post(format!("{base}/api/v1/widget/messages")).json(&hi).send().await.unwrap();
             let _stream = open_stream(&client, &base, &location, &visitor).await;
             tokio::time::sleep(think() * u32::try_from(chatter).unwrap_or(0) / u32::try_from(CHATTERS).unwrap_or(1))
                 .await;
