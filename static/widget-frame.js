@@ -105,6 +105,8 @@
     }
     visitor = data.visitor;
     localStorage.setItem(key, visitor);
+    // A visitor may give their number for replies by text; a signed-in customer has one.
+    document.getElementById("by-text").hidden = !!data.signed_in;
     for (const frame of data.messages) add(frame);
     cursor = data.cursor;
     // Someone can answer only a visitor who wrote: the stream opens with the first message.
@@ -140,6 +142,33 @@
     }
   }
 
+  document.getElementById("phone-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const phone = document.getElementById("phone").value.trim();
+    try {
+      const data = await post("/api/v1/widget/phone",
+        { phone, disclosure_version: config.phone_disclosure_version, locale: config.locale });
+      add({ from: "note", text: main.dataset.codeSent + " " + data.masked_phone });
+      document.getElementById("code-form").hidden = false;
+      document.getElementById("code").focus();
+    } catch (err) {
+      add({ from: "note", text: err.message });
+    }
+  });
+  document.getElementById("code-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const code = document.getElementById("code").value.trim();
+    try {
+      const data = await post("/api/v1/widget/phone/confirm", { code });
+      visitor = data.visitor;
+      localStorage.setItem(key, visitor);
+      add({ from: "note", text: main.dataset.linked + " " + data.masked_phone });
+      document.getElementById("by-text").hidden = true;
+      if (source) { source.close(); source = null; listen(); }
+    } catch (err) {
+      add({ from: "note", text: err.message });
+    }
+  });
   document.getElementById("chat").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = input.value.trim();

@@ -44,6 +44,8 @@ struct Disclosures {
     /// What the chat's "Text me offers" button shows: the customer taps a button, and the
     /// number is the one on their account.
     current_chat: String,
+    /// What a chat visitor sees where they give their number for replies by text.
+    current_phone_link: String,
     versions: HashMap<String, String>,
 }
 
@@ -175,6 +177,12 @@ pub fn current_disclosure(location: &Location) -> (&'static str, String) {
 /// The current disclosure version and text beside the chat's "Text me offers" button.
 pub fn current_chat_disclosure(location: &Location) -> (&'static str, String) {
     let version = DISCLOSURES.current_chat.as_str();
+    (version, disclosure(version, location).unwrap_or_default())
+}
+
+/// The current disclosure version and text where a chat visitor gives their number.
+pub fn current_phone_link_disclosure(location: &Location) -> (&'static str, String) {
+    let version = DISCLOSURES.current_phone_link.as_str();
     (version, disclosure(version, location).unwrap_or_default())
 }
 

@@ -56,6 +56,8 @@ pub fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/api/v1/widget/session", post(session))
         .route("/api/v1/widget/messages", post(message))
+        .route("/api/v1/widget/phone", post(give_phone))
+        .route("/api/v1/widget/phone/confirm", post(confirm_phone))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .route("/widget.js", get(script))
@@ -113,8 +115,10 @@ async fn frame(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Re
         (Some(customer), Some(ts), Some(sig)) => json!({ "customer": customer, "ts": ts, "sig": sig }),
         _ => serde_json::Value::Null,
     };
+    let (phone_version, phone_disclosure) = super::optin::current_phone_link_disclosure(&location);
     let config = json!({
         "location_id": location.location_id, "locale": locale, "color": color, "name": location.name, "link": link,
+        "phone_disclosure_version": phone_version,
     });
     let data = json!({
         "es": es,
@@ -122,6 +126,7 @@ async fn frame(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Re
         "greeting": greeting,
         "color": color,
         "config_json": config.to_string().replace('<', "\\u003c"),
+        "phone_disclosure": phone_disclosure,
     });
     let html = state.pages.render("widget", &data)?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
@@ -248,46 +253,60 @@ async fn sign_in(
     let until = state.store.clock().now_secs() + SIGNED_IN_SECS;
     let customer =
         Who::Customer { contact_id: reach.contact.contact_id.clone(), phone: reach.contact.phone.clone(), until };
-    let Who::Visitor(id) = visitor else { return Ok(customer) };
-    let Some(visitor_contact) = contacts::find(&state.store, PhoneNumber::visitor(id).as_ref()).await? else {
-        return Ok(customer);
-    };
-    let now = state.store.now_ms();
-    let mut tx = state.store.begin().await?;
-    let keys: Vec<i64> = [PhoneNumber::visitor(id).to_string(), reach.contact.phone.clone()]
+    if let Who::Visitor(id) = visitor {
+        let now = state.store.now_ms();
+        let mut tx = state.store.begin().await?;
+        let how = json!({ "visitor": id, "customer_id": reach.customer.customer_id, "by": "site_sign_in" });
+        take_over(&mut tx, state, location, id, &reach.contact, &how, now).await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+    }
+    Ok(customer)
+}
+
+/// The visitor turned out to be `contact`: their conversation at the location becomes the
+/// contact's (with its ticket), and a STOP they typed as a visitor follows them. In the caller's
+/// transaction, holding both conversations' locks.
+async fn take_over(
+    tx: &mut crate::store::Tx<'_>,
+    state: &AppState,
+    location: &Location,
+    visitor: &str,
+    contact: &contacts::Contact,
+    how: &serde_json::Value,
+    now: i64,
+) -> Result<(), AppError> {
+    let visitor_key = PhoneNumber::visitor(visitor).to_string();
+    let Some(visitor_contact) = contacts::find(&state.store, &visitor_key).await? else { return Ok(()) };
+    let mut keys: Vec<i64> = [visitor_key.as_str(), contact.phone.as_str()]
         .iter()
         .map(|phone| ConversationId { channel: Channel::Web, phone, location_id: &location.location_id }.key())
         .collect();
-    let mut keys = keys;
     keys.sort_unstable();
-    crate::store::lock_conversations(&mut tx, state.store.backend(), &keys).await?;
+    crate::store::lock_conversations(tx, state.store.backend(), &keys).await?;
     // A revocation typed as a visitor follows them: nothing is texted to their number either.
-    let visitor_key = PhoneNumber::visitor(id).to_string();
-    if consent::opted_out_among(&mut tx, &[visitor_key.as_str()]).await?.contains(&visitor_key) {
-        let evidence = json!({ "visitor": id, "customer_id": reach.customer.customer_id, "carried_over": true });
+    if consent::opted_out_among(tx, &[visitor_key.as_str()]).await?.contains(&visitor_key) {
+        let evidence = json!({ "carried_over_from": how });
         let revoked = consent::NewConsent {
-            phone: &reach.contact.phone,
+            phone: &contact.phone,
             purpose: consent::TRANSACTIONAL,
             action: "opt_out",
             source: "web_chat",
             evidence,
         };
-        consent::record_all_purposes(&mut tx, revoked, now).await?;
+        consent::record_all_purposes(tx, revoked, now).await?;
     }
     let merged = conversations::adopt_web_visitor(
-        &mut tx,
+        tx,
         &visitor_contact.contact_id,
-        &reach.contact.contact_id,
+        &contact.contact_id,
         &location.location_id,
         now,
     )
     .await?;
     if let Some(conversation) = &merged {
-        let detail = json!({ "visitor": id, "customer_id": reach.customer.customer_id });
-        conversations::record_event(&mut tx, conversation, "visitor_signed_in", &detail, now).await?;
+        conversations::record_event(tx, conversation, "visitor_signed_in", how, now).await?;
     }
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
-    Ok(customer)
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -402,6 +421,177 @@ async fn message(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         })
         .collect();
     Ok(Json(json!({ "replies": replies, "duplicate": duplicate })).into_response())
+}
+
+/// 10 minutes: how long a code texted to a visitor's number works.
+const CODE_TTL_MS: i64 = 10 * 60_000;
+/// Wrong codes before the visitor must ask for a new one.
+const CODE_TRIES: i64 = 5;
+/// A minute between codes for one visitor, so nobody is flooded with them.
+const CODE_EVERY_MS: i64 = 60_000;
+/// 30 days: a number the visitor proved is theirs keeps their chat theirs on this browser.
+const PHONE_LINKED_SECS: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, Deserialize)]
+struct GivePhone {
+    location_id: String,
+    visitor: String,
+    phone: String,
+    disclosure_version: String,
+    /// The chat's language, for the text with the code.
+    #[serde(default)]
+    locale: String,
+}
+
+fn code_hash(visitor: &str, code: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(format!("{visitor}:{code}").as_bytes()))
+}
+
+/// A visitor gives their number for replies by text, having seen the disclosure: a code goes to
+/// it, and the chat becomes theirs when they type it ([`confirm_phone`]).
+#[tracing::instrument(skip_all, fields(channel = "web"), err(level = "warn"))]
+async fn give_phone(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let body = body.map_err(|_| AppError::TooLarge(MAX_BODY_BYTES))?;
+    let req: GivePhone = parse_json(&body)?;
+    let location = location(&state, &req.location_id).await?;
+    let invalid = |message: &str| AppError::rejected(Refused::Unprocessable, "invalid_field", message.to_owned());
+    let Who::Visitor(visitor) = who_is(&state, &location.location_id, &req.visitor).await? else {
+        return Err(invalid("this chat is already signed in"));
+    };
+    let (version, disclosure) = super::optin::current_phone_link_disclosure(&location);
+    if req.disclosure_version != version {
+        return Err(invalid(&format!("disclosure_version must be {version:?}, the text shown beside the number")));
+    }
+    let phone = PhoneNumber::parse_north_american(&req.phone)
+        .map_err(|_| invalid("phone must be a mobile number, such as (415) 555-0123 or +14155550123"))?;
+    if consent::current(&state.store, phone.as_ref()).await?.opted_out {
+        return Err(AppError::rejected(
+            Refused::Unprocessable,
+            "opted_out",
+            "this number asked us to stop texting it; text START to the store's number to get texts again",
+        ));
+    }
+    let now = state.store.now_ms();
+    if let Some(earlier) = crate::store::phone_links::get(&state.store, &visitor).await? {
+        if now - earlier.created_at_ms < CODE_EVERY_MS {
+            return Err(AppError::rejected(
+                Refused::TooManyRequests,
+                "too_soon",
+                "a code was just sent; wait a minute",
+            ));
+        }
+    }
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    let code = format!("{:06}", u32::from_le_bytes(bytes) % 1_000_000);
+    let locale = if req.locale == "es" { "es" } else { "en" };
+    let data = json!({ "location": { "name": location.name }, "code": code });
+    let text = state.library.get().templates.render("webchat/phone_code", locale, Channel::Sms, &data)?;
+    let link = crate::store::phone_links::PhoneLink {
+        visitor: visitor.clone(),
+        location_id: location.location_id.clone(),
+        phone: phone.to_string(),
+        code_hash: code_hash(&visitor, &code),
+        attempts: 0,
+        disclosure_version: version.to_owned(),
+        disclosure_text: disclosure,
+        ip: super::client_ip(&headers, peer, &state.settings.trusted_proxies),
+        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(512).collect(),
+        created_at_ms: now,
+        expires_at_ms: now + CODE_TTL_MS,
+    };
+    let mut tx = state.store.begin().await?;
+    crate::store::phone_links::replace(&mut tx, &link).await?;
+    let message = crate::store::outbox::NewOutbound {
+        conversation_id: None,
+        location_id: &location.location_id,
+        to_phone: phone.as_ref(),
+        purpose: "transactional",
+        body: &text,
+        reply: None,
+    };
+    crate::store::outbox::enqueue(&mut tx, &message, now).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    let answer = json!({ "status": "code_sent", "masked_phone": phone.masked() });
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ConfirmPhone {
+    location_id: String,
+    visitor: String,
+    code: String,
+}
+
+/// The code from the text: the number is theirs. Their chat becomes the number's contact's,
+/// and the consent to text them about it is recorded with what they saw and where.
+#[tracing::instrument(skip_all, fields(channel = "web"), err(level = "warn"))]
+async fn confirm_phone(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let body = body.map_err(|_| AppError::TooLarge(MAX_BODY_BYTES))?;
+    let req: ConfirmPhone = parse_json(&body)?;
+    let location = location(&state, &req.location_id).await?;
+    let refused =
+        |refusal: Refused, code: &'static str, message: &str| AppError::rejected(refusal, code, message.to_owned());
+    let Who::Visitor(visitor) = who_is(&state, &location.location_id, &req.visitor).await? else {
+        return Err(refused(Refused::Unprocessable, "invalid_field", "this chat is already signed in"));
+    };
+    let Some(link) = crate::store::phone_links::get(&state.store, &visitor).await? else {
+        return Err(refused(Refused::NotFound, "no_code", "no code was sent to this chat; give your number first"));
+    };
+    let now = state.store.now_ms();
+    if link.expires_at_ms < now || link.location_id != location.location_id {
+        return Err(refused(Refused::Unprocessable, "code_expired", "the code has expired; ask for a new one"));
+    }
+    if link.attempts >= CODE_TRIES {
+        return Err(refused(Refused::TooManyRequests, "too_many_tries", "too many wrong codes; ask for a new one"));
+    }
+    if code_hash(&visitor, req.code.trim()) != link.code_hash {
+        crate::store::phone_links::tried(&state.store, &visitor).await?;
+        return Err(refused(
+            Refused::Unprocessable,
+            "wrong_code",
+            "that is not the code we texted; check it and try again",
+        ));
+    }
+    let phone = PhoneNumber::parse(&link.phone)?;
+    let mut tx = state.store.begin().await?;
+    let contact = match contacts::find(&state.store, phone.as_ref()).await? {
+        Some(contact) => contact,
+        None => contacts::create(&mut tx, phone.as_ref(), now).await?,
+    };
+    let evidence = json!({
+        "disclosure_version": link.disclosure_version,
+        "disclosure_text": link.disclosure_text,
+        "ip": link.ip,
+        "user_agent": link.user_agent,
+        "asked_at_ms": link.created_at_ms,
+        "confirmed_by": "code texted to the number",
+        "visitor": visitor,
+    });
+    let agreed = consent::NewConsent {
+        phone: phone.as_ref(),
+        purpose: consent::TRANSACTIONAL,
+        action: "opt_in",
+        source: "web_chat",
+        evidence,
+    };
+    consent::record(&mut tx, &agreed, now).await?;
+    let how = json!({ "visitor": visitor, "by": "phone_code", "phone": phone.masked() });
+    take_over(&mut tx, &state, &location, &visitor, &contact, &how, now).await?;
+    crate::store::phone_links::remove(&mut tx, &visitor).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    let until = state.store.clock().now_secs() + PHONE_LINKED_SECS;
+    let token = customer_token(&state, &location.location_id, &contact.contact_id, until);
+    Ok(Json(json!({ "visitor": token, "signed_in": true, "masked_phone": phone.masked() })).into_response())
 }
 
 #[derive(Debug, Deserialize)]

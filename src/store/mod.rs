@@ -16,6 +16,7 @@ pub mod messages;
 pub mod misreads;
 pub mod outbox;
 pub mod outcomes;
+pub mod phone_links;
 pub mod receipts;
 pub mod staff;
 pub mod tickets;

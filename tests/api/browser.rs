@@ -435,6 +435,21 @@ async fn a_visitor_of_the_stores_site_chats_in_the_bubble_reloads_and_gets_a_per
     .unwrap();
     let staff = browser.wait_text("#log p.staff", "Cam here").await;
     assert!(staff.starts_with("Cam"), "the reply carries the person's first name: {staff}");
+
+    // Replies by text: the visitor gives a number, sees the disclosure, types the texted code.
+    browser.click("#by-text summary").await;
+    assert!(browser.text("#phone-disclosure").await.contains("By giving your number"));
+    browser.type_into("#phone", "(555) 555-0102").await;
+    browser.click("#phone-form button").await;
+    browser.wait_text("#log", "We texted a code to").await;
+    let (body,): (String,) = sqlx::query_as("select body from outbox where to_phone = '+15555550102'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    let code: String = body.split_whitespace().find(|w| w.len() == 7 && w.ends_with('.')).unwrap()[..6].to_owned();
+    browser.type_into("#code", &code).await;
+    browser.click("#code-form button").await;
+    browser.wait_text("#log", "replies can reach you by text").await;
     browser.frame(None).await;
     browser.resize(390, 844).await;
     browser.screenshot("widget-phone").await;

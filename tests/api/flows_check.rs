@@ -173,7 +173,7 @@ fn every_shipped_template_renders_for_every_locale_and_channel() {
         // What the web chat's consent answer reads.
         "masked_phone": "(•••) •••-0100",
         // A person's chat reply nobody saw, sent by text (chat_fallback); what calls add.
-        "author": "Jo", "body": "Your refund is on its way.",
+        "author": "Jo", "body": "Your refund is on its way.", "code": "042917",
         "link_texted": true, "callback": { "at_ms": 1_796_115_600_000_i64 },
     });
     // What understanding, general answers and store facts add (a second literal: one would

@@ -257,3 +257,86 @@ async fn a_visitor_who_gave_no_number_is_never_texted_a_reply_they_did_not_see()
     let last = session["messages"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((last["text"].as_str(), last["author"].as_str()), (Some("Still there?"), Some("Cam")));
 }
+
+/// The code in the last text queued to `phone`.
+async fn texted_code(app: &TestApp, phone: &str) -> String {
+    let (body,): (String,) =
+        sqlx::query_as("select body from outbox where to_phone = $1 order by created_at_ms desc limit 1")
+            .bind(phone)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    body.split_whitespace()
+        .find(|w| w.trim_end_matches('.').len() == 6 && w.trim_end_matches('.').bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no code in {body:?}"))
+        .trim_end_matches('.')
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_visitor_who_gives_their_number_and_the_texted_code_gets_the_chat_linked_with_evidence() {
+    let app = spawn_app().await;
+    let (visitor, location) = visit(&app).await;
+    say(&app, &location, &visitor, "m1", "hi").await;
+    let give = |phone: &str, version: &str| json!({ "location_id": location, "visitor": visitor, "phone": phone, "disclosure_version": version });
+    // The disclosure must be the one shown; the number must be a number.
+    let (status, body) = post(&app, "/api/v1/widget/phone", &give("(555) 555-0100", "marketing-2026-11")).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = post(&app, "/api/v1/widget/phone", &give("call me maybe", "chat-texts-2026-12")).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = post(&app, "/api/v1/widget/phone", &give("(555) 555-0100", "chat-texts-2026-12")).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["masked_phone"], "+1••••••0100");
+    let code = texted_code(&app, "+15555550100").await;
+    assert!(texted_code(&app, "+15555550100").await.len() == 6);
+    let (status, _) = post(&app, "/api/v1/widget/phone", &give("(555) 555-0100", "chat-texts-2026-12")).await;
+    assert_eq!(status, 429, "one code a minute");
+
+    let confirm = |code: &str| json!({ "location_id": location, "visitor": visitor, "code": code });
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, body) = post(&app, "/api/v1/widget/phone/confirm", &confirm(wrong)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("wrong_code")), "{body}");
+    let (status, linked) = post(&app, "/api/v1/widget/phone/confirm", &confirm(&code)).await;
+    assert_eq!(status, 200, "{linked}");
+    assert_eq!(linked["signed_in"], true);
+    let token = linked["visitor"].as_str().unwrap().to_owned();
+    // The chat is now Alex's: the bot knows his order, and his earlier words came along.
+    let reply = say(&app, &location, &token, "m2", "where is my order").await;
+    assert!(reply["replies"][0]["text"].as_str().unwrap().contains("LD-1001"), "{reply}");
+    let (_, session) =
+        post(&app, "/api/v1/widget/session", &json!({ "location_id": location, "visitor": token })).await;
+    assert_eq!(session["messages"][0]["text"], "hi");
+    let (source, evidence): (String, String) = sqlx::query_as(
+        "select source, evidence from consent_event where phone = '+15555550100' and action = 'opt_in' order by created_at_ms desc limit 1",
+    )
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(source, "web_chat");
+    assert!(evidence.contains("By giving your number") && evidence.contains("code texted"), "{evidence}");
+    // The code works once.
+    let (status, body) = post(&app, "/api/v1/widget/phone/confirm", &confirm(&code)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("no_code")), "{body}");
+}
+
+#[tokio::test]
+async fn a_texted_code_expires_and_wrong_codes_run_out() {
+    let app = spawn_app().await;
+    let (visitor, location) = visit(&app).await;
+    let give = json!({ "location_id": location, "visitor": visitor, "phone": "+15555550104", "disclosure_version": "chat-texts-2026-12" });
+    assert_eq!(post(&app, "/api/v1/widget/phone", &give).await.0, 202);
+    let code = texted_code(&app, "+15555550104").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let confirm = |code: &str| json!({ "location_id": location, "visitor": visitor, "code": code });
+    for _ in 0..5 {
+        assert_eq!(post(&app, "/api/v1/widget/phone/confirm", &confirm(wrong)).await.0, 422);
+    }
+    let (status, body) = post(&app, "/api/v1/widget/phone/confirm", &confirm(&code)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_tries")), "even the right code, now");
+    app.clock().advance(11 * 60_000);
+    assert_eq!(post(&app, "/api/v1/widget/phone", &give).await.0, 202, "a new code after a minute");
+    let fresh = texted_code(&app, "+15555550104").await;
+    app.clock().advance(11 * 60_000);
+    let (status, body) = post(&app, "/api/v1/widget/phone/confirm", &confirm(&fresh)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("code_expired")), "{body}");
+}
