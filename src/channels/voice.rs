@@ -151,11 +151,11 @@ async fn gather(
     let Some(from) = call.from else {
         return Ok(end(&state, "en", "voice/no_caller_id", &json!({})));
     };
-    let locale = contacts::find(&state.store, from.as_ref()).await?.map_or_else(|| "en".to_owned(), |c| c.locale);
     let next = Turn { turn: at.turn.saturating_add(1), ..at };
     let said = form.get("SpeechResult").map(str::trim).unwrap_or("");
     if said.is_empty() {
         state.metrics.inc("leafdesk_voice_reprompts_total", &[("reason", "silence")]);
+        let locale = locale_of(&state, from.as_ref()).await?;
         if at.quiet + 1 >= MAX_QUIET {
             return Ok(end(&state, &locale, "voice/goodbye", &json!({})));
         }
@@ -170,6 +170,7 @@ async fn gather(
         state.metrics.inc("leafdesk_voice_reprompts_total", &[("reason", "low_confidence")]);
         let unclear = at.unclear + 1;
         let template = if unclear >= OFFER_PERSON_AFTER { "voice/unclear_offer" } else { "voice/unclear" };
+        let locale = locale_of(&state, from.as_ref()).await?;
         let prompt = render(&state, &locale, template, &json!({}));
         return Ok(twiml(&listen(&state, &locale, Turn { quiet: 0, unclear, ..next }, &[prompt]).await));
     }
@@ -186,11 +187,11 @@ async fn gather(
     };
     let handled = state.pipeline.handle(inbound, location.clone()).await?;
     let next = Turn { quiet: 0, unclear: 0, ..next };
-    // The reply is in the language the turn chose (it may have switched).
+    // Read after the turn: the reply is in the language it chose (it may have switched).
+    let locale = locale_of(&state, &caller).await?;
     let response = match handled {
         Handled::Replied { conversation_id, texts, then } => {
             tracing::Span::current().record("conversation_id", conversation_id.as_str());
-            let locale = contacts::find(&state.store, &caller).await?.map_or(locale, |c| c.locale);
             match then {
                 Then::Listen => listen(&state, &locale, next, &texts).await,
                 Then::HangUp => say_then(&locale, &texts, Verb::Hangup),
@@ -261,6 +262,11 @@ async fn status(State(state): State<AppState>, form: TwilioForm) -> Result<Statu
     tx.commit().await.map_err(StoreError::from)?;
     state.metrics.inc("leafdesk_calls_total", &[("event", "ended")]);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's language (a caller we do not know yet: English).
+async fn locale_of(state: &AppState, phone: &str) -> Result<String> {
+    Ok(contacts::find(&state.store, phone).await?.map_or_else(|| "en".to_owned(), |c| c.locale))
 }
 
 fn parsed<'a>(state: &AppState, call: Result<Call<'a>>) -> Result<Call<'a>> {

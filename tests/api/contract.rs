@@ -136,19 +136,7 @@ fn keep_lines(stream: impl Read + Send + 'static, log: &Arc<Mutex<Vec<String>>>)
 
 /// Sends a signed platform event; returns the HTTP status.
 async fn event(app: &TestApp, secret: &str, body: &serde_json::Value) -> u16 {
-    let (ts, body) = (app.now_secs(), body.to_string());
-    let signature = leafdesk::signed::sign_request(secret, ts, "POST", "/api/v1/events", body.as_bytes());
-    let resp = app
-        .client
-        .post(app.url("/api/v1/events"))
-        .header("content-type", "application/json")
-        .header("x-leafdesk-timestamp", ts.to_string())
-        .header("x-leafdesk-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("event sent");
-    resp.status().as_u16()
+    post_signed_json(app, secret, "/api/v1/events", &body.to_string(), app.now_secs()).await.0
 }
 
 /// Step 1 of double opt-in on `location`'s web form, as a browser sends it (with the page's

@@ -14,19 +14,8 @@ struct Sent {
 }
 
 async fn send_at(app: &TestApp, secret: &str, body: &str, ts: i64) -> Sent {
-    let signature = leafdesk::signed::sign_request(secret, ts, "POST", "/api/v1/events", body.as_bytes());
-    let resp = app
-        .client
-        .post(app.url("/api/v1/events"))
-        .header("content-type", "application/json")
-        .header("x-leafdesk-timestamp", ts.to_string())
-        .header("x-leafdesk-signature", signature)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    Sent { status, body: resp.json().await.unwrap_or(Value::Null) }
+    let (status, body) = post_signed_json(app, secret, "/api/v1/events", body, ts).await;
+    Sent { status, body }
 }
 
 async fn send(app: &TestApp, secret: &str, body: &Value) -> Sent {

@@ -470,3 +470,26 @@ pub async fn wait_for_status(app: &TestApp, outbox_id: &str, status: &str) -> le
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// POSTs `body` to `path` signed as an integration signs its requests (`secret`, timestamp `ts`):
+/// the status and the JSON answer (null when there is none).
+pub async fn post_signed_json(
+    app: &TestApp,
+    secret: &str,
+    path: &str,
+    body: &str,
+    ts: i64,
+) -> (u16, serde_json::Value) {
+    let signature = leafdesk::signed::sign_request(secret, ts, "POST", path, body.as_bytes());
+    let resp = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .header("x-leafdesk-timestamp", ts.to_string())
+        .header("x-leafdesk-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("request sent");
+    (resp.status().as_u16(), resp.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -14,20 +14,7 @@ fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 async fn post_transcript(app: &TestApp, secret: &str, body: &Value) -> (u16, Value) {
-    let body = body.to_string();
-    let ts = app.now_secs();
-    let signature = leafdesk::signed::sign_request(secret, ts, "POST", "/api/v1/transcripts", body.as_bytes());
-    let resp = app
-        .client
-        .post(app.url("/api/v1/transcripts"))
-        .header("content-type", "application/json")
-        .header("x-leafdesk-timestamp", ts.to_string())
-        .header("x-leafdesk-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    post_signed_json(app, secret, "/api/v1/transcripts", &body.to_string(), app.now_secs()).await
 }
 
 #[tokio::test]
