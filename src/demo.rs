@@ -82,6 +82,8 @@ fn demo_details() -> serde_json::Value {
         "id_rules": "We accept driver's licenses and state IDs from any US state, passports and military IDs.",
         "delivery_areas": "Sacramento, West Sacramento and Davis",
         "delivery_note": "Orders of $50 or more; your ID is checked at the door.",
+        "privacy_url": "/demo/site#privacy",
+        "terms_url": "/demo/site#terms",
         "directions_es": "Estamos en la esquina de Test St y 2nd, a dos cuadras del Capitolio.",
         "parking_es": "estacionamiento gratis detrás de la tienda.",
         "payment_methods_es": "efectivo, tarjeta de débito con PIN, o un pago bancario (ACH) en nuestra app de pago",

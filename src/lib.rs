@@ -18,7 +18,8 @@
 //!   [`uploads`] (upload links and sealed documents), [`signed`] (what the platform signs, and
 //!   the integration keys), [`queue`] (people's work on tickets: who sees which queue, claim,
 //!   reply through the send gate, notes, transfer, snooze, wrap-up), [`auth`] (staff accounts,
-//!   passwords, sign-in with lockout, sessions), [`demo`], [`flowtest`] (conversation tests).
+//!   passwords, sign-in with lockout, sessions), [`evidence`] (a number's consent evidence pack),
+//!   [`demo`], [`flowtest`] (conversation tests).
 //! - engine and rules: [`flows`] (model, loading and checking, hot reload, the pure step
 //!   function), [`understanding`] (intents learned from examples, confidence, language,
 //!   entities), [`templates`] (messages per locale and channel, pages), [`actions`] (built-ins
@@ -45,6 +46,7 @@ pub mod demo;
 pub mod diagnostic;
 pub mod domain;
 pub mod error;
+pub mod evidence;
 pub mod flows;
 pub mod flowtest;
 pub mod http_server;

@@ -67,7 +67,7 @@ async fn show_form(State(state): State<AppState>, Query(q): Query<FormQuery>) ->
         let html = state.pages.render("optin", &json!({ "problem": "no_store" }))?;
         return Ok((StatusCode::NOT_FOUND, Html(html)).into_response());
     };
-    page(&state, StatusCode::OK, &location, json!({}))
+    page(&state, StatusCode::OK, &location, json!({})).await
 }
 
 async fn submit_form(
@@ -90,27 +90,27 @@ async fn submit_form(
         page(&state, status, &location, json!({ "error": code, "phone": field("phone").unwrap_or("") }))
     };
     if !form_token_valid(&state, field("form_token")) {
-        return retry(StatusCode::FORBIDDEN, "form_expired");
+        return retry(StatusCode::FORBIDDEN, "form_expired").await;
     }
     let Some(version) = field("disclosure_version") else {
-        return retry(StatusCode::BAD_REQUEST, "no_disclosure_version");
+        return retry(StatusCode::BAD_REQUEST, "no_disclosure_version").await;
     };
     if disclosure(version, &location).is_none() {
-        return retry(StatusCode::BAD_REQUEST, "out_of_date");
+        return retry(StatusCode::BAD_REQUEST, "out_of_date").await;
     }
     let Ok(phone) = PhoneNumber::parse_north_american(field("phone").unwrap_or("")) else {
-        return retry(StatusCode::BAD_REQUEST, "bad_phone");
+        return retry(StatusCode::BAD_REQUEST, "bad_phone").await;
     };
     if field("agree") != Some("yes") {
-        return retry(StatusCode::BAD_REQUEST, "not_agreed");
+        return retry(StatusCode::BAD_REQUEST, "not_agreed").await;
     }
     let ip = super::client_ip(&headers, peer, &state.settings.trusted_proxies);
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let asked = Asked { source: "web_form", phone: &phone, version, ip: &ip, user_agent };
     match request_marketing(&state, &location, &asked).await {
-        Ok(_) => page(&state, StatusCode::OK, &location, json!({ "done": true, "masked_phone": phone.masked() })),
+        Ok(_) => page(&state, StatusCode::OK, &location, json!({ "done": true, "masked_phone": phone.masked() })).await,
         Err(AppError::Rejected { kind: Refused::TooManyRequests, .. }) => {
-            retry(StatusCode::TOO_MANY_REQUESTS, "too_many")
+            retry(StatusCode::TOO_MANY_REQUESTS, "too_many").await
         }
         Err(e) => Err(e),
     }
@@ -267,14 +267,20 @@ async fn find_location(state: &AppState, id: Option<&str>) -> Result<Option<Loca
     })
 }
 
-fn page(
+async fn page(
     state: &AppState,
     status: StatusCode,
     location: &Location,
     extra: serde_json::Value,
 ) -> Result<Response, AppError> {
     let (version, disclosure) = current_disclosure(location);
+    let mut conn = state.store.pool().acquire().await.map_err(crate::store::StoreError::from)?;
+    let details = locations::details(&mut conn, &location.location_id).await?;
+    drop(conn);
+    let link = |k: &str| details[k].as_str().map(str::to_owned);
     let mut data = json!({
+        "privacy_url": link("privacy_url"),
+        "terms_url": link("terms_url"),
         "location": location,
         "disclosure_version": version,
         "disclosure": disclosure,

@@ -51,8 +51,19 @@ pub enum LocationCommand {
 }
 
 /// What `--detail` may set: the questions the bot answers from them (flows/store_info.yaml).
-const DETAIL_KEYS: &[&str] =
-    &["address", "directions", "parking", "payment_methods", "id_rules", "delivery_areas", "delivery_note"];
+/// `privacy_url` and `terms_url` are the links the opt-in form shows beside its disclosure
+/// (carriers require both on every sign-up page).
+const DETAIL_KEYS: &[&str] = &[
+    "address",
+    "directions",
+    "parking",
+    "payment_methods",
+    "id_rules",
+    "delivery_areas",
+    "delivery_note",
+    "privacy_url",
+    "terms_url",
+];
 
 pub async fn run(cmd: LocationCommand, settings: &Settings) -> anyhow::Result<()> {
     let store = connect(settings).await?;
@@ -128,6 +139,14 @@ async fn update_details(store: &crate::store::Store, id: &str, details: &[String
             "--detail {key:?}: the keys are {} (add _es for the Spanish wording)",
             DETAIL_KEYS.join(", ")
         );
+        if base.ends_with("_url") && !value.trim().is_empty() {
+            let value = value.trim();
+            anyhow::ensure!(
+                (value.starts_with("https://") || value.starts_with("http://") || value.starts_with('/'))
+                    && !value.contains(char::is_whitespace),
+                "--detail {key}: {value:?} is not a link; write the page's address, https://…"
+            );
+        }
         if value.trim().is_empty() {
             current.as_object_mut().map(|o| o.remove(key));
         } else {

@@ -75,8 +75,8 @@ const OPT_OUT_WORDS: &[&str] = &[
     "cancelar",
     "detener",
 ];
-/// Twilio's default opt-in keywords.
-const OPT_IN_WORDS: &[&str] = &["start", "unstop", "yes"];
+/// Twilio's default opt-in keywords, and JOIN (the word sign-up calls to action use: "Text JOIN to…").
+const OPT_IN_WORDS: &[&str] = &["start", "unstop", "yes", "join"];
 /// Twilio's default help keywords, and Spanish.
 const HELP_WORDS: &[&str] = &["help", "info", "ayuda"];
 /// Words that may surround a keyword without changing it ("STOP please", "ok stop now").
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn start_unstop_yes_opt_in_and_help_info_ask_for_help() {
-        check(&["START", "unstop", "Yes", "yes!"], Keyword::OptIn);
+        check(&["START", "unstop", "Yes", "yes!", "JOIN", "join please"], Keyword::OptIn);
         check(&["HELP", "info", "Help?", "ayuda"], Keyword::Help);
     }
 

@@ -110,14 +110,46 @@ impl PhoneNumber {
     /// # Errors
     /// `InvalidPhoneNumber` as for `parse`.
     pub fn parse_north_american(raw: &str) -> Result<Self, DomainError> {
-        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-        match (raw.trim_start().starts_with('+'), digits.len()) {
-            (false, 10) => Self::parse(&format!("+1{digits}")),
-            (false, 11) if digits.starts_with('1') => Self::parse(&format!("+{digits}")),
-            _ => Self::parse(raw).map_err(|_| DomainError::InvalidPhoneNumber(raw.to_owned())),
-        }
+        Self::parse_national(raw, Country::US)
     }
 
+    /// As [`PhoneNumber::parse`], but a number written without `+` (or `00`) is read in
+    /// `country`'s national format: "(415) 555-0177" in the US is +14155550177, "020 7946 0018"
+    /// in the UK is +442079460018.
+    ///
+    /// # Errors
+    /// `InvalidPhoneNumber` when it is neither E.164 nor a national number of `country`.
+    pub fn parse_national(raw: &str, country: Country) -> Result<Self, DomainError> {
+        let bad = || DomainError::InvalidPhoneNumber(raw.to_owned());
+        let trimmed = raw.trim_start();
+        if trimmed.starts_with('+') {
+            return Self::parse(raw);
+        }
+        if !trimmed.chars().all(|c| c.is_ascii_digit() || " -().".contains(c)) {
+            return Err(bad());
+        }
+        let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+        if let Some(international) = digits.strip_prefix("00") {
+            return Self::parse(&format!("+{international}")).map_err(|_| bad());
+        }
+        let national = if country.calling_code == "1" {
+            // NANP: [2-9]XX [2-9]XX XXXX, with or without the leading 1.
+            let ten = match digits.len() {
+                10 => digits.as_str(),
+                11 if digits.starts_with('1') => &digits[1..],
+                _ => return Err(bad()),
+            };
+            let b = ten.as_bytes();
+            if b[0] < b'2' || b[3] < b'2' {
+                return Err(bad());
+            }
+            ten.to_owned()
+        } else {
+            // Elsewhere a national number drops its trunk prefix 0.
+            digits.strip_prefix('0').unwrap_or(&digits).to_owned()
+        };
+        Self::parse(&format!("+{}{national}", country.calling_code)).map_err(|_| bad())
+    }
     /// An anonymous web visitor's sender key (`web:` and the visitor's id), kept where a phone
     /// number goes: the visitor's contact and conversations are found by it, as a texter's are
     /// by their number. Nothing is ever texted to it (the send gate refuses what is not E.164).
@@ -133,6 +165,40 @@ impl PhoneNumber {
     /// The number with all but its last four digits hidden, for logs and CSR lists.
     pub fn masked(&self) -> String {
         mask_phone(&self.0)
+    }
+}
+
+/// A country whose national phone format [`PhoneNumber::parse_national`] reads, by its ISO 3166
+/// code, with its ITU-T E.164 country calling code (ITU-T, "List of ITU-T Recommendation E.164
+/// assigned country codes"). The stores are American; the others are the neighbours and the
+/// countries visitors most often come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Country {
+    pub iso: &'static str,
+    pub calling_code: &'static str,
+}
+
+impl Country {
+    pub const US: Self = Self { iso: "US", calling_code: "1" };
+    const ALL: &'static [Self] = &[
+        Self::US,
+        Self { iso: "CA", calling_code: "1" },
+        Self { iso: "PR", calling_code: "1" },
+        Self { iso: "MX", calling_code: "52" },
+        Self { iso: "GB", calling_code: "44" },
+        Self { iso: "DE", calling_code: "49" },
+        Self { iso: "FR", calling_code: "33" },
+        Self { iso: "ES", calling_code: "34" },
+    ];
+
+    /// The country of an ISO 3166 alpha-2 code (any case), if leafdesk knows its format.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.iso.eq_ignore_ascii_case(code.trim()))
+    }
+
+    /// The codes [`Country::parse`] knows, for error messages.
+    pub fn codes() -> String {
+        Self::ALL.iter().map(|c| c.iso).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -281,6 +347,25 @@ mod tests {
         for raw in ["02079460958", "+0123", "", "+1234567890123456", "+1415abc0100", "+"] {
             assert!(PhoneNumber::parse(raw).is_err(), "{raw:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn national_numbers_are_read_in_the_default_country() {
+        let gb = Country::parse("gb").unwrap();
+        for (raw, country, want) in [
+            ("(415) 555-0177", Country::US, "+14155550177"),
+            ("415.555.0177", Country::US, "+14155550177"),
+            ("1 415 555 0177", Country::US, "+14155550177"),
+            ("+1 415 555 0177", gb, "+14155550177"),
+            ("0044 20 7946 0018", Country::US, "+442079460018"),
+            ("020 7946 0018", gb, "+442079460018"),
+        ] {
+            assert_eq!(PhoneNumber::parse_national(raw, country).unwrap().as_ref(), want, "{raw:?}");
+        }
+        for raw in ["555-0177", "(015) 555-0177", "(415) 155-0177", "2 415 555 0177", "415-555-O177", "call me"] {
+            assert!(PhoneNumber::parse_national(raw, Country::US).is_err(), "{raw:?} should be rejected");
+        }
+        assert_eq!(Country::parse("XX"), None);
     }
 
     #[test]

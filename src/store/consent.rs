@@ -31,15 +31,23 @@ pub struct ConsentEvent {
     pub action: String,
     pub source: String,
     pub evidence: String,
+    /// When consent was given or withdrawn: the ledger's order.
     pub created_at_ms: i64,
+    /// When leafdesk recorded it, if later (an import of consent gathered elsewhere).
+    pub recorded_at_ms: Option<i64>,
 }
 
 const INSERT_EVENT: &str = "insert into consent_event (consent_event_id, phone, purpose, action, source, evidence,
-        created_at_ms) values ($1, $2, $3, $4, $5, $6, $7)";
+        created_at_ms, recorded_at_ms, import_key) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    on conflict (import_key) do nothing";
+/// Current consent moves only to an event at least as late as the one it shows: an older event
+/// (an import dated before a newer opt-in) joins the ledger and changes nothing.
 const UPSERT_CURRENT: &str = "insert into consent_current (phone, purpose, status, consent_event_id, updated_at_ms)
     values ($1, $2, $3, $4, $5)
     on conflict (phone, purpose) do update set status = excluded.status, consent_event_id = excluded.consent_event_id,
-        updated_at_ms = excluded.updated_at_ms";
+        updated_at_ms = excluded.updated_at_ms
+    where (select e.created_at_ms from consent_event e where e.consent_event_id = consent_current.consent_event_id)
+        <= excluded.updated_at_ms";
 /// The newest event of its number and purpose (ties: the later id, ids are time-ordered).
 const IS_NEWEST: &str = "not exists (select 1 from consent_event n where n.phone = e.phone and n.purpose = e.purpose
     and (n.created_at_ms > e.created_at_ms
@@ -48,7 +56,7 @@ const CONFIRMATION_SENT: &str = "select confirmation_sent_at_ms from consent_cur
 const MARK_CONFIRMATION: &str =
     "update consent_current set confirmation_sent_at_ms = $3 where phone = $1 and purpose = $2";
 const HISTORY: &str =
-    "select consent_event_id, phone, purpose, action, source, evidence, created_at_ms from consent_event
+    "select consent_event_id, phone, purpose, action, source, evidence, created_at_ms, recorded_at_ms from consent_event
     where phone = $1 order by created_at_ms, consent_event_id";
 
 /// Appends an event and moves the current consent to match, in the caller's transaction.
@@ -57,28 +65,94 @@ const HISTORY: &str =
 /// Database failures.
 #[tracing::instrument(skip_all, fields(purpose = c.purpose, action = c.action, source = c.source))]
 pub async fn record(tx: &mut Tx<'_>, c: &NewConsent<'_>, now_ms: i64) -> Result<(), StoreError> {
+    record_at(tx, c, &When { at_ms: now_ms, import_key: None }, now_ms).await.map(|_| ())
+}
+
+/// When an event happened, for one recorded after the fact, and the import row it comes from.
+pub struct When<'a> {
+    pub at_ms: i64,
+    /// The imported row's key: an event with this key already in the ledger is not added again.
+    pub import_key: Option<&'a str>,
+}
+
+/// As [`record`], for an event that happened at `when.at_ms` (not now): current consent follows
+/// it only if nothing later is in the ledger. Returns false when `when.import_key` was already
+/// imported (nothing changes).
+///
+/// # Errors
+/// Database failures.
+pub async fn record_at(tx: &mut Tx<'_>, c: &NewConsent<'_>, when: &When<'_>, now_ms: i64) -> Result<bool, StoreError> {
     let id = crate::new_id();
-    let now = now_ms;
-    sqlx::query(INSERT_EVENT)
+    let added = sqlx::query(INSERT_EVENT)
         .bind(&id)
         .bind(c.phone)
         .bind(c.purpose)
         .bind(c.action)
         .bind(c.source)
         .bind(c.evidence.to_string())
-        .bind(now)
+        .bind(when.at_ms)
+        .bind((when.at_ms != now_ms).then_some(now_ms))
+        .bind(when.import_key)
         .execute(&mut **tx)
         .await?;
+    if added.rows_affected() == 0 {
+        return Ok(false);
+    }
     let status = if c.action == "opt_out" { "opted_out" } else { "opted_in" };
     sqlx::query(UPSERT_CURRENT)
         .bind(c.phone)
         .bind(c.purpose)
         .bind(status)
         .bind(&id)
-        .bind(now)
+        .bind(when.at_ms)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(true)
+}
+
+/// The newest ledger event of each number and purpose among `phones`, keyed by
+/// `(phone, purpose)`.
+///
+/// # Errors
+/// Database failures.
+pub async fn newest_among(
+    tx: &mut Tx<'_>,
+    phones: &[&str],
+) -> Result<HashMap<(String, String), ConsentEvent>, StoreError> {
+    if phones.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "select e.consent_event_id, e.phone, e.purpose, e.action, e.source, e.evidence, e.created_at_ms,
+            e.recorded_at_ms
+        from consent_event e where e.phone in ({}) and {IS_NEWEST}",
+        Placeholders::for_tx(tx).list(phones.len())
+    );
+    let mut query = sqlx::query_as::<_, ConsentEvent>(&sql);
+    for phone in phones {
+        query = query.bind(*phone);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(|e| ((e.phone.clone(), e.purpose.clone()), e)).collect())
+}
+
+/// Which of these import keys the ledger already holds.
+///
+/// # Errors
+/// Database failures.
+pub async fn imported_among(tx: &mut Tx<'_>, keys: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
+    if keys.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let sql = format!(
+        "select import_key from consent_event where import_key in ({})",
+        Placeholders::for_tx(tx).list(keys.len())
+    );
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for key in keys {
+        query = query.bind(*key);
+    }
+    Ok(query.fetch_all(&mut **tx).await?.into_iter().map(|(k,)| k).collect())
 }
 
 /// Records the same action for both purposes (a revocation covers everything we send).
@@ -267,7 +341,7 @@ pub struct ExportRow {
 }
 
 // `$2` is the status to keep, or '' for every status.
-const EXPORT: &str = "select c.phone, c.purpose, c.status, c.updated_at_ms, e.source, e.evidence
+const EXPORT: &str = "select c.phone, c.purpose, c.status, e.created_at_ms as updated_at_ms, e.source, e.evidence
     from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
     where c.purpose = $1 and ($2 = '' or c.status = $2) order by c.phone";
 
@@ -302,7 +376,7 @@ const EXPORT_CHUNK: i64 = 4096;
 // follow the phone order by keyset ($2: the last phone of the previous chunk).
 const EXPORT_CHUNK_SQL: &str = "select json_group_array(json_array(phone, purpose, status, updated_at_ms, source,
         evidence)), max(phone)
-    from (select c.phone, c.purpose, c.status, c.updated_at_ms, e.source, e.evidence
+    from (select c.phone, c.purpose, c.status, e.created_at_ms as updated_at_ms, e.source, e.evidence
         from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
         where c.purpose = $1 and c.phone > $2 and ($3 = '' or c.status = $3)
         order by c.phone limit $4)";
@@ -363,6 +437,7 @@ pub struct Request {
     pub ip: String,
     pub user_agent: String,
     pub created_at_ms: i64,
+    pub confirmed_at_ms: Option<i64>,
 }
 
 /// # Errors
@@ -397,7 +472,7 @@ pub async fn create_request(tx: &mut Tx<'_>, r: &NewRequest<'_>, now_ms: i64) ->
 pub async fn pending_request(tx: &mut Tx<'_>, phone: &str, since_ms: i64) -> Result<Option<Request>, StoreError> {
     Ok(sqlx::query_as(
         "select r.request_id, r.source, r.phone, r.purpose, r.location_id, r.disclosure_version, r.disclosure_text,
-            r.ip, r.user_agent, r.created_at_ms
+            r.ip, r.user_agent, r.created_at_ms, r.confirmed_at_ms
          from consent_request r join outbox o on o.outbox_id = r.confirmation_outbox_id and o.status = 'sent'
          where r.phone = $1 and r.confirmed_at_ms is null and r.created_at_ms > $2
          order by r.created_at_ms desc limit 1",
@@ -443,4 +518,29 @@ pub async fn confirm_request(tx: &mut Tx<'_>, request_id: &str, at_ms: i64) -> R
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+const REQUEST_COLUMNS: &str = "request_id, source, phone, purpose, location_id, disclosure_version, disclosure_text,
+    ip, user_agent, created_at_ms, confirmed_at_ms";
+
+/// Every double opt-in request of `phone`, confirmed or not, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn requests_of(store: &Store, phone: &str) -> Result<Vec<Request>, StoreError> {
+    let sql = format!("select {REQUEST_COLUMNS} from consent_request where phone = $1 order by created_at_ms");
+    Ok(sqlx::query_as(&sql).bind(phone).fetch_all(store.pool()).await?)
+}
+
+/// Double opt-ins still waiting for their YES, oldest first, at most `limit`; with `location`,
+/// only that store's.
+///
+/// # Errors
+/// Database failures.
+pub async fn pending_requests(store: &Store, location: Option<&str>, limit: i64) -> Result<Vec<Request>, StoreError> {
+    let sql = format!(
+        "select {REQUEST_COLUMNS} from consent_request where confirmed_at_ms is null
+            and ($1 = '' or location_id = $1) order by created_at_ms limit $2"
+    );
+    Ok(sqlx::query_as(&sql).bind(location.unwrap_or("")).bind(limit).fetch_all(store.pool()).await?)
 }

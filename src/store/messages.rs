@@ -439,3 +439,18 @@ pub async fn transcript(store: &Store, contact_id: &str, limit: i64) -> Result<V
     lines.reverse();
     Ok(lines)
 }
+
+/// The bot's answer to one inbound message (a revocation's confirmation): its text, when, and
+/// its delivery status.
+///
+/// # Errors
+/// Database failures.
+pub async fn reply_to(store: &Store, message_id: &str) -> Result<Option<(String, i64, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "select body, created_at_ms, status from message where reply_to = $1 and direction = 'outbound'
+        order by created_at_ms limit 1",
+    )
+    .bind(message_id)
+    .fetch_optional(store.pool())
+    .await?)
+}

@@ -275,3 +275,38 @@ pub async fn find(store: &Store, outbox_id: &str) -> Result<Option<OutboxRow>, S
     .fetch_optional(store.pool())
     .await?)
 }
+
+/// A text leafdesk queued for a number, and what became of it: for the evidence pack.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct SentText {
+    pub outbox_id: String,
+    pub purpose: String,
+    pub body: String,
+    /// `pending`, `held`, `sending`, `sent`, `blocked` or `failed`: the send gate's decision
+    /// and the send's outcome.
+    pub status: String,
+    /// Why it was held, blocked or failed.
+    pub reason: Option<String>,
+    pub created_at_ms: i64,
+    pub sent_at_ms: Option<i64>,
+    pub provider_id: Option<String>,
+    /// The carrier's last word on it (`delivered`, `undelivered`…), from status callbacks.
+    pub delivery: Option<String>,
+}
+
+/// Every text of `purpose` queued for `phone`, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn texts_to(store: &Store, phone: &str, purpose: &str) -> Result<Vec<SentText>, StoreError> {
+    Ok(sqlx::query_as(
+        "select o.outbox_id, o.purpose, o.body, o.status, o.reason, o.created_at_ms, o.sent_at_ms, o.provider_id,
+            m.status as delivery
+        from outbox o left join message m on m.provider_id = o.provider_id
+        where o.to_phone = $1 and o.purpose = $2 order by o.created_at_ms, o.outbox_id",
+    )
+    .bind(phone)
+    .bind(purpose)
+    .fetch_all(store.pool())
+    .await?)
+}
