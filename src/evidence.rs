@@ -242,3 +242,12 @@ pub fn file_name(record: &Record) -> String {
         .unwrap_or_default();
     format!("consent-evidence-{last4}-{day}.zip")
 }
+
+/// The header of a consent list export (`consent export`, the console's download).
+pub const EXPORT_HEADER: [&str; 6] = ["phone", "purpose", "status", "since", "source", "evidence"];
+
+/// One exported row: `since` is when consent was given or withdrawn, in UTC.
+pub fn export_record(row: &crate::store::consent_lists::Entry) -> [String; 6] {
+    let since = jiff::Timestamp::from_millisecond(row.since_ms).map(|t| t.to_string()).unwrap_or_default();
+    [row.phone.clone(), row.purpose.clone(), row.status.clone(), since, row.source.clone(), row.evidence.clone()]
+}

@@ -9,3 +9,15 @@ create unique index consent_event_import_key on consent_event (import_key);
 create index consent_current_purpose on consent_current (purpose, status, updated_at_ms);
 -- Pending double opt-ins, oldest first.
 create index consent_request_pending on consent_request (created_at_ms) where confirmed_at_ms is null;
+
+-- A consent file uploaded in the console waits here between its dry run and the import the
+-- person confirms (any replica can finish it); kept afterwards as the record of what was imported.
+create table consent_import (
+    import_id text primary key,
+    file_name text not null,
+    body text not null,
+    country text not null,
+    staged_by text not null,
+    staged_at_ms bigint not null,
+    imported_at_ms bigint
+);

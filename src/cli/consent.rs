@@ -246,15 +246,20 @@ fn pending_age(age_ms: i64) -> String {
 }
 
 async fn export(store: &Store, purpose: &str, status: Option<&str>) -> anyhow::Result<()> {
+    use crate::store::consent_lists::{self, Filter};
+    let filter = Filter { purpose: purpose.to_owned(), status: status.map(str::to_owned), ..Filter::default() };
     let stdout = std::io::stdout().lock();
     let mut out = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 16, stdout));
-    out.write_record(["phone", "purpose", "status", "since", "source", "evidence"])?;
-    crate::store::consent::export(store, purpose, status, |row| -> anyhow::Result<()> {
-        let since = jiff::Timestamp::from_millisecond(row.updated_at_ms).map(|t| t.to_string()).unwrap_or_default();
-        out.write_record([&row.phone, &row.purpose, &row.status, &since, &row.source, &row.evidence])?;
-        Ok(())
-    })
-    .await?;
+    out.write_record(crate::evidence::EXPORT_HEADER)?;
+    let mut after = String::new();
+    loop {
+        let chunk = consent_lists::export_chunk(store, &filter, &after).await?;
+        let Some(last) = chunk.last() else { break };
+        after = last.phone.clone();
+        for row in &chunk {
+            out.write_record(crate::evidence::export_record(row))?;
+        }
+    }
     out.flush()?;
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! The staff console (`/console…`): sign-in, the queue, tickets, verification review and
-//! administration, as server-rendered pages (`templates/pages/console/`) whose forms work without
+//! The staff console (`/console…`): sign-in, the queue, tickets, verification review, consent
+//! lists and administration, as server-rendered pages (`templates/pages/console/`) whose forms work without
 //! JavaScript; `static/console.js` makes them live.
 //!
 //! Owns the console's wire format: the session cookie, the CSRF check on every form, the role
@@ -7,12 +7,13 @@
 //! actions do is `auth` and `queue`.
 
 mod admin;
+mod consent;
 mod live;
 mod login;
 mod review;
 mod tickets;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -43,6 +44,15 @@ pub fn router() -> Router<AppState> {
         .route("/console/admin/users", get(admin::users).post(admin::add_user))
         .route("/console/admin/users/{id}/{action}", post(admin::change_user))
         .route("/console/admin/audit", get(admin::audit))
+        .route("/console/consent", get(consent::list))
+        .route("/console/consent/export", get(consent::export))
+        .route("/console/consent/number", post(consent::number))
+        .route("/console/consent/evidence", post(consent::evidence))
+        .route(
+            "/console/consent/import",
+            post(consent::check_import).layer(DefaultBodyLimit::max(consent::MAX_IMPORT_BYTES + MAX_FORM_BYTES)),
+        )
+        .route("/console/consent/import/{id}", post(consent::confirm_import))
 }
 
 /// The live stream, kept apart: it must not fall under the request timeout.
@@ -110,6 +120,7 @@ fn render(state: &AppState, who: Option<&Staff>, status: StatusCode, page: &str,
             "roles": who.roles.codes(),
             "csrf": who.csrf_token,
             "works_tickets": who.roles.any(tickets::TICKET_ROLES),
+            "works_consent": who.roles.any(consent::CONSENT_ROLES),
             "admin": who.roles.has(Role::Admin),
         });
     }

@@ -61,6 +61,10 @@ pub async fn queue(
     Signed(who): Signed,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
+    // Marketing works consent lists, not tickets: the console opens there for them.
+    if !who.roles.any(TICKET_ROLES) && who.roles.any(super::consent::CONSENT_ROLES) {
+        return Ok(axum::response::Redirect::to("/console/consent").into_response());
+    }
     if let Some(page) = refused(&state, &who, TICKET_ROLES) {
         return Ok(page);
     }

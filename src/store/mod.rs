@@ -7,6 +7,8 @@
 pub mod audit;
 pub mod commerce;
 pub mod consent;
+pub mod consent_imports;
+pub mod consent_lists;
 pub mod contacts;
 pub mod conversations;
 pub mod feed;

@@ -11,28 +11,28 @@ use leafdesk::domain::staff::{Role, Roles};
 
 use crate::helpers::*;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser with a session: its cookie and the CSRF token the pages carry.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-    cookie: String,
-    csrf: String,
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
 }
 
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
+pub struct Page {
+    pub status: u16,
+    pub location: String,
+    pub body: String,
 }
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// An account with these roles and [`PASSWORD`].
-async fn person(app: &TestApp, email: &str, roles: &[Role]) {
+pub async fn person(app: &TestApp, email: &str, roles: &[Role]) {
     let by = Actor { name: "test", ip: "" };
     users::add(&app.state.store, &by, email, "", &Roles::new(roles.iter().copied()), PASSWORD).await.unwrap();
 }
@@ -50,7 +50,7 @@ async fn sign_in_page(app: &TestApp, email: &str, password: &str) -> Page {
     page(resp).await
 }
 
-async fn page(resp: reqwest::Response) -> Page {
+pub async fn page(resp: reqwest::Response) -> Page {
     let status = resp.status().as_u16();
     let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     let set_cookie = resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
@@ -59,13 +59,13 @@ async fn page(resp: reqwest::Response) -> Page {
 }
 
 /// The `value` of the hidden input `name` in a page.
-fn value_of(html: &str, name: &str) -> String {
+pub fn value_of(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn sign_in(app: &TestApp, email: &str) -> Browser {
+pub async fn sign_in(app: &TestApp, email: &str) -> Browser {
     let c = client();
     let form = c.get(app.url("/console/login")).send().await.unwrap().text().await.unwrap();
     let token = value_of(&form, "form_token");
@@ -88,11 +88,11 @@ async fn sign_in(app: &TestApp, email: &str) -> Browser {
 }
 
 impl Browser {
-    async fn get(&self, path: &str) -> Page {
+    pub async fn get(&self, path: &str) -> Page {
         page(self.client.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap()).await
     }
 
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut all: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
         all.extend_from_slice(fields);
         page(
@@ -196,13 +196,19 @@ async fn every_console_route_checks_the_role_on_the_server() {
     let ticket = format!("/console/tickets/{general}");
     let note = format!("{ticket}/note");
     let table: &[(&str, &str, &[&str])] = &[
-        ("GET", "/console", &["csr", "lead", "verification", "inventory", "it", "admin"]),
+        // Marketing is sent on to the consent lists.
+        ("GET", "/console", &["csr", "lead", "verification", "inventory", "it", "marketing", "admin"]),
         ("GET", &ticket, &["csr", "lead", "admin"]),
         ("POST", &note, &["csr", "lead", "admin"]),
         ("GET", "/console/admin/users", &["admin"]),
         ("POST", "/console/admin/users", &["admin"]),
         ("GET", "/console/admin/audit", &["admin"]),
         ("GET", "/console/admin/audit?format=csv", &["admin"]),
+        ("GET", "/console/consent", &["marketing", "admin"]),
+        ("GET", "/console/consent/export?purpose=marketing", &["marketing", "admin"]),
+        ("POST", "/console/consent/number", &["marketing", "admin"]),
+        ("POST", "/console/consent/evidence", &["marketing", "admin"]),
+        ("POST", "/console/consent/import", &["marketing", "admin"]),
     ];
     let browsers: Vec<(&str, Browser)> = {
         let mut all = Vec::new();

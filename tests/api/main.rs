@@ -4,6 +4,7 @@ mod browser;
 mod consent;
 mod consent_files;
 mod console;
+mod console_consent;
 mod contract;
 mod events;
 mod flows_check;
