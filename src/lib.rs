@@ -18,7 +18,8 @@
 //!   [`uploads`] (upload links and sealed documents), [`signed`] (what the platform signs, and
 //!   the integration keys), [`queue`] (people's work on tickets: who sees which queue, claim,
 //!   reply through the send gate, notes, transfer, snooze, wrap-up), [`auth`] (staff accounts,
-//!   passwords, sign-in with lockout, sessions), [`evidence`] (a number's consent evidence pack),
+//!   passwords, sign-in with lockout, sessions), [`evidence`] (a number's consent evidence pack), [`campaigns`] (marketing campaigns:
+//!   checks, rendering, the runner that feeds the outbox),
 //!   [`demo`], [`flowtest`] (conversation tests).
 //! - engine and rules: [`flows`] (model, loading and checking, hot reload, the pure step
 //!   function), [`understanding`] (intents learned from examples, confidence, language,
@@ -35,6 +36,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod campaigns;
 pub mod channels;
 pub mod chat_fallback;
 pub mod cli;

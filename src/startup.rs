@@ -35,6 +35,8 @@ use crate::twilio::rest::TwilioRest;
 
 /// 250 ms: how soon a message queued by another process (the CLI) goes out.
 const OUTBOX_POLL: Duration = Duration::from_millis(250);
+/// How often approved campaigns are looked for and planned recipients queued.
+const CAMPAIGN_POLL: Duration = Duration::from_millis(500);
 /// 1 s: keeps the SQLite write-ahead log small without checkpointing inside commits.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// 15 s: Twilio gives up on a webhook after 15 seconds, so working longer helps nobody.
@@ -51,6 +53,8 @@ pub struct App {
     chat_fallback: Option<tokio::task::JoinHandle<()>>,
     /// On PostgreSQL: hears other processes' queue changes for this one's live consoles.
     feed: Option<tokio::task::JoinHandle<()>>,
+    /// Starts approved campaigns and feeds their texts to the outbox.
+    campaigns: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects and migrates the store, loads and checks flows and templates, binds the listener.
@@ -148,7 +152,8 @@ pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Resul
         .settings
         .chat_sms_after
         .map(|after| crate::chat_fallback::spawn(state.store.clone(), state.library.clone(), after));
-    Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper), chat_fallback, feed })
+    let campaigns = Some(crate::campaigns::spawn(state.store.clone(), state.library.clone(), CAMPAIGN_POLL));
+    Ok(App { listener, state, reloader, outbox, sweeper: Some(sweeper), chat_fallback, feed, campaigns })
 }
 
 impl App {
@@ -172,7 +177,8 @@ impl App {
         };
         tracing::info!(addr = %self.local_addr(), "leafdesk listening");
         crate::http_server::serve(self.listener, router(self.state), limits, shutdown).await?;
-        for task in [self.reloader, self.outbox, self.sweeper, self.chat_fallback, self.feed].into_iter().flatten() {
+        let tasks = [self.reloader, self.outbox, self.sweeper, self.chat_fallback, self.feed, self.campaigns];
+        for task in tasks.into_iter().flatten() {
             task.abort();
         }
         store.close().await;

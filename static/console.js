@@ -117,4 +117,34 @@
     box.addEventListener("input", update);
     update();
   }
+
+  // ---- a campaign's messages: segments, content check and audience as you type ----
+  var campaign = document.getElementById("campaign-form");
+  if (campaign && window.fetch) {
+    var timer = null;
+    var check = function () {
+      var body = new URLSearchParams(new FormData(campaign));
+      fetch("/console/campaigns/preview", { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          var audience = document.getElementById("audience");
+          if (audience && typeof data.audience === "number") { audience.textContent = data.audience; }
+          ["en", "es"].forEach(function (locale) {
+            var out = document.getElementById("preview-" + locale);
+            if (out) { out.textContent = ""; }
+          });
+          (data.previews || []).forEach(function (p) {
+            var out = document.getElementById("preview-" + p.locale);
+            if (!out) { return; }
+            var line = p.segments + " SMS segment" + (p.segments === 1 ? "" : "s") + " (" + p.encoding + "): " + p.sample;
+            out.textContent = p.problems.length ? line + " — " + p.problems.join(" ") : line;
+            out.className = "small preview" + (p.problems.length ? " error" : "");
+          });
+        })
+        .catch(function () {});
+    };
+    campaign.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 300); });
+    campaign.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(check, 50); });
+    check();
+  }
 })();

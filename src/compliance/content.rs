@@ -114,9 +114,50 @@ pub fn check_text(path: &Path, text: &str) -> Vec<Diagnostic> {
     out
 }
 
+/// The GSM 03.38 default alphabet (3GPP TS 23.038 §6.2.1): a message of only these characters
+/// is sent 7-bit.
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// Its extension table: each of these takes two characters (an escape, then the character).
+const GSM_EXTENDED: &str = "^{}\\[~]|€\u{c}";
+
+/// How many SMS segments a text takes and in which encoding: 7-bit GSM, 160 characters alone
+/// or 153 per part (extension characters count twice); otherwise UCS-2, 70 UTF-16 units alone or
+/// 67 per part (3GPP TS 23.038; Twilio, "What the Heck is a Segment?").
+pub fn sms_segments(text: &str) -> (usize, &'static str) {
+    let gsm: Option<usize> = text.chars().try_fold(0, |n, c| {
+        if GSM_BASIC.contains(c) {
+            Some(n + 1)
+        } else if GSM_EXTENDED.contains(c) {
+            Some(n + 2)
+        } else {
+            None
+        }
+    });
+    let (units, single, part, encoding) = match gsm {
+        Some(n) => (n, 160, 153, "GSM-7"),
+        None => (text.encode_utf16().count(), 70, 67, "UCS-2"),
+    };
+    let segments = if units <= single { 1 } else { units.div_ceil(part) };
+    (segments, encoding)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_follow_the_encoding() {
+        assert_eq!(sms_segments(&"a".repeat(160)), (1, "GSM-7"));
+        assert_eq!(sms_segments(&"a".repeat(161)), (2, "GSM-7"));
+        assert_eq!(sms_segments(&"a".repeat(306)), (2, "GSM-7"));
+        assert_eq!(sms_segments(&"a".repeat(307)), (3, "GSM-7"));
+        assert_eq!(sms_segments(&"€".repeat(80)), (1, "GSM-7"), "extension characters count twice");
+        assert_eq!(sms_segments(&"€".repeat(81)), (2, "GSM-7"));
+        assert_eq!(sms_segments("Hola, ¿qué tal?"), (1, "GSM-7"), "é and ¿ are in the GSM alphabet");
+        assert_eq!(sms_segments("¿Cómo está?"), (1, "UCS-2"), "ó and á are not");
+        assert_eq!(sms_segments(&"🌿".repeat(35)), (1, "UCS-2"), "an emoji is two UTF-16 units");
+        assert_eq!(sms_segments(&"🌿".repeat(36)), (2, "UCS-2"));
+    }
 
     fn warnings(text: &str) -> Vec<String> {
         check_text(Path::new("t.hbs"), text)

@@ -46,8 +46,10 @@ fn filter_of(q: &HashMap<String, String>) -> Filter {
         status: get("status").filter(|s| s == "opted_in" || s == "opted_out"),
         source: get("source").filter(|s| SOURCE_GROUPS.iter().any(|(c, _, _)| c == s)),
         location: get("location"),
+        or_unlinked: false,
         since_ms: day("since"),
         until_ms: day("until").map(|ms| ms + 86_400_000),
+        customer_type: None,
     }
 }
 

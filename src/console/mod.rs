@@ -7,6 +7,7 @@
 //! actions do is `auth` and `queue`.
 
 mod admin;
+mod campaigns;
 mod consent;
 mod live;
 mod login;
@@ -53,6 +54,11 @@ pub fn router() -> Router<AppState> {
             post(consent::check_import).layer(DefaultBodyLimit::max(consent::MAX_IMPORT_BYTES + MAX_FORM_BYTES)),
         )
         .route("/console/consent/import/{id}", post(consent::confirm_import))
+        .route("/console/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/console/campaigns/new", get(campaigns::new))
+        .route("/console/campaigns/preview", post(campaigns::preview))
+        .route("/console/campaigns/{id}", get(campaigns::show))
+        .route("/console/campaigns/{id}/{action}", post(campaigns::act))
 }
 
 /// The live stream, kept apart: it must not fall under the request timeout.
@@ -121,6 +127,7 @@ fn render(state: &AppState, who: Option<&Staff>, status: StatusCode, page: &str,
             "csrf": who.csrf_token,
             "works_tickets": who.roles.any(tickets::TICKET_ROLES),
             "works_consent": who.roles.any(consent::CONSENT_ROLES),
+            "sees_campaigns": who.roles.any(campaigns::READERS),
             "admin": who.roles.has(Role::Admin),
         });
     }

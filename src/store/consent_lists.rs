@@ -32,9 +32,13 @@ pub struct Filter {
     pub source: Option<String>,
     /// Numbers tied to this store: its customers, its sign-ups, its conversations.
     pub location: Option<String>,
+    /// With `location`: numbers tied to no store at all too (an imported list, say).
+    pub or_unlinked: bool,
     /// When consent was given or withdrawn: from (inclusive), until (exclusive).
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
+    /// Only customers of this type (`adult_use`, `medical`), as the platform synced them.
+    pub customer_type: Option<String>,
 }
 
 /// One number's current consent for a purpose, and the event that set it.
@@ -61,9 +65,9 @@ pub struct Counts {
 
 const COLUMNS: &str = "c.phone, c.purpose, c.status, e.created_at_ms as since_ms, e.source, e.evidence";
 
-/// The `from … where …` of a filtered list; binds $1..$5 (see [`bind`]). The source group is
+/// The `from … where …` of a filtered list; binds $1..$6 (see `bind_filter!`). The source group is
 /// written in from [`SOURCE_GROUPS`], never from input.
-fn from_where(filter: &Filter) -> String {
+pub(super) fn from_where(filter: &Filter) -> String {
     let source = filter
         .source
         .as_deref()
@@ -73,6 +77,14 @@ fn from_where(filter: &Filter) -> String {
             format!(" and e.source in ({})", list.join(", "))
         })
         .unwrap_or_default();
+    let unlinked = if filter.or_unlinked {
+        " or not exists (select 1 from contact k join customer u on u.contact_id = k.contact_id where k.phone = c.phone)
+            and not exists (select 1 from consent_request r where r.phone = c.phone)
+            and not exists (select 1 from contact k join conversation v on v.contact_id = k.contact_id
+                where k.phone = c.phone)"
+    } else {
+        ""
+    };
     format!(
         "from consent_current c join consent_event e on e.consent_event_id = c.consent_event_id
         where c.purpose = $1 and ($2 = '' or c.status = $2) and e.created_at_ms >= $3 and e.created_at_ms < $4
@@ -81,11 +93,13 @@ fn from_where(filter: &Filter) -> String {
                 where k.phone = c.phone and u.location_id = $5)
             or exists (select 1 from consent_request r where r.phone = c.phone and r.location_id = $5)
             or exists (select 1 from contact k join conversation v on v.contact_id = k.contact_id
-                where k.phone = c.phone and v.location_id = $5)){source}"
+                where k.phone = c.phone and v.location_id = $5){unlinked})
+          and ($6 = '' or exists (select 1 from contact k join customer u on u.contact_id = k.contact_id
+                where k.phone = c.phone and u.customer_type = $6)){source}"
     )
 }
 
-macro_rules! bind {
+macro_rules! bind_filter {
     ($query:expr, $filter:expr) => {
         $query
             .bind($filter.purpose.as_str())
@@ -93,8 +107,10 @@ macro_rules! bind {
             .bind($filter.since_ms.unwrap_or(i64::MIN))
             .bind($filter.until_ms.unwrap_or(i64::MAX))
             .bind($filter.location.as_deref().unwrap_or(""))
+            .bind($filter.customer_type.as_deref().unwrap_or(""))
     };
 }
+pub(super) use bind_filter;
 
 /// How many numbers the filter keeps, by status and by where consent came from.
 ///
@@ -102,7 +118,7 @@ macro_rules! bind {
 /// Database failures.
 pub async fn counts(store: &Store, filter: &Filter) -> Result<Counts, StoreError> {
     let sql = format!("select c.status, e.source, count(*) {} group by c.status, e.source", from_where(filter));
-    let rows: Vec<(String, String, i64)> = bind!(sqlx::query_as(&sql), filter).fetch_all(store.pool()).await?;
+    let rows: Vec<(String, String, i64)> = bind_filter!(sqlx::query_as(&sql), filter).fetch_all(store.pool()).await?;
     let mut counts = Counts::default();
     let mut by_source: Vec<(String, i64)> = SOURCE_GROUPS.iter().map(|(c, _, _)| ((*c).to_owned(), 0)).collect();
     for (status, source, n) in rows {
@@ -128,8 +144,8 @@ pub async fn counts(store: &Store, filter: &Filter) -> Result<Counts, StoreError
 /// Database failures.
 pub async fn page(store: &Store, filter: &Filter, limit: i64, offset: i64) -> Result<Vec<Entry>, StoreError> {
     let sql =
-        format!("select {COLUMNS} {} order by e.created_at_ms desc, c.phone limit $6 offset $7", from_where(filter));
-    Ok(bind!(sqlx::query_as(&sql), filter).bind(limit).bind(offset).fetch_all(store.pool()).await?)
+        format!("select {COLUMNS} {} order by e.created_at_ms desc, c.phone limit $7 offset $8", from_where(filter));
+    Ok(bind_filter!(sqlx::query_as(&sql), filter).bind(limit).bind(offset).fetch_all(store.pool()).await?)
 }
 
 /// Rows per export chunk.
@@ -142,11 +158,11 @@ pub const EXPORT_CHUNK: i64 = 4096;
 /// # Errors
 /// Database failures.
 pub async fn export_chunk(store: &Store, filter: &Filter, after: &str) -> Result<Vec<Entry>, StoreError> {
-    let inner = format!("select {COLUMNS} {} and c.phone > $6 order by c.phone limit $7", from_where(filter));
+    let inner = format!("select {COLUMNS} {} and c.phone > $7 order by c.phone limit $8", from_where(filter));
     if store.backend() == Backend::Sqlite {
         return export_chunk_sqlite(store, filter, after, &inner).await;
     }
-    Ok(bind!(sqlx::query_as(&inner), filter).bind(after).bind(EXPORT_CHUNK).fetch_all(store.pool()).await?)
+    Ok(bind_filter!(sqlx::query_as(&inner), filter).bind(after).bind(EXPORT_CHUNK).fetch_all(store.pool()).await?)
 }
 
 // SQLite packs a chunk of rows into one JSON array: handing rows one by one from SQLite's
@@ -162,7 +178,7 @@ async fn export_chunk_sqlite(
         "select json_group_array(json_array(phone, purpose, status, since_ms, source, evidence)) from ({inner})"
     );
     let (json,): (String,) =
-        bind!(sqlx::query_as(&sql), filter).bind(after).bind(EXPORT_CHUNK).fetch_one(store.pool()).await?;
+        bind_filter!(sqlx::query_as(&sql), filter).bind(after).bind(EXPORT_CHUNK).fetch_one(store.pool()).await?;
     let mut rows: Vec<Packed> = serde_json::from_str(&json)
         .map_err(|e| StoreError::Corrupt { what: "consent export chunk", detail: e.to_string() })?;
     // json_group_array keeps no order of its own: put the chunk back in phone order.

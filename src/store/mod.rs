@@ -5,6 +5,7 @@
 //! per aggregate. Nothing here knows HTTP or flows.
 
 pub mod audit;
+pub mod campaigns;
 pub mod commerce;
 pub mod consent;
 pub mod consent_imports;

@@ -49,13 +49,16 @@ pub struct OutboxRow {
 const INSERT: &str = "insert into outbox (outbox_id, conversation_id, location_id, to_phone, purpose, body, status,
         next_attempt_at_ms, created_at_ms, ticket_id, author) values ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8, $9)";
 // A row taken back from a lapsed lease was being sent when its worker stopped: its outcome is
-// unknown since that send began (the lease's start).
+// unknown since that send began (the lease's start). A campaign's rows go only while it is
+// sending: paused, they wait; cancelled, they are settled `cancelled`.
 const CLAIM: &str = "update outbox set status = 'sending', locked_until_ms = $2, attempts = attempts + 1,
         unsure_since_ms = case when status = 'sending' then coalesce(unsure_since_ms, locked_until_ms - $4)
             else unsure_since_ms end
     where outbox_id in (
         select outbox_id from outbox
-        where (status in ('pending', 'held') and next_attempt_at_ms <= $1) or (status = 'sending' and locked_until_ms < $1)
+        where ((status in ('pending', 'held') and next_attempt_at_ms <= $1) or (status = 'sending' and locked_until_ms < $1))
+          and (campaign_id is null or exists (select 1 from campaign c where c.campaign_id = outbox.campaign_id
+              and c.status = 'sending'))
         order by next_attempt_at_ms limit $3)
       and ((status in ('pending', 'held') and next_attempt_at_ms <= $1) or (status = 'sending' and locked_until_ms < $1))
     returning outbox_id, conversation_id, location_id, to_phone, purpose, body, status, attempts, next_attempt_at_ms,
@@ -99,6 +102,54 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewOutbound<'_>, now_ms: i64) -> Resul
         .execute(&mut **tx)
         .await?;
     Ok(id)
+}
+
+/// A campaign's text for one recipient.
+pub struct CampaignText<'a> {
+    /// The id the recipient row was claimed with.
+    pub outbox_id: &'a str,
+    pub campaign_id: &'a str,
+    pub location_id: &'a str,
+    pub to_phone: &'a str,
+    pub body: &'a str,
+}
+
+/// Queues one campaign text in the caller's transaction (the recipient row is claimed in the
+/// same one).
+///
+/// # Errors
+/// Database failures.
+pub async fn enqueue_campaign(tx: &mut Tx<'_>, m: &CampaignText<'_>, now_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into outbox (outbox_id, location_id, to_phone, purpose, body, status, next_attempt_at_ms, created_at_ms,
+            campaign_id) values ($1, $2, $3, 'marketing', $4, 'pending', $5, $5, $6)",
+    )
+    .bind(m.outbox_id)
+    .bind(m.location_id)
+    .bind(m.to_phone)
+    .bind(m.body)
+    .bind(now_ms)
+    .bind(m.campaign_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stops a cancelled campaign's rows that have not gone out: `cancelled`, with the reason.
+/// Returns how many.
+///
+/// # Errors
+/// Database failures.
+pub async fn cancel_campaign(tx: &mut Tx<'_>, campaign_id: &str, reason: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "update outbox set status = 'cancelled', reason = $2, locked_until_ms = null
+        where campaign_id = $1 and status in ('pending', 'held')",
+    )
+    .bind(campaign_id)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Claims up to `limit` due rows (and rows whose sending lease lapsed) for `lease_ms`.

@@ -209,6 +209,10 @@ async fn every_console_route_checks_the_role_on_the_server() {
         ("POST", "/console/consent/number", &["marketing", "admin"]),
         ("POST", "/console/consent/evidence", &["marketing", "admin"]),
         ("POST", "/console/consent/import", &["marketing", "admin"]),
+        ("GET", "/console/campaigns", &["lead", "marketing", "admin"]),
+        ("GET", "/console/campaigns/new", &["marketing", "admin"]),
+        ("POST", "/console/campaigns", &["marketing", "admin"]),
+        ("POST", "/console/campaigns/preview", &["marketing", "admin"]),
     ];
     let browsers: Vec<(&str, Browser)> = {
         let mut all = Vec::new();

@@ -1,6 +1,7 @@
 //! Integration tests: one binary; each module tests one capability end to end.
 
 mod browser;
+mod campaigns;
 mod consent;
 mod consent_files;
 mod console;

@@ -1,0 +1,283 @@
+//! Marketing campaigns: a message per language to a segment intersected with current marketing
+//! consent, written by marketing, approved by a lead or an admin, sent through the durable
+//! outbox and its send gate (recipient-local quiet hours, state rules, frequency caps).
+//!
+//! Owns checking a draft (merge fields, the carriers' content rules, the SMS segment count, a
+//! non-empty audience), rendering each recipient's text, the test send to staff numbers, and the
+//! runner: it starts approved campaigns at their time (planning the audience in one statement),
+//! moves planned recipients into the outbox in batches (each recipient claimed once, in the
+//! transaction that writes its row), and marks a campaign finished when nothing is left. Pause,
+//! resume and cancel are status changes the outbox honours on its next claim (≤ 250 ms).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::compliance::content;
+use crate::domain::Channel;
+use crate::flows::Library;
+use crate::store::campaigns::{self, Campaign, Segment};
+use crate::store::{locations, outbox, Store, StoreError};
+
+/// Recipients moved into the outbox per transaction.
+const BATCH: i64 = 500;
+/// The merge fields a message may use.
+pub const MERGE_FIELDS: &[&str] = &["first_name", "store"];
+
+/// A campaign as marketing writes it.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub name: String,
+    pub location_id: String,
+    pub segment: Segment,
+    /// Locale → message; `en` is required, it is also sent to anyone whose language has none.
+    pub bodies: BTreeMap<String, String>,
+    pub send_at_ms: Option<i64>,
+}
+
+/// What one message looks like once rendered, and what carriers will make of it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Preview {
+    pub locale: String,
+    /// Rendered for a sample customer, with the opt-out line.
+    pub sample: String,
+    pub segments: usize,
+    pub encoding: &'static str,
+    /// Problems that refuse the campaign: merge-field errors, content the carriers filter.
+    pub problems: Vec<String>,
+}
+
+/// Renders a message for one recipient: the merge fields, then the opt-out line in their
+/// language unless the message already says STOP.
+///
+/// # Errors
+/// The template's problem (a syntax error, an unknown merge field), as people read it.
+pub fn render(
+    library: &Library,
+    body: &str,
+    locale: &str,
+    first_name: Option<&str>,
+    store: &str,
+) -> Result<String, String> {
+    let mut hb = handlebars::Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    let fallback = if locale == "es" { "hola" } else { "there" };
+    let data = json!({ "first_name": first_name.filter(|n| !n.trim().is_empty()).unwrap_or(fallback), "store": store });
+    let text = hb.render_template(body, &data).map_err(|e| match e.reason() {
+        handlebars::RenderErrorReason::MissingVariable(Some(name)) => {
+            format!("{{{{{name}}}}} is not a merge field; use {}", fields())
+        }
+        reason => format!("the message cannot be read as a template: {reason}"),
+    })?;
+    let text = text.trim().to_owned();
+    if text.contains("STOP") {
+        return Ok(text);
+    }
+    let stop = library
+        .get()
+        .templates
+        .render("campaign/stop_line", locale, Channel::Sms, &json!({}))
+        .map_err(|e| format!("the opt-out line is missing: {e}"))?;
+    Ok(format!("{text} {stop}"))
+}
+
+fn fields() -> String {
+    MERGE_FIELDS.iter().map(|f| format!("{{{{{f}}}}}")).collect::<Vec<_>>().join(" or ")
+}
+
+/// The preview of each message of a draft, with its problems.
+pub fn preview(library: &Library, draft: &Draft, store: &str) -> Vec<Preview> {
+    draft
+        .bodies
+        .iter()
+        .map(|(locale, body)| {
+            let mut problems = Vec::new();
+            let sample = match render(library, body, locale, Some("Alex"), store) {
+                Ok(text) => text,
+                Err(problem) => {
+                    problems.push(problem);
+                    body.clone()
+                }
+            };
+            for d in content::check_text(std::path::Path::new(locale), body) {
+                problems.push(d.message.trim_start_matches("warning: ").to_owned());
+            }
+            let (segments, encoding) = content::sms_segments(&sample);
+            Preview { locale: locale.clone(), sample, segments, encoding, problems }
+        })
+        .collect()
+}
+
+/// Why a draft cannot be saved: each problem, as people read it.
+#[derive(Debug, thiserror::Error)]
+pub enum DraftError {
+    #[error("{}", .0.join(" "))]
+    Refused(Vec<String>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks a draft and saves it for approval; returns its id.
+///
+/// # Errors
+/// `Refused` naming every problem (no name, no English message, a message carriers filter or
+/// that does not render, a time in the past, nobody in the audience); database failures.
+pub async fn save(store: &Store, library: &Library, draft: &Draft, by: &str) -> Result<String, DraftError> {
+    let mut problems = Vec::new();
+    if draft.name.trim().is_empty() {
+        problems.push("Give the campaign a name.".to_owned());
+    }
+    let Some(location) = locations::get(store, &draft.location_id).await? else {
+        return Err(DraftError::Refused(vec!["Choose the store the campaign is sent from.".into()]));
+    };
+    if draft.bodies.get("en").is_none_or(|b| b.trim().is_empty()) {
+        problems.push("Write the English message: it is sent to everyone whose language has none.".into());
+    }
+    for p in preview(library, draft, &location.name) {
+        for problem in p.problems {
+            problems.push(format!("{} message: {problem}.", p.locale));
+        }
+    }
+    if draft.send_at_ms.is_some_and(|at| at < store.now_ms()) {
+        problems
+            .push("The send time is in the past: choose a later time, or leave it empty to send on approval.".into());
+    }
+    if problems.is_empty() && campaigns::audience(store, &location.location_id, &draft.segment).await? == 0 {
+        problems.push("Nobody in this audience has agreed to marketing texts: widen the segment.".into());
+    }
+    if !problems.is_empty() {
+        return Err(DraftError::Refused(problems));
+    }
+    let bodies = serde_json::to_value(&draft.bodies).unwrap_or_default();
+    let new = campaigns::NewCampaign {
+        name: draft.name.trim(),
+        location_id: &location.location_id,
+        segment: &draft.segment,
+        bodies: &bodies,
+        created_by: by,
+        send_at_ms: draft.send_at_ms,
+    };
+    Ok(campaigns::create(store, &new).await?)
+}
+
+/// Sends each message of a campaign once to each of `phones` (staff numbers), marked as a test,
+/// now: transactional, so it needs no marketing consent, but an opted-out number still gets
+/// nothing. Returns how many texts were queued.
+///
+/// # Errors
+/// A message that does not render; database failures.
+pub async fn test_send(
+    store: &Store,
+    library: &Library,
+    campaign: &Campaign,
+    phones: &[crate::domain::PhoneNumber],
+) -> Result<usize, DraftError> {
+    let Some(location) = locations::get(store, &campaign.location_id).await? else {
+        return Err(DraftError::Refused(vec!["The campaign's store no longer exists.".into()]));
+    };
+    let bodies: BTreeMap<String, String> = serde_json::from_str(&campaign.bodies).unwrap_or_default();
+    let mut tx = store.begin().await?;
+    let mut queued = 0;
+    for phone in phones {
+        for (locale, body) in &bodies {
+            let text = render(library, body, locale, Some("Alex"), &location.name)
+                .map_err(|p| DraftError::Refused(vec![p]))?;
+            let body = format!("[TEST {}] {text}", campaign.name);
+            let message = outbox::NewOutbound {
+                conversation_id: None,
+                location_id: &location.location_id,
+                to_phone: phone.as_ref(),
+                purpose: "transactional",
+                body: &body,
+                reply: None,
+            };
+            outbox::enqueue(&mut tx, &message, store.now_ms()).await?;
+            queued += 1;
+        }
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(queued)
+}
+
+/// One round of the runner: start due campaigns, queue what is planned, finish what is done.
+/// Returns how many texts were queued.
+///
+/// # Errors
+/// Database failures.
+pub async fn run_once(store: &Store, library: &Library) -> Result<usize, StoreError> {
+    for id in campaigns::start_due(store).await? {
+        tracing::info!(campaign_id = %id, "campaign started");
+    }
+    let mut queued = 0;
+    for campaign in campaigns::sending(store).await? {
+        queued += queue(store, library, &campaign).await?;
+        if campaigns::finish_if_done(store, &campaign.campaign_id).await? {
+            tracing::info!(campaign_id = %campaign.campaign_id, "campaign finished");
+        }
+    }
+    Ok(queued)
+}
+
+/// Moves a sending campaign's planned recipients into the outbox, a batch per transaction.
+async fn queue(store: &Store, library: &Library, campaign: &Campaign) -> Result<usize, StoreError> {
+    let Some(location) = locations::get(store, &campaign.location_id).await? else { return Ok(0) };
+    let bodies: BTreeMap<String, String> = serde_json::from_str(&campaign.bodies).unwrap_or_default();
+    let mut queued = 0;
+    loop {
+        let batch = campaigns::planned(store, &campaign.campaign_id, BATCH).await?;
+        if batch.is_empty() {
+            return Ok(queued);
+        }
+        let mut tx = store.begin().await?;
+        let now = store.now_ms();
+        let mut claimed_any = false;
+        for r in &batch {
+            let locale = r.locale.as_deref().filter(|l| bodies.contains_key(*l)).unwrap_or("en");
+            let Some(body) = bodies.get(locale) else { continue };
+            let text = match render(library, body, locale, r.first_name.as_deref(), &location.name) {
+                Ok(text) => text,
+                Err(problem) => {
+                    tracing::error!(campaign_id = %campaign.campaign_id, %problem, "campaign message does not render");
+                    continue;
+                }
+            };
+            let outbox_id = crate::new_id();
+            if !campaigns::claim(&mut tx, &campaign.campaign_id, &r.phone, &outbox_id).await? {
+                continue; // queued by another replica, or the campaign was paused or cancelled
+            }
+            let message = outbox::CampaignText {
+                outbox_id: &outbox_id,
+                campaign_id: &campaign.campaign_id,
+                location_id: &location.location_id,
+                to_phone: &r.phone,
+                body: &text,
+            };
+            outbox::enqueue_campaign(&mut tx, &message, now).await?;
+            claimed_any = true;
+            queued += 1;
+        }
+        tx.commit().await?;
+        if !claimed_any {
+            return Ok(queued);
+        }
+    }
+}
+
+/// Runs [`run_once`] every `every` until the process stops.
+pub fn spawn(store: Store, library: Arc<Library>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match run_once(&store, &library).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(queued = n, "campaign texts queued"),
+                Err(e) => tracing::error!(error = %e, "campaign round failed"),
+            }
+        }
+    })
+}
