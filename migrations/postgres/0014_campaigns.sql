@@ -39,3 +39,11 @@ create index campaign_recipient_state on campaign_recipient (campaign_id, state)
 -- The campaign an outbox row belongs to: a paused or cancelled campaign's rows wait or stop.
 alter table outbox add column campaign_id text;
 create index outbox_campaign on outbox (campaign_id, status);
+
+-- Reports: flow outcomes per store, and customer messages by time.
+alter table flow_outcome add column location_id text;
+create index flow_outcome_location on flow_outcome (location_id, ended_at_ms);
+create index message_created on message (created_at_ms, direction);
+create index ticket_created on ticket (created_at_ms);
+create index conversation_created on conversation (created_at_ms);
+create index consent_event_created on consent_event (created_at_ms);

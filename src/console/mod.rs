@@ -8,9 +8,11 @@
 
 mod admin;
 mod campaigns;
+mod charts;
 mod consent;
 mod live;
 mod login;
+mod reports;
 mod review;
 mod tickets;
 
@@ -59,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/campaigns/preview", post(campaigns::preview))
         .route("/console/campaigns/{id}", get(campaigns::show))
         .route("/console/campaigns/{id}/{action}", post(campaigns::act))
+        .route("/console/reports", get(reports::show))
 }
 
 /// The live stream, kept apart: it must not fall under the request timeout.
@@ -128,6 +131,7 @@ fn render(state: &AppState, who: Option<&Staff>, status: StatusCode, page: &str,
             "works_tickets": who.roles.any(tickets::TICKET_ROLES),
             "works_consent": who.roles.any(consent::CONSENT_ROLES),
             "sees_campaigns": who.roles.any(campaigns::READERS),
+            "sees_reports": who.roles.any(reports::ROLES),
             "admin": who.roles.has(Role::Admin),
         });
     }

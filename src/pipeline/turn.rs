@@ -359,7 +359,12 @@ async fn apply_effects(
             Effect::FlowEnded { flow, outcome } => {
                 applied.outcomes.push((flow.clone(), outcome.as_str()));
                 let tags = look.assets.flows.flows.get(flow).map(|f| f.tags.clone()).unwrap_or_default();
-                applied.ended.push(outcomes::NewOutcome { flow_id: flow.clone(), outcome: outcome.as_str(), tags });
+                applied.ended.push(outcomes::NewOutcome {
+                    flow_id: flow.clone(),
+                    location_id: conv.location_id.clone(),
+                    outcome: outcome.as_str(),
+                    tags,
+                });
             }
             Effect::Guard { reason } => {
                 tracing::warn!(%reason, "flow guard stopped a runaway flow");

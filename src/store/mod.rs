@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod outcomes;
 pub mod phone_links;
 pub mod receipts;
+pub mod reports;
 pub mod staff;
 pub mod tickets;
 pub mod uploads;

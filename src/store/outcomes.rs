@@ -6,12 +6,14 @@ use super::{StoreError, Tx};
 #[derive(Debug, Clone)]
 pub struct NewOutcome {
     pub flow_id: String,
+    /// The store of the conversation.
+    pub location_id: String,
     pub outcome: &'static str,
     pub tags: Vec<String>,
 }
 
-const INSERT: &str =
-    "insert into flow_outcome (outcome_id, flow_id, outcome, tags, runs, ended_at_ms) values ($1, $2, $3, $4, $5, $6)";
+const INSERT: &str = "insert into flow_outcome (outcome_id, flow_id, outcome, tags, runs, ended_at_ms, location_id)
+    values ($1, $2, $3, $4, $5, $6, $7)";
 const TICKETS_BY_TAG: &str =
     "select tags, status, count(*) from ticket where created_at_ms >= $1 group by tags, status";
 const COUNT_BY_TAG: &str = "select tags, outcome, cast(sum(runs) as bigint) from flow_outcome where ended_at_ms >= $1
@@ -25,7 +27,10 @@ const COUNT_BY_TAG: &str = "select tags, outcome, cast(sum(runs) as bigint) from
 pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome], now_ms: i64) -> Result<(), StoreError> {
     let mut counted: Vec<(&NewOutcome, i64)> = Vec::new();
     for o in outcomes {
-        match counted.iter_mut().find(|(c, _)| c.flow_id == o.flow_id && c.outcome == o.outcome) {
+        match counted
+            .iter_mut()
+            .find(|(c, _)| c.flow_id == o.flow_id && c.outcome == o.outcome && c.location_id == o.location_id)
+        {
             Some((_, n)) => *n += 1,
             None => counted.push((o, 1)),
         }
@@ -39,6 +44,7 @@ pub async fn insert_many(tx: &mut Tx<'_>, outcomes: &[NewOutcome], now_ms: i64) 
             .bind(serde_json::to_string(&o.tags).expect("tags serialize"))
             .bind(runs)
             .bind(now)
+            .bind(o.location_id.as_str())
             .execute(&mut **tx)
             .await?;
     }

@@ -213,6 +213,8 @@ async fn every_console_route_checks_the_role_on_the_server() {
         ("GET", "/console/campaigns/new", &["marketing", "admin"]),
         ("POST", "/console/campaigns", &["marketing", "admin"]),
         ("POST", "/console/campaigns/preview", &["marketing", "admin"]),
+        ("GET", "/console/reports", &["lead", "admin"]),
+        ("GET", "/console/reports?report=times&format=csv", &["lead", "admin"]),
     ];
     let browsers: Vec<(&str, Browser)> = {
         let mut all = Vec::new();

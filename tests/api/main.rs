@@ -17,6 +17,7 @@ mod ops;
 mod optin;
 mod outbox;
 mod reload;
+mod reports;
 mod sms;
 mod status;
 mod transcripts;
