@@ -60,6 +60,9 @@ async fn receive_status(
             }
         }
     }
+    if let Some(rank) = messages::status_rank(status) {
+        outbox::record_delivery(&mut tx, sid, status, rank).await?;
+    }
     let opted_out_to = form.get("To").filter(|_| error_code == Some(CARRIER_OPTED_OUT));
     if let Some(to) = opted_out_to {
         let evidence = json!({ "message_sid": sid, "error_code": CARRIER_OPTED_OUT });

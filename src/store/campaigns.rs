@@ -339,16 +339,15 @@ pub async fn progress(store: &Store, campaign_id: &str) -> Result<Progress, Stor
             coalesce(sum(case when o.status in ('pending', 'sending') then 1 else 0 end), 0) as queued,
             coalesce(sum(case when o.status = 'held' then 1 else 0 end), 0) as held,
             coalesce(sum(case when o.status = 'sent' then 1 else 0 end), 0) as sent,
-            coalesce(sum(case when m.status in ('delivered', 'read') then 1 else 0 end), 0) as delivered,
+            coalesce(sum(case when o.delivery in ('delivered', 'read') then 1 else 0 end), 0) as delivered,
             coalesce(sum(case when r.state = 'blocked' or o.status = 'blocked' then 1 else 0 end), 0) as blocked,
-            coalesce(sum(case when o.status = 'failed' or m.status in ('failed', 'undelivered') then 1 else 0 end), 0)
+            coalesce(sum(case when o.status = 'failed' or o.delivery in ('failed', 'undelivered') then 1 else 0 end), 0)
                 as failed,
             coalesce(sum(case when r.state = 'cancelled' or o.status = 'cancelled' then 1 else 0 end), 0) as cancelled,
             coalesce(sum(case when exists (select 1 from consent_event e where e.phone = r.phone
                 and e.action = 'opt_out' and e.created_at_ms >= c.started_at_ms) then 1 else 0 end), 0) as opted_out_after
         from campaign_recipient r join campaign c on c.campaign_id = r.campaign_id
             left join outbox o on o.outbox_id = r.outbox_id
-            left join message m on m.provider_id = o.provider_id
         where r.campaign_id = $1",
     )
     .bind(campaign_id)

@@ -152,6 +152,24 @@ pub async fn cancel_campaign(tx: &mut Tx<'_>, campaign_id: &str, reason: &str) -
     Ok(done.rows_affected())
 }
 
+/// Records a delivery report on the row that sent `provider_id`, never moving it backwards
+/// (`rank` from [`super::messages::status_rank`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn record_delivery(tx: &mut Tx<'_>, provider_id: &str, status: &str, rank: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "update outbox set delivery = $2, delivery_rank = $3
+        where provider_id = $1 and coalesce(delivery_rank, -1) < $3",
+    )
+    .bind(provider_id)
+    .bind(status)
+    .bind(rank)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Claims up to `limit` due rows (and rows whose sending lease lapsed) for `lease_ms`.
 ///
 /// # Errors
@@ -352,8 +370,8 @@ pub struct SentText {
 pub async fn texts_to(store: &Store, phone: &str, purpose: &str) -> Result<Vec<SentText>, StoreError> {
     Ok(sqlx::query_as(
         "select o.outbox_id, o.purpose, o.body, o.status, o.reason, o.created_at_ms, o.sent_at_ms, o.provider_id,
-            m.status as delivery
-        from outbox o left join message m on m.provider_id = o.provider_id
+            o.delivery
+        from outbox o
         where o.to_phone = $1 and o.purpose = $2 order by o.created_at_ms, o.outbox_id",
     )
     .bind(phone)
