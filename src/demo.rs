@@ -287,3 +287,252 @@ pub async fn seed_tickets(
         sqlx::query_as("select count(*) from ticket").fetch_one(store.pool()).await.map_err(StoreError::from)?;
     Ok(usize::try_from(made).unwrap_or(0))
 }
+
+/// Days of past activity [`seed_history`] writes.
+const HISTORY_DAYS: i64 = 21;
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// A few weeks of history, so every console page and report shows something real on first
+/// start: conversations with their messages, flow outcomes, misunderstood messages and
+/// tickets (answered and resolved at realistic times), a consent history (opt-ins from the web
+/// form, the chat and an import; revocations by keyword, by phrase and by the carrier; a double
+/// opt-in still waiting for its YES) and a finished campaign with its deliveries. Once only
+/// (a receipt marks it); every time relative to now.
+///
+/// # Errors
+/// Database failures.
+pub async fn seed_history(store: &Store, location: &locations::Location) -> Result<bool, StoreError> {
+    use crate::store::consent::{record_at, NewConsent, When};
+    let now = store.now_ms();
+    let mut tx = store.begin().await?;
+    if !crate::store::receipts::record(&mut tx, "demo:history", "demo", &serde_json::json!({}), now).await? {
+        return Ok(false);
+    }
+    let loc = location.location_id.as_str();
+    let queues = [
+        ("general", "asked for a person", "[]"),
+        ("payments", "card declined twice", "[\"payments\"]"),
+        ("compliance", "over the purchase limit", "[\"limits\"]"),
+        ("general", "wrong item in the order", "[\"orders\"]"),
+    ];
+    let flows = ["payment_declined", "purchase_limit", "store_info", "order_status", "medical_reverification"];
+    let mut n = 0_i64;
+    for day in 1..=HISTORY_DAYS {
+        let base = now - day * DAY;
+        let conversations = 10 + (day * 7) % 9;
+        for c in 0..conversations {
+            n += 1;
+            let at = base + 9 * HOUR + c * 37 * 60_000;
+            let (contact, conv) = (format!("demo-h-k{n}"), format!("demo-h-c{n}"));
+            sqlx::query("insert into contact (contact_id, phone, created_at_ms) values ($1, $2, $3)")
+                .bind(&contact)
+                .bind(format!("+1555557{n:04}"))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "insert into conversation (conversation_id, contact_id, location_id, channel, last_activity_at_ms,
+                    created_at_ms) values ($1, $2, $3, 'sms', $4, $4)",
+            )
+            .bind(&conv)
+            .bind(&contact)
+            .bind(loc)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            for m in 0..4_i64 {
+                let direction = if m % 2 == 0 { "inbound" } else { "outbound" };
+                sqlx::query(
+                    "insert into message (message_id, conversation_id, direction, channel, body, status, created_at_ms,
+                        updated_at_ms) values ($1, $2, $3, 'sms', $4, $5, $6, $6)",
+                )
+                .bind(format!("demo-h-m{n}-{m}"))
+                .bind(&conv)
+                .bind(direction)
+                .bind(if direction == "inbound" { "(demo history)" } else { "(demo reply)" })
+                .bind(if direction == "inbound" { "received" } else { "delivered" })
+                .bind(at + m * 60_000)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if n % 6 == 0 {
+                sqlx::query(
+                    "insert into misread (misread_id, conversation_id, body, normalized, locale, decision, guesses,
+                        created_at_ms, reviewed_at_ms) values ($1, $2, 'do u guys have the thing', 'do u guys have the thing',
+                        'en', 'fallback', '[]', $3, $3)",
+                )
+                .bind(format!("demo-h-x{n}"))
+                .bind(&conv)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if n % 4 == 0 {
+                let (queue, reason, tags) = queues[usize::try_from(n / 4).unwrap_or(0) % queues.len()];
+                let reply = at + (4 + (n * 13) % 70) * 60_000;
+                let resolved = reply + (20 + (n * 17) % 200) * 60_000;
+                sqlx::query(
+                    "insert into ticket (ticket_id, conversation_id, queue, priority, tags, reason, summary, status,
+                        created_at_ms, first_reply_at_ms, resolved_at_ms, resolved_by, disposition)
+                    values ($1, $2, $3, 3, $4, $5, $5, 'resolved', $6, $7, $8, 'csr@demo.test', 'resolved')",
+                )
+                .bind(format!("demo-h-t{n}"))
+                .bind(&conv)
+                .bind(queue)
+                .bind(tags)
+                .bind(reason)
+                .bind(at)
+                .bind(reply)
+                .bind(resolved)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for (f, flow) in flows.iter().enumerate() {
+            let f = i64::try_from(f).unwrap_or(0);
+            for (outcome, runs) in [("resolved", 2 + (day + f) % 5), ("handed_off", (day * (f + 1)) % 3)] {
+                if runs == 0 {
+                    continue;
+                }
+                sqlx::query(
+                    "insert into flow_outcome (outcome_id, flow_id, outcome, tags, runs, ended_at_ms, location_id)
+                    values ($1, $2, $3, '[]', $4, $5, $6)",
+                )
+                .bind(format!("demo-h-o{day}-{flow}-{outcome}"))
+                .bind(*flow)
+                .bind(outcome)
+                .bind(runs)
+                .bind(base + 12 * HOUR)
+                .bind(loc)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    // Consent: sign-ups from the form (both steps' evidence), the chat and an import; then
+    // revocations three ways.
+    let mut opted_in = Vec::new();
+    for i in 0..40_i64 {
+        let phone = format!("+1555558{i:04}");
+        let at = now - (HISTORY_DAYS * DAY) + i * 12 * HOUR;
+        let (source, evidence) = match i % 4 {
+            0 | 1 => {
+                let request = format!("demo-h-r{i}");
+                sqlx::query(
+                    "insert into consent_request (request_id, phone, purpose, location_id, disclosure_version,
+                        disclosure_text, ip, user_agent, created_at_ms, confirmed_at_ms, source)
+                    values ($1, $2, 'marketing', $3, 'marketing-2026-11', $4, '203.0.113.24',
+                        'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)', $5, $6, 'web_form')",
+                )
+                .bind(&request)
+                .bind(&phone)
+                .bind(loc)
+                .bind(format!(
+                    "By checking this box you agree to receive recurring marketing texts from {} (demo).",
+                    location.name
+                ))
+                .bind(at - 90_000)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                (
+                    "web_form",
+                    serde_json::json!({ "request": { "request_id": request, "ip": "203.0.113.24",
+                    "disclosure_version": "marketing-2026-11" }, "confirmation": { "text": "YES" } }),
+                )
+            }
+            2 => (
+                "web_chat",
+                serde_json::json!({ "chat": "demo widget", "disclosure_version": "marketing-chat-2026-12" }),
+            ),
+            _ => (
+                "import",
+                serde_json::json!({ "file": "spring-signups.csv", "line": i + 2,
+                "evidence": "paper sign-up sheet at the counter", "imported_by": "marketing@demo.test" }),
+            ),
+        };
+        let c = NewConsent { phone: &phone, purpose: "marketing", action: "opt_in", source, evidence };
+        record_at(&mut tx, &c, &When { at_ms: at, import_key: None }, now).await?;
+        opted_in.push(phone);
+    }
+    for (i, (text, source, rule)) in [
+        ("STOP", "sms_keyword", "the whole message is the opt-out keyword \"stop\""),
+        ("STOP", "sms_keyword", "the whole message is the opt-out keyword \"stop\""),
+        ("please stop texting me", "sms_keyword", "the message asks us to stop messaging"),
+        ("take me off your list", "sms_keyword", "the message asks to be taken off the list"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let at = now - (5 - i64::try_from(i).unwrap_or(0)) * DAY;
+        let evidence = serde_json::json!({ "text": text, "rule": rule, "channel": "sms" });
+        for purpose in ["transactional", "marketing"] {
+            let c =
+                NewConsent { phone: &opted_in[i * 3], purpose, action: "opt_out", source, evidence: evidence.clone() };
+            record_at(&mut tx, &c, &When { at_ms: at, import_key: None }, now).await?;
+        }
+    }
+    let carrier = NewConsent {
+        phone: &opted_in[13],
+        purpose: "transactional",
+        action: "opt_out",
+        source: "carrier_21610",
+        evidence: serde_json::json!({ "error_code": "21610" }),
+    };
+    record_at(&mut tx, &carrier, &When { at_ms: now - 2 * DAY, import_key: None }, now).await?;
+    sqlx::query(
+        "insert into consent_request (request_id, phone, purpose, location_id, disclosure_version, disclosure_text, ip,
+            user_agent, created_at_ms, source) values ('demo-h-pending', '+15555589999', 'marketing', $1,
+            'marketing-2026-11', 'By checking this box you agree to receive recurring marketing texts (demo).',
+            '198.51.100.7', 'Mozilla/5.0 (Android 15)', $2, 'web_form')",
+    )
+    .bind(loc)
+    .bind(now - 2 * HOUR)
+    .execute(&mut *tx)
+    .await?;
+    // A campaign sent ten days ago to the numbers opted in then: delivered, one undelivered.
+    let started = now - 10 * DAY + 2 * HOUR;
+    sqlx::query(
+        "insert into campaign (campaign_id, name, location_id, segment, bodies, status, created_by, created_at_ms,
+            approved_by, approved_at_ms, started_at_ms, finished_at_ms, planned)
+        values ('demo-campaign', 'Weekend deals (demo)', $1, '{}', $2, 'finished', 'marketing@demo.test', $3,
+            'lead@demo.test', $4, $4, $5, $6)",
+    )
+    .bind(loc)
+    .bind(serde_json::json!({ "en": "Hi {{first_name}}, 15% off everything this weekend at {{store}}." }).to_string())
+    .bind(started - DAY)
+    .bind(started)
+    .bind(started + HOUR)
+    .bind(i64::try_from(opted_in.iter().take(20).count()).unwrap_or(0))
+    .execute(&mut *tx)
+    .await?;
+    for (i, phone) in opted_in.iter().take(20).enumerate() {
+        let outbox_id = format!("demo-h-ob{i}");
+        let delivery = if i == 7 { "undelivered" } else { "delivered" };
+        sqlx::query(
+            "insert into outbox (outbox_id, location_id, to_phone, purpose, body, status, next_attempt_at_ms, created_at_ms,
+                sent_at_ms, provider_id, campaign_id, delivery, delivery_rank)
+            values ($1, $2, $3, 'marketing', $4, 'sent', $5, $5, $5, $6, 'demo-campaign', $7, $8)",
+        )
+        .bind(&outbox_id)
+        .bind(loc)
+        .bind(phone)
+        .bind(format!("Hi there, 15% off everything this weekend at {}. Reply STOP to opt out.", location.name))
+        .bind(started + i64::try_from(i).unwrap_or(0) * 1000)
+        .bind(format!("SMdemo{i:026}"))
+        .bind(delivery)
+        .bind(if i == 7 { 3 } else { 5 })
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into campaign_recipient (campaign_id, phone, state, outbox_id) values ('demo-campaign', $1, 'queued', $2)",
+        )
+        .bind(phone)
+        .bind(&outbox_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}

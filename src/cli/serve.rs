@@ -22,6 +22,7 @@ pub async fn serve(mut settings: Settings, bind: Option<String>, with_demo: bool
         let state = app.state();
         let location = demo::seed(&state.store, &number).await?;
         let tickets = demo::seed_tickets(&state.store, &state.pipeline, &location).await?;
+        demo::seed_history(&state.store, &location).await?;
         let password = demo::seed_staff(&state.store).await?;
         tracing::info!(location = %location.name, number = %number, tickets, "demo data ready");
         let emails: Vec<&str> = demo::DEMO_STAFF.iter().map(|(email, ..)| *email).collect();

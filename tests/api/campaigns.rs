@@ -131,10 +131,16 @@ async fn a_campaign_reaches_each_allowed_recipient_once_through_the_send_gate() 
     );
     // The carrier reports one delivered.
     let sid = twilio.accepted.lock().unwrap()[0].0.clone();
-    let params: Vec<(String, String)> = [("MessageSid", sid.as_str()), ("MessageStatus", "delivered"), ("AccountSid", ACCOUNT_SID), ("From", OUR_NUMBER), ("To", "+14155550301")]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let params: Vec<(String, String)> = [
+        ("MessageSid", sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", OUR_NUMBER),
+        ("To", "+14155550301"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
     assert_eq!(app.post_signed("/webhooks/twilio/status", &params).await.status, 204);
     let progress = leafdesk::store::campaigns::progress(&app.state.store, &id).await.unwrap();
     assert_eq!(progress.delivered, 1, "{progress:?}");

@@ -167,3 +167,38 @@ async fn a_lead_reads_each_report_with_its_chart_and_downloads_it_as_csv() {
     let bad = lee.get("/console/reports?since=2026-11-30&until=2026-11-01").await;
     assert_eq!(bad.status, 422);
 }
+
+#[tokio::test]
+async fn the_demo_history_fills_the_consent_lists_campaigns_and_reports_once() {
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let location = leafdesk::store::locations::list(store).await.unwrap().remove(0);
+    assert!(leafdesk::demo::seed_history(store, &location).await.unwrap());
+    assert!(!leafdesk::demo::seed_history(store, &location).await.unwrap(), "once only");
+    let pending = leafdesk::store::consent::pending_requests(store, None, 10).await.unwrap();
+    assert_eq!(pending.len(), 1, "one double opt-in waits for its YES");
+    let campaign = leafdesk::store::campaigns::get(store, "demo-campaign").await.unwrap().unwrap();
+    assert_eq!(campaign.status, "finished");
+    let p = leafdesk::store::campaigns::progress(store, "demo-campaign").await.unwrap();
+    assert_eq!((p.planned, p.sent, p.delivered, p.failed, p.opted_out_after), (20, 20, 19, 1, 5), "{p:?}");
+    let sources: Vec<String> = sqlx::query_as::<_, (String,)>("select distinct source from consent_event order by 1")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(s,)| s)
+        .collect();
+    assert_eq!(sources, ["carrier_21610", "import", "sms_keyword", "web_chat", "web_form"]);
+    let now = app.clock().now_ms();
+    let r = Range {
+        since_ms: now - 28 * 86_400_000,
+        until_ms: now,
+        location: Some(location.location_id.clone()),
+        offset_ms: -8 * 3_600_000,
+    };
+    assert!(reports::volume(store, &r).await.unwrap().len() >= 21, "three weeks of conversations");
+    assert!(!reports::times(store, &r, TimeOf::FirstResponse).await.unwrap().is_empty());
+    assert!(!reports::misunderstood(store, &r).await.unwrap().is_empty());
+    // `consent verify` agrees with the ledger after the seed.
+    assert!(leafdesk::store::consent::verify(store).await.unwrap().is_empty());
+}
