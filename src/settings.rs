@@ -74,6 +74,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// Our own reverse proxies: only their `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpRange>,
+    /// Staff phones a campaign's test send may go to; no other number gets a test.
+    pub test_numbers: Vec<crate::domain::PhoneNumber>,
     /// How long a client has to send a request's head; an idle connection closes after it too.
     pub header_timeout: Duration,
     /// Testing and demos only: the instant the clock starts at (it then runs on). Lets a
@@ -232,6 +234,7 @@ impl Settings {
             )?)
             .unwrap_or(1024),
             trusted_proxies: get("LEAFDESK_TRUSTED_PROXIES").map(parse_proxies).transpose()?.unwrap_or_default(),
+            test_numbers: get("LEAFDESK_TEST_NUMBERS").map(parse_test_numbers).transpose()?.unwrap_or_default(),
             header_timeout: Duration::from_millis(
                 u64::try_from(parse_positive("LEAFDESK_HEADER_TIMEOUT_MS", get("LEAFDESK_HEADER_TIMEOUT_MS"), 10_000)?)
                     .unwrap_or(10_000),
@@ -334,6 +337,20 @@ fn parse_proxies(value: String) -> Result<Vec<IpRange>, SettingsError> {
                 key: "LEAFDESK_TRUSTED_PROXIES",
                 problem: format!("{p:?} is not an IP address or network"),
                 fix: "List your load balancers' addresses or networks, e.g. 10.0.0.0/8, 192.168.1.10.",
+            })
+        })
+        .collect()
+}
+
+fn parse_test_numbers(value: String) -> Result<Vec<crate::domain::PhoneNumber>, SettingsError> {
+    value
+        .split([',', ' '])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            crate::domain::PhoneNumber::parse(p).map_err(|_| SettingsError {
+                key: "LEAFDESK_TEST_NUMBERS",
+                problem: format!("{p:?} is not a phone number in E.164 form"),
+                fix: "List staff phones, comma separated, e.g. +14155550100,+14155550101.",
             })
         })
         .collect()

@@ -209,6 +209,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), channels::headers::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .merge(crate::console::live_router())
+        .merge(
+            crate::console::long_router()
+                .layer(middleware::from_fn_with_state(state.clone(), channels::headers::security_headers)),
+        )
         .merge(channels::widget::live_router())
         .layer(CatchPanicLayer::custom(panicked))
         // The span names the matched route (recorded by `track_latency`), never the raw path:

@@ -46,7 +46,6 @@ create index flow_outcome_location on flow_outcome (location_id, ended_at_ms);
 create index message_created on message (created_at_ms, direction);
 create index ticket_created on ticket (created_at_ms);
 create index conversation_created on conversation (created_at_ms);
-create index consent_event_created on consent_event (created_at_ms);
 
 -- The carrier's last word on an outbox row's text (delivered, undelivered…) and its rank, from
 -- status callbacks: campaign texts belong to no conversation, so no message row carries it.

@@ -21,6 +21,11 @@ use crate::flows::Library;
 use crate::store::campaigns::{self, Campaign, Segment};
 use crate::store::{locations, outbox, Store, StoreError};
 
+/// A message that already tells how to opt out ("Reply STOP to end", "Text STOP…").
+static SAYS_HOW_TO_STOP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(reply|text|send|responda|env[ií]e)\s+(stop|alto|baja)\b").expect("pattern compiles")
+});
+
 /// Recipients moved into the outbox per transaction.
 const BATCH: i64 = 500;
 /// The merge fields a message may use.
@@ -73,7 +78,7 @@ pub fn render(
         reason => format!("the message cannot be read as a template: {reason}"),
     })?;
     let text = text.trim().to_owned();
-    if text.contains("STOP") {
+    if SAYS_HOW_TO_STOP.is_match(&text) {
         return Ok(text);
     }
     let stop = library
@@ -240,7 +245,10 @@ async fn queue(store: &Store, library: &Library, campaign: &Campaign) -> Result<
             let text = match render(library, body, locale, r.first_name.as_deref(), &location.name) {
                 Ok(text) => text,
                 Err(problem) => {
+                    // Kept with its reason: a planned row left behind would keep the campaign open.
                     tracing::error!(campaign_id = %campaign.campaign_id, %problem, "campaign message does not render");
+                    campaigns::block(&mut tx, &campaign.campaign_id, &r.phone, &problem).await?;
+                    claimed_any = true;
                     continue;
                 }
             };

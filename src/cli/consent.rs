@@ -111,7 +111,8 @@ pub async fn run(cmd: ConsentCommand, settings: &Settings) -> anyhow::Result<Exi
         }
         ConsentCommand::Pending { location } => {
             let store = connect(settings).await?;
-            let pending = crate::store::consent::pending_requests(&store, location.as_deref(), 10_000).await?;
+            let since = store.now_ms() - crate::compliance::consent::DOUBLE_OPT_IN_WINDOW_MS;
+            let pending = crate::store::consent::pending_requests(&store, location.as_deref(), since, 10_000).await?;
             if pending.is_empty() {
                 println!("no double opt-ins are waiting");
             }

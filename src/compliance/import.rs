@@ -62,6 +62,8 @@ pub struct Report {
     pub already: usize,
     /// Rows that change a number's current consent.
     pub changes: usize,
+    /// `line N: …` for each row that changes a number's current consent.
+    pub changed: Vec<String>,
     /// `line N repeats line M`.
     pub repeated: Vec<String>,
     /// Rows older than a disagreeing event already known: kept as history, not current.
@@ -216,7 +218,8 @@ pub struct Source<'a> {
 /// # Errors
 /// Database failures.
 pub async fn plan(store: &Store, checked: &Checked) -> Result<Report, ImportError> {
-    let mut tx = store.begin().await?;
+    // A read transaction: a long check never holds SQLite's write lock from inbound texts.
+    let mut tx = store.begin_read().await?;
     let report = apply(&mut tx, checked, None, store.now_ms()).await?;
     tx.rollback().await.map_err(StoreError::from)?;
     Ok(report)
@@ -281,8 +284,16 @@ async fn apply(
                 }
                 Some((_, at, _)) if *at > row.at_ms => {}
                 found => {
-                    if found.is_some_and(|(now, _, _)| now != status) {
+                    if let Some((now, at, said)) = found.filter(|(now, _, _)| now != status) {
                         report.changes += 1;
+                        report.changed.push(format!(
+                            "line {}: changes current {} consent from {} ({said}, {}) to {}",
+                            row.line,
+                            row.purpose,
+                            now.replace('_', " "),
+                            day(*at),
+                            status.replace('_', " ")
+                        ));
                     }
                     current.insert(slot, (status.to_owned(), row.at_ms, format!("line {}", row.line)));
                 }
@@ -331,6 +342,7 @@ impl Report {
             self.conflicts.len()
         )];
         lines.extend(self.repeated.iter().cloned());
+        lines.extend(self.changed.iter().cloned());
         lines.extend(self.conflicts.iter().map(|c| format!("conflict: {c}")));
         lines
     }

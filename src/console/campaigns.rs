@@ -16,7 +16,7 @@ use super::{problem, refused, render, Form, Signed};
 use crate::auth::Staff;
 use crate::campaigns::{self, Draft, DraftError};
 use crate::domain::staff::Role;
-use crate::domain::{Country, PhoneNumber};
+use crate::domain::PhoneNumber;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::audit::{self, NewAudit};
@@ -221,7 +221,9 @@ async fn campaign_page(
         .collect();
     let source =
         segment.source.as_deref().and_then(|s| SOURCE_GROUPS.iter().find(|(c, _, _)| *c == s)).map(|(_, l, _)| *l);
-    let live = matches!(c.status.as_str(), "approved" | "sending");
+    // Refreshing while it sends, or is about to start (not for days before a scheduled time).
+    let starting = c.status == "approved" && c.send_at_ms.is_none_or(|at| at <= state.store.now_ms() + 60_000);
+    let live = c.status == "sending" || starting;
     let data = json!({
         "c": {
             "id": c.campaign_id, "name": c.name, "status": c.status, "by": c.created_by, "approved_by": c.approved_by,
@@ -238,11 +240,12 @@ async fn campaign_page(
         "progress": progress,
         "reasons": reasons,
         "live": live,
+        "test_numbers": state.settings.test_numbers.iter().map(|p| json!({ "phone": p.to_string(), "masked": p.masked() })).collect::<Vec<_>>(),
         "message": message,
         "may_approve": c.status == "draft" && who.roles.any(APPROVERS) && c.created_by != who.email,
         "own_draft": c.status == "draft" && c.created_by == who.email,
         "may_test": who.roles.any(WRITERS) && matches!(c.status.as_str(), "draft" | "approved"),
-        "may_pause": c.status == "sending" || c.status == "approved",
+        "may_pause": c.status == "sending",
         "may_resume": c.status == "paused",
         "may_cancel": matches!(c.status.as_str(), "draft" | "approved" | "sending" | "paused"),
     });
@@ -281,24 +284,19 @@ pub async fn act(
         "resume" => stored::transition(&state.store, &id, &["paused"], "sending").await?,
         "cancel" => stored::cancel(&state.store, &id).await?,
         "test" => {
-            let phones: Result<Vec<PhoneNumber>, _> = form
-                .get("phones")
-                .unwrap_or("")
-                .split([',', '\n', ';'])
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| PhoneNumber::parse_national(p, Country::US))
-                .collect();
-            let phones = match phones {
-                Ok(p) if !p.is_empty() && p.len() <= 10 => p,
-                _ => {
-                    return refuse(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "Type up to 10 staff numbers for the test, separated by commas.",
-                    )
-                    .await
-                }
-            };
+            if !matches!(campaign.status.as_str(), "draft" | "approved") {
+                return refuse(StatusCode::CONFLICT, "Only a campaign not sent yet can be tested.").await;
+            }
+            let chosen = form.all("phone");
+            let phones: Vec<PhoneNumber> =
+                state.settings.test_numbers.iter().filter(|p| chosen.contains(&p.as_ref())).cloned().collect();
+            if phones.is_empty() || phones.len() != chosen.len() {
+                return refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Choose one or more of the staff test numbers (LEAFDESK_TEST_NUMBERS).",
+                )
+                .await;
+            }
             match campaigns::test_send(&state.store, &state.library, &campaign, &phones).await {
                 Ok(n) => {
                     audit_action(&state, &who, &headers, peer, "campaign_test_sent", &id, json!({ "texts": n }))

@@ -60,7 +60,8 @@ pub fn render(title: &str, kind: Kind, labels: &[String], series: &[Series], uni
         r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
         t = escape(title)
     );
-    let max = series.iter().flat_map(|s| s.values.iter().copied()).fold(0.0, f64::max);
+    // NaN marks a point without data: no bar, a gap in the line.
+    let max = series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| !v.is_nan()).fold(0.0, f64::max);
     let top = match unit {
         Unit::Percent => 100.0,
         _ => nice_top(max),
@@ -109,7 +110,7 @@ pub fn render(title: &str, kind: Kind, labels: &[String], series: &[Series], uni
         match kind {
             Kind::Bars => {
                 let bar = (slot * 0.8) / series.len() as f64;
-                for (i, v) in s.values.iter().enumerate() {
+                for (i, v) in s.values.iter().enumerate().filter(|(_, v)| !v.is_nan()) {
                     let x = LEFT + slot * i as f64 + slot * 0.1 + bar * s_i as f64;
                     let _ = write!(
                         svg,
@@ -123,18 +124,23 @@ pub fn render(title: &str, kind: Kind, labels: &[String], series: &[Series], uni
                 }
             }
             Kind::Lines => {
-                let points: Vec<String> = s
-                    .values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| format!("{:.1},{:.1}", LEFT + slot * (i as f64 + 0.5), y(*v)))
-                    .collect();
-                let _ = write!(
-                    svg,
-                    r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
-                    points.join(" ")
-                );
+                // One polyline per run of points with data.
+                let mut runs: Vec<Vec<String>> = vec![Vec::new()];
                 for (i, v) in s.values.iter().enumerate() {
+                    if v.is_nan() {
+                        runs.push(Vec::new());
+                    } else if let Some(run) = runs.last_mut() {
+                        run.push(format!("{:.1},{:.1}", LEFT + slot * (i as f64 + 0.5), y(*v)));
+                    }
+                }
+                for run in runs.iter().filter(|r| !r.is_empty()) {
+                    let _ = write!(
+                        svg,
+                        r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+                        run.join(" ")
+                    );
+                }
+                for (i, v) in s.values.iter().enumerate().filter(|(_, v)| !v.is_nan()) {
                     let _ = write!(
                         svg,
                         r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {}</title></circle>"#,

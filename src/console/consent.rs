@@ -22,6 +22,7 @@ use crate::domain::{Country, PhoneNumber};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::audit::{self, NewAudit};
+use crate::store::consent_imports::STAGED_FOR_MS;
 use crate::store::consent_lists::{self, Filter, SOURCE_GROUPS};
 use crate::store::{consent, consent_imports, locations};
 
@@ -33,8 +34,6 @@ const PAGE: i64 = 100;
 pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 /// Problems shown on the page for a rejected file (the count says how many more).
 const SHOWN_PROBLEMS: usize = 200;
-/// How long a dry run stays good for its import.
-const STAGED_FOR_MS: i64 = 60 * 60_000;
 
 /// The list's filters as the query string gives them.
 fn filter_of(q: &HashMap<String, String>) -> Filter {
@@ -110,7 +109,8 @@ async fn list_page(
             })
         })
         .collect();
-    let pending = consent::pending_requests(&state.store, filter.location.as_deref(), 50).await?;
+    let window = crate::compliance::consent::DOUBLE_OPT_IN_WINDOW_MS;
+    let pending = consent::pending_requests(&state.store, filter.location.as_deref(), now - window, 200).await?;
     let pending: Vec<Value> = pending
         .iter()
         .map(|r| {
@@ -123,7 +123,6 @@ async fn list_page(
                 "store": store.map(|l| l.name.clone()),
                 "asked": crate::evidence::when(r.created_at_ms, store.map_or("UTC", |l| l.timezone.as_str())),
                 "age": ago(waited),
-                "expired": waited >= crate::compliance::consent::DOUBLE_OPT_IN_WINDOW_MS,
             })
         })
         .collect();
@@ -395,15 +394,21 @@ struct Upload {
     bytes: Vec<u8>,
 }
 
-async fn read_upload(mut multipart: Multipart) -> Result<Upload, String> {
-    let too_large = || format!("The file is larger than {} MB: split it and import the parts.", MAX_IMPORT_BYTES >> 20);
+async fn read_upload(mut multipart: Multipart) -> Result<Upload, (StatusCode, String)> {
+    let too_large = || {
+        let message = format!("The file is larger than {} MB: split it and import the parts.", MAX_IMPORT_BYTES >> 20);
+        (StatusCode::PAYLOAD_TOO_LARGE, message)
+    };
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        (StatusCode::BAD_REQUEST, format!("The upload did not arrive whole ({e}); try again."))
+    };
     let mut upload = Upload { csrf: None, country: None, file_name: String::new(), bytes: Vec::new() };
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => return Ok(upload),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(e) => return Err(format!("The upload did not arrive whole ({e}); try again.")),
+            Err(e) => return Err(broken(e)),
         };
         let name = field.name().unwrap_or("").to_owned();
         if name == "file" {
@@ -421,7 +426,7 @@ async fn read_upload(mut multipart: Multipart) -> Result<Upload, String> {
                 }
                 Ok(None) => break,
                 Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-                Err(e) => return Err(format!("The upload did not arrive whole ({e}); try again.")),
+                Err(e) => return Err(broken(e)),
             }
         }
         match name.as_str() {
@@ -447,7 +452,7 @@ pub async fn check_import(
     let upload = match multipart {
         Ok(multipart) => match read_upload(multipart).await {
             Ok(upload) => upload,
-            Err(message) => return reject(StatusCode::PAYLOAD_TOO_LARGE, message),
+            Err((status, message)) => return reject(status, message),
         },
         Err(_) => return reject(StatusCode::UNPROCESSABLE_ENTITY, "Choose a CSV file to import.".into()),
     };
@@ -515,8 +520,9 @@ pub async fn confirm_import(
     let Some(staged) = staged.filter(|s| s.staged_by == who.email) else {
         return Ok(problem(&state, &who, StatusCode::NOT_FOUND, "There is no such file to import. Choose it again."));
     };
+    let imported_already = || problem(&state, &who, StatusCode::CONFLICT, "This file was imported already.");
     if staged.imported_at_ms.is_some() {
-        return Ok(problem(&state, &who, StatusCode::CONFLICT, "This file was imported already."));
+        return Ok(imported_already());
     }
     if now - staged.staged_at_ms > STAGED_FOR_MS {
         return Ok(problem(
@@ -528,10 +534,19 @@ pub async fn confirm_import(
     }
     let country = Country::parse(&staged.country).unwrap_or(Country::US);
     let checked = import::parse(&staged.body, import::Options { country, now_ms: now }).map_err(import_failed)?;
+    // Claimed before the import: a second click (or another replica) imports nothing again.
+    if !consent_imports::mark_imported(&state.store, &id).await? {
+        return Ok(imported_already());
+    }
     let ip = crate::channels::client_ip(&headers, peer, &state.settings.trusted_proxies);
     let source = import::Source { file: &staged.file_name, by: &who.email, ip: &ip };
-    let report = import::import(&state.store, &source, &checked).await.map_err(import_failed)?;
-    consent_imports::mark_imported(&state.store, &id).await?;
+    let report = match import::import(&state.store, &source, &checked).await {
+        Ok(report) => report,
+        Err(e) => {
+            consent_imports::unmark_imported(&state.store, &id).await?;
+            return Err(import_failed(e));
+        }
+    };
     let data =
         json!({ "file": staged.file_name, "rows": checked.rows.len(), "report": report.lines(false), "done": true });
     import_page(&state, &who, StatusCode::OK, data)

@@ -48,20 +48,26 @@ pub fn router() -> Router<AppState> {
         .route("/console/admin/users/{id}/{action}", post(admin::change_user))
         .route("/console/admin/audit", get(admin::audit))
         .route("/console/consent", get(consent::list))
-        .route("/console/consent/export", get(consent::export))
         .route("/console/consent/number", post(consent::number))
         .route("/console/consent/evidence", post(consent::evidence))
-        .route(
-            "/console/consent/import",
-            post(consent::check_import).layer(DefaultBodyLimit::max(consent::MAX_IMPORT_BYTES + MAX_FORM_BYTES)),
-        )
-        .route("/console/consent/import/{id}", post(consent::confirm_import))
         .route("/console/campaigns", get(campaigns::list).post(campaigns::create))
         .route("/console/campaigns/new", get(campaigns::new))
         .route("/console/campaigns/preview", post(campaigns::preview))
         .route("/console/campaigns/{id}", get(campaigns::show))
         .route("/console/campaigns/{id}/{action}", post(campaigns::act))
         .route("/console/reports", get(reports::show))
+}
+
+/// Consent files in and out, kept apart from the request timeout: a 50 MB file's check or
+/// import, or a million-row export, takes longer than a page.
+pub fn long_router() -> Router<AppState> {
+    Router::new()
+        .route("/console/consent/export", get(consent::export))
+        .route(
+            "/console/consent/import",
+            post(consent::check_import).layer(DefaultBodyLimit::max(consent::MAX_IMPORT_BYTES + MAX_FORM_BYTES)),
+        )
+        .route("/console/consent/import/{id}", post(consent::confirm_import))
 }
 
 /// The live stream, kept apart: it must not fall under the request timeout.

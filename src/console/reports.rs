@@ -112,7 +112,9 @@ pub async fn build(state: &AppState, code: &str, r: &Range, now_ms: i64) -> Resu
                 name: "contained (no person needed)".into(),
                 values: all_days
                     .iter()
-                    .map(|(d, _)| by_day.iter().find(|x| x.0 == *d).map_or(0.0, |x| pct(x.1 - x.2, x.1)))
+                    .map(|(d, _)| {
+                        by_day.iter().find(|x| x.0 == *d && x.1 > 0).map_or(f64::NAN, |x| pct(x.1 - x.2, x.1))
+                    })
                     .collect(),
             }];
             Report {
@@ -246,7 +248,13 @@ pub async fn build(state: &AppState, code: &str, r: &Range, now_ms: i64) -> Resu
         }
         "misunderstood" => {
             let rows = reports::misunderstood(store, r).await?;
-            let series = vec![Series { name: "misunderstood".into(), values: per_day(&rows, |x| pct(x.2, x.1)) }];
+            let series = vec![Series {
+                name: "misunderstood".into(),
+                values: all_days
+                    .iter()
+                    .map(|(d, _)| rows.iter().find(|x| x.0 == *d && x.1 > 0).map_or(f64::NAN, |x| pct(x.2, x.1)))
+                    .collect(),
+            }];
             Report {
                 chart: charts::render("Misunderstood messages per day", Kind::Lines, &labels, &series, Unit::Percent),
                 header: vec!["day", "customer messages", "misunderstood", "rate"],
@@ -302,7 +310,7 @@ pub async fn build(state: &AppState, code: &str, r: &Range, now_ms: i64) -> Resu
                     p.delivered.to_string(),
                     p.held.to_string(),
                     p.blocked.to_string(),
-                    p.failed.to_string(),
+                    (p.failed + p.undelivered).to_string(),
                     p.opted_out_after.to_string(),
                     pct_text(p.opted_out_after, p.sent),
                 ]);
@@ -323,7 +331,7 @@ pub async fn build(state: &AppState, code: &str, r: &Range, now_ms: i64) -> Resu
                     "delivered",
                     "held",
                     "blocked",
-                    "failed",
+                    "failed or undelivered",
                     "opted out after",
                     "opt-out rate",
                 ],

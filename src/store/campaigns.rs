@@ -295,6 +295,23 @@ pub async fn claim(tx: &mut Tx<'_>, campaign_id: &str, phone: &str, outbox_id: &
     Ok(done.rows_affected() == 1)
 }
 
+/// Marks a planned recipient blocked with the reason (its text could not be made).
+///
+/// # Errors
+/// Database failures.
+pub async fn block(tx: &mut Tx<'_>, campaign_id: &str, phone: &str, reason: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "update campaign_recipient set state = 'blocked', reason = $3
+        where campaign_id = $1 and phone = $2 and state = 'planned'",
+    )
+    .bind(campaign_id)
+    .bind(phone)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Marks a sending campaign finished when nothing of it is left to queue or to send.
 ///
 /// # Errors
@@ -324,7 +341,10 @@ pub struct Progress {
     pub sent: i64,
     pub delivered: i64,
     pub blocked: i64,
+    /// The provider refused it, or it was given up on.
     pub failed: i64,
+    /// Sent, but the carrier reports it was not delivered.
+    pub undelivered: i64,
     pub cancelled: i64,
     /// Recipients who opted out after the campaign started.
     pub opted_out_after: i64,
@@ -341,8 +361,9 @@ pub async fn progress(store: &Store, campaign_id: &str) -> Result<Progress, Stor
             coalesce(sum(case when o.status = 'sent' then 1 else 0 end), 0) as sent,
             coalesce(sum(case when o.delivery in ('delivered', 'read') then 1 else 0 end), 0) as delivered,
             coalesce(sum(case when r.state = 'blocked' or o.status = 'blocked' then 1 else 0 end), 0) as blocked,
-            coalesce(sum(case when o.status = 'failed' or o.delivery in ('failed', 'undelivered') then 1 else 0 end), 0)
-                as failed,
+            coalesce(sum(case when o.status = 'failed' then 1 else 0 end), 0) as failed,
+            coalesce(sum(case when o.status = 'sent' and o.delivery in ('failed', 'undelivered') then 1 else 0 end), 0)
+                as undelivered,
             coalesce(sum(case when r.state = 'cancelled' or o.status = 'cancelled' then 1 else 0 end), 0) as cancelled,
             coalesce(sum(case when exists (select 1 from consent_event e where e.phone = r.phone
                 and e.action = 'opt_out' and e.created_at_ms >= c.started_at_ms) then 1 else 0 end), 0) as opted_out_after

@@ -40,10 +40,15 @@ pub struct ConsentEvent {
 const INSERT_EVENT: &str = "insert into consent_event (consent_event_id, phone, purpose, action, source, evidence,
         created_at_ms, recorded_at_ms, import_key) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     on conflict (import_key) do nothing";
-/// Current consent moves only to an event at least as late as the one it shows: an older event
-/// (an import dated before a newer opt-in) joins the ledger and changes nothing.
+/// An event happening now moves current consent (a STOP always counts).
 const UPSERT_CURRENT: &str = "insert into consent_current (phone, purpose, status, consent_event_id, updated_at_ms)
     values ($1, $2, $3, $4, $5)
+    on conflict (phone, purpose) do update set status = excluded.status, consent_event_id = excluded.consent_event_id,
+        updated_at_ms = excluded.updated_at_ms";
+/// An event dated in the past (an import) moves current consent only if it is at least as late
+/// as the one current consent shows: an older one joins the ledger and changes nothing.
+const UPSERT_CURRENT_IF_LATER: &str = "insert into consent_current (phone, purpose, status, consent_event_id,
+        updated_at_ms) values ($1, $2, $3, $4, $5)
     on conflict (phone, purpose) do update set status = excluded.status, consent_event_id = excluded.consent_event_id,
         updated_at_ms = excluded.updated_at_ms
     where (select e.created_at_ms from consent_event e where e.consent_event_id = consent_current.consent_event_id)
@@ -99,7 +104,9 @@ pub async fn record_at(tx: &mut Tx<'_>, c: &NewConsent<'_>, when: &When<'_>, now
         return Ok(false);
     }
     let status = if c.action == "opt_out" { "opted_out" } else { "opted_in" };
-    sqlx::query(UPSERT_CURRENT)
+    let upsert =
+        if when.at_ms == now_ms && when.import_key.is_none() { UPSERT_CURRENT } else { UPSERT_CURRENT_IF_LATER };
+    sqlx::query(upsert)
         .bind(c.phone)
         .bind(c.purpose)
         .bind(status)
@@ -451,15 +458,20 @@ pub async fn requests_of(store: &Store, phone: &str) -> Result<Vec<Request>, Sto
     Ok(sqlx::query_as(&sql).bind(phone).fetch_all(store.pool()).await?)
 }
 
-/// Double opt-ins still waiting for their YES, oldest first, at most `limit`; with `location`,
-/// only that store's.
+/// Double opt-ins still waiting for their YES (asked after `since_ms`: older ones lapsed),
+/// newest first, at most `limit`; with `location`, only that store's.
 ///
 /// # Errors
 /// Database failures.
-pub async fn pending_requests(store: &Store, location: Option<&str>, limit: i64) -> Result<Vec<Request>, StoreError> {
+pub async fn pending_requests(
+    store: &Store,
+    location: Option<&str>,
+    since_ms: i64,
+    limit: i64,
+) -> Result<Vec<Request>, StoreError> {
     let sql = format!(
-        "select {REQUEST_COLUMNS} from consent_request where confirmed_at_ms is null
-            and ($1 = '' or location_id = $1) order by created_at_ms limit $2"
+        "select {REQUEST_COLUMNS} from consent_request where confirmed_at_ms is null and created_at_ms > $3
+            and ($1 = '' or location_id = $1) order by created_at_ms desc limit $2"
     );
-    Ok(sqlx::query_as(&sql).bind(location.unwrap_or("")).bind(limit).fetch_all(store.pool()).await?)
+    Ok(sqlx::query_as(&sql).bind(location.unwrap_or("")).bind(limit).bind(since_ms).fetch_all(store.pool()).await?)
 }

@@ -6,6 +6,9 @@ use sqlx::FromRow;
 
 use super::{Store, StoreError};
 
+/// How long a checked file waits for its import.
+pub const STAGED_FOR_MS: i64 = 60 * 60_000;
+
 #[derive(Debug, Clone, FromRow)]
 pub struct Staged {
     pub import_id: String,
@@ -22,6 +25,11 @@ pub struct Staged {
 /// # Errors
 /// Database failures.
 pub async fn stage(store: &Store, file_name: &str, body: &str, country: &str, by: &str) -> Result<String, StoreError> {
+    // Checked files nobody imported within the hour are not kept: they hold phone numbers.
+    sqlx::query("delete from consent_import where imported_at_ms is null and staged_at_ms < $1")
+        .bind(store.now_ms() - STAGED_FOR_MS)
+        .execute(store.pool())
+        .await?;
     let id = crate::new_id();
     sqlx::query(
         "insert into consent_import (import_id, file_name, body, country, staged_by, staged_at_ms)
@@ -62,4 +70,16 @@ pub async fn mark_imported(store: &Store, import_id: &str) -> Result<bool, Store
             .execute(store.pool())
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Gives a claimed file back when its import failed (nothing was written), so it can be tried again.
+///
+/// # Errors
+/// Database failures.
+pub async fn unmark_imported(store: &Store, import_id: &str) -> Result<(), StoreError> {
+    sqlx::query("update consent_import set imported_at_ms = null where import_id = $1")
+        .bind(import_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
 }

@@ -51,15 +51,31 @@ const INSERT: &str = "insert into outbox (outbox_id, conversation_id, location_i
 // A row taken back from a lapsed lease was being sent when its worker stopped: its outcome is
 // unknown since that send began (the lease's start). A campaign's rows go only while it is
 // sending: paused, they wait; cancelled, they are settled `cancelled`.
+// The due rows are read per status in the index's order (`outbox_due`), each with the limit,
+// then merged: one `or` over the statuses made SQLite gather and sort every due row on every
+// round, which a 100,000-text campaign turned into most of the worker's time.
 const CLAIM: &str = "update outbox set status = 'sending', locked_until_ms = $2, attempts = attempts + 1,
         unsure_since_ms = case when status = 'sending' then coalesce(unsure_since_ms, locked_until_ms - $4)
             else unsure_since_ms end
     where outbox_id in (
-        select outbox_id from outbox
-        where ((status in ('pending', 'held') and next_attempt_at_ms <= $1) or (status = 'sending' and locked_until_ms < $1))
-          and (campaign_id is null or exists (select 1 from campaign c where c.campaign_id = outbox.campaign_id
-              and c.status = 'sending'))
-        order by next_attempt_at_ms limit $3)
+        select outbox_id from (
+            select outbox_id, next_attempt_at_ms from (
+                select outbox_id, next_attempt_at_ms from outbox o
+                where o.status = 'pending' and o.next_attempt_at_ms <= $1 and (o.campaign_id is null or exists (
+                    select 1 from campaign c where c.campaign_id = o.campaign_id and c.status = 'sending'))
+                order by o.next_attempt_at_ms limit $3) p
+            union all
+            select outbox_id, next_attempt_at_ms from (
+                select outbox_id, next_attempt_at_ms from outbox o
+                where o.status = 'held' and o.next_attempt_at_ms <= $1 and (o.campaign_id is null or exists (
+                    select 1 from campaign c where c.campaign_id = o.campaign_id and c.status = 'sending'))
+                order by o.next_attempt_at_ms limit $3) h
+            union all
+            select outbox_id, next_attempt_at_ms from (
+                select outbox_id, next_attempt_at_ms from outbox o
+                where o.status = 'sending' and o.locked_until_ms < $1
+                order by o.next_attempt_at_ms limit $3) s
+        ) due order by next_attempt_at_ms limit $3)
       and ((status in ('pending', 'held') and next_attempt_at_ms <= $1) or (status = 'sending' and locked_until_ms < $1))
     returning outbox_id, conversation_id, location_id, to_phone, purpose, body, status, attempts, next_attempt_at_ms,
         provider_id, reason, unsure_since_ms";

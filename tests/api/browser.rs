@@ -489,3 +489,74 @@ async fn a_patient_the_store_signed_in_sends_a_new_recommendation_inside_the_cha
     browser.frame(None).await;
     browser.screenshot("widget-upload").await;
 }
+
+#[tokio::test]
+async fn marketing_imports_a_list_writes_a_campaign_a_lead_approves_it_and_reads_a_report_in_a_real_browser() {
+    use leafdesk::domain::staff::{Role, Roles};
+    let (app, fake) = app_with(vec![]).await;
+    let location = leafdesk::store::locations::list(&app.state.store).await.unwrap().remove(0);
+    leafdesk::demo::seed_history(&app.state.store, &location).await.unwrap();
+    let by = leafdesk::auth::users::Actor { name: "test", ip: "" };
+    let password = "correct horse battery staple";
+    for (email, role) in [("mia@shop.test", Role::Marketing), ("lee@shop.test", Role::Lead)] {
+        leafdesk::auth::users::add(&app.state.store, &by, email, email, &Roles::new([role]), password).await.unwrap();
+    }
+    let browser = Browser::start().await;
+    browser.resize(1280, 1000).await;
+
+    // Marketing lands on the consent lists, checks a file, reads the dry run, imports it.
+    console_sign_in(&browser, &app, "mia@shop.test", password).await;
+    browser.wait_text("#glance", "numbers").await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("counter-signups.csv");
+    std::fs::write(&csv, "phone,purpose,action,evidence,consented_at\n(415) 555-0601,marketing,opt_in,counter sign-up sheet 9,2026-11-20\n(415) 555-0602,marketing,opt_in,counter sign-up sheet 9,2026-11-21\n").unwrap();
+    browser.type_into("#import-file", csv.to_str().unwrap()).await;
+    browser.click("#check-file").await;
+    browser.wait_text("#report", "would add 2 consent record(s)").await;
+    browser.screenshot("consent-import-check").await;
+    assert_eq!(app.count("select count(*) from consent_event where phone like '+1415555060%'").await, 0);
+    browser.click("#import-rows").await;
+    browser.wait_text("#report", "added 2 consent record(s)").await;
+    browser.goto(&app.url("/console/consent")).await;
+    browser.wait_text("#pending", "2 h 0 min").await;
+    browser.screenshot("consent-lists").await;
+
+    // A campaign, checked as it is typed.
+    browser.goto(&app.url("/console/campaigns/new")).await;
+    browser.type_into("#c-name", "Thanksgiving hours").await;
+    browser.type_into("#body_en", "Hi {{first_name}}, {{store}} is open 9-9 this Thursday.").await;
+    browser
+        .wait_text(
+            "#preview-en",
+            "1 SMS segment (GSM-7): Hi Alex, Demo Dispensary is open 9-9 this Thursday. Reply STOP to opt out.",
+        )
+        .await;
+    browser.type_into("#body_es", "Hola {{first_name}}, weed").await;
+    browser.wait_text("#preview-es", "filtered by US carriers").await;
+    browser.screenshot("campaign-new").await;
+    let box_id = browser.find("#body_es").await;
+    browser.call(reqwest::Method::POST, &format!("/element/{box_id}/clear"), json!({})).await;
+    browser.click("#save").await;
+    browser.wait_text("#status", "draft").await;
+    browser.click(".signout button").await;
+
+    // The lead approves it and watches it finish.
+    console_sign_in(&browser, &app, "lee@shop.test", password).await;
+    browser.goto(&app.url("/console/campaigns")).await;
+    browser.click("#campaigns a").await;
+    browser.click("#approve").await;
+    browser.wait_text("#status", "finished").await;
+    let sent = browser.text("#p-sent").await;
+    assert!(sent.parse::<usize>().unwrap() > 10, "{sent}");
+    assert_eq!(fake.requests.lock().unwrap().len(), sent.parse::<usize>().unwrap(), "each recipient once");
+    browser.screenshot("campaign-finished").await;
+
+    // A report with its chart.
+    browser.goto(&app.url("/console/reports?report=containment")).await;
+    browser.find("#chart svg polyline").await;
+    browser.wait_text("#report", "payment_declined").await;
+    browser.screenshot("report-containment").await;
+    browser.goto(&app.url("/console/reports?report=times")).await;
+    browser.find("#chart svg rect").await;
+    browser.screenshot("report-times").await;
+}

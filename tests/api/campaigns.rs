@@ -223,10 +223,12 @@ async fn quiet_hours_hold_texts_until_the_recipients_morning_and_pause_and_cance
 }
 
 #[tokio::test]
-async fn a_test_send_goes_to_staff_numbers_marked_as_a_test() {
-    let (app, twilio) = app_with(vec![]).await;
+async fn a_test_send_goes_only_to_the_staff_test_numbers_marked_as_a_test() {
+    let (fake, base) = fake_twilio(vec![]).await;
+    let env = vec![("LEAFDESK_TEST_NUMBERS", "+14155550199,+14155550198".to_owned())];
+    let app = spawn_with(Options { twilio_api_base: Some(base), env, ..Options::default() }).await;
     opted_in(&app, &["+14155550501"]).await;
-    let (mia, _) = team(&app).await;
+    let (mia, lee) = team(&app).await;
     let id = write(
         &mia,
         "Tested",
@@ -234,13 +236,17 @@ async fn a_test_send_goes_to_staff_numbers_marked_as_a_test() {
         &[("body_es", "Hola {{first_name}}, ofertas en {{store}}.")],
     )
     .await;
-    let bad = mia.post(&format!("/console/campaigns/{id}/test"), &[("phones", "12")]).await;
-    assert_eq!(bad.status, 422);
-    let done = mia.post(&format!("/console/campaigns/{id}/test"), &[("phones", "(415) 555-0199")]).await;
+    let page = mia.get(&format!("/console/campaigns/{id}")).await;
+    assert!(page.body.contains("value=\"+14155550199\"") && page.body.contains("+1••••••0198"), "{}", page.body);
+    // Any other number is refused: a test is no way around approval.
+    let other = mia.post(&format!("/console/campaigns/{id}/test"), &[("phone", "+14155550501")]).await;
+    assert_eq!(other.status, 422);
+    assert!(other.body.contains("staff test numbers"), "{}", other.body);
+    let done = mia.post(&format!("/console/campaigns/{id}/test"), &[("phone", "+14155550199")]).await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("2 test text(s) queued"));
-    wait_until("both test texts sent", async || sent_to(&twilio).len() == 2).await;
-    let mut bodies: Vec<String> = sent_to(&twilio)
+    wait_until("both test texts sent", async || sent_to(&fake).len() == 2).await;
+    let mut bodies: Vec<String> = sent_to(&fake)
         .into_iter()
         .map(|(to, body)| {
             assert_eq!(to, "+14155550199");
@@ -251,4 +257,35 @@ async fn a_test_send_goes_to_staff_numbers_marked_as_a_test() {
     assert_eq!(bodies[0], "[TEST Tested] Hi Alex, deals at Demo Dispensary. Reply STOP to opt out.");
     assert_eq!(bodies[1], "[TEST Tested] Hola Alex, ofertas en Demo Dispensary. Responda STOP para cancelar.");
     assert_eq!(status_of(&app, &id).await, "draft", "a test sends nothing to the audience");
+    // Once it is sending, no more tests.
+    assert_eq!(lee.post(&format!("/console/campaigns/{id}/approve"), &[]).await.status, 303);
+    wait_until("the campaign finished", async || status_of(&app, &id).await == "finished").await;
+    let late = mia.post(&format!("/console/campaigns/{id}/test"), &[("phone", "+14155550199")]).await;
+    assert_eq!(late.status, 409);
+}
+
+#[tokio::test]
+async fn a_scheduled_campaign_waits_for_its_time_and_a_message_saying_how_to_stop_gets_no_second_line() {
+    let (app, twilio) = app_with(vec![]).await;
+    opted_in(&app, &["+14155550601"]).await;
+    let (mia, lee) = team(&app).await;
+    // Tomorrow at 10:00, store time.
+    let id = write(
+        &mia,
+        "Tomorrow",
+        "Doors open at 9 tomorrow at {{store}}. Text STOP to end.",
+        &[("send_at", "2026-12-01T10:00")],
+    )
+    .await;
+    assert_eq!(lee.post(&format!("/console/campaigns/{id}/approve"), &[]).await.status, 303);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(status_of(&app, &id).await, "approved", "waits for its time");
+    assert!(sent_to(&twilio).is_empty());
+    app.clock().advance(la("2026-12-01T10:00") - app.clock().now_ms());
+    wait_until("sent at its time", async || sent_to(&twilio).len() == 1).await;
+    assert_eq!(sent_to(&twilio)[0].1, "Doors open at 9 tomorrow at Demo Dispensary. Text STOP to end.");
+    let mia = sign_in(&app, "mia@shop.test").await; // (the day ended the session)
+    let past =
+        mia.post("/console/campaigns", &[("name", "x"), ("body_en", "Deals"), ("send_at", "2026-11-01T10:00")]).await;
+    assert!(past.body.contains("The send time is in the past"), "{}", past.body);
 }

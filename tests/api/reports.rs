@@ -175,12 +175,13 @@ async fn the_demo_history_fills_the_consent_lists_campaigns_and_reports_once() {
     let location = leafdesk::store::locations::list(store).await.unwrap().remove(0);
     assert!(leafdesk::demo::seed_history(store, &location).await.unwrap());
     assert!(!leafdesk::demo::seed_history(store, &location).await.unwrap(), "once only");
-    let pending = leafdesk::store::consent::pending_requests(store, None, 10).await.unwrap();
+    let since = app.clock().now_ms() - leafdesk::compliance::consent::DOUBLE_OPT_IN_WINDOW_MS;
+    let pending = leafdesk::store::consent::pending_requests(store, None, since, 10).await.unwrap();
     assert_eq!(pending.len(), 1, "one double opt-in waits for its YES");
     let campaign = leafdesk::store::campaigns::get(store, "demo-campaign").await.unwrap().unwrap();
     assert_eq!(campaign.status, "finished");
     let p = leafdesk::store::campaigns::progress(store, "demo-campaign").await.unwrap();
-    assert_eq!((p.planned, p.sent, p.delivered, p.failed, p.opted_out_after), (20, 20, 19, 1, 5), "{p:?}");
+    assert_eq!((p.planned, p.sent, p.delivered, p.undelivered, p.opted_out_after), (20, 20, 19, 1, 5), "{p:?}");
     let sources: Vec<String> = sqlx::query_as::<_, (String,)>("select distinct source from consent_event order by 1")
         .fetch_all(store.pool())
         .await
