@@ -43,7 +43,8 @@ create index outbox_campaign on outbox (campaign_id, status);
 -- Reports: flow outcomes per store, and customer messages by time.
 alter table flow_outcome add column location_id text;
 create index flow_outcome_location on flow_outcome (location_id, ended_at_ms);
-create index message_created on message (created_at_ms, direction);
+create index message_direction_created on message (direction, created_at_ms);
+create index consent_event_purpose_created on consent_event (purpose, created_at_ms);
 create index ticket_created on ticket (created_at_ms);
 create index conversation_created on conversation (created_at_ms);
 

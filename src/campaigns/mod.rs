@@ -28,6 +28,8 @@ static SAYS_HOW_TO_STOP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock
 
 /// Recipients moved into the outbox per transaction.
 const BATCH: i64 = 500;
+/// Outbox rows per insert statement (7 values each: well under SQLite's 32,766 parameters).
+const BATCH_ROWS: usize = 500;
 /// The merge fields a message may use.
 pub const MERGE_FIELDS: &[&str] = &["first_name", "store"];
 
@@ -226,7 +228,8 @@ pub async fn run_once(store: &Store, library: &Library) -> Result<usize, StoreEr
     Ok(queued)
 }
 
-/// Moves a sending campaign's planned recipients into the outbox, a batch per transaction.
+/// Moves a sending campaign's planned recipients into the outbox, a batch per transaction: the
+/// batch's recipients claimed in one statement, their texts written in another.
 async fn queue(store: &Store, library: &Library, campaign: &Campaign) -> Result<usize, StoreError> {
     let Some(location) = locations::get(store, &campaign.location_id).await? else { return Ok(0) };
     let bodies: BTreeMap<String, String> = serde_json::from_str(&campaign.bodies).unwrap_or_default();
@@ -236,39 +239,44 @@ async fn queue(store: &Store, library: &Library, campaign: &Campaign) -> Result<
         if batch.is_empty() {
             return Ok(queued);
         }
-        let mut tx = store.begin().await?;
-        let now = store.now_ms();
-        let mut claimed_any = false;
+        let mut texts = Vec::with_capacity(batch.len());
+        let mut unmade = Vec::new();
         for r in &batch {
             let locale = r.locale.as_deref().filter(|l| bodies.contains_key(*l)).unwrap_or("en");
-            let Some(body) = bodies.get(locale) else { continue };
-            let text = match render(library, body, locale, r.first_name.as_deref(), &location.name) {
-                Ok(text) => text,
-                Err(problem) => {
-                    // Kept with its reason: a planned row left behind would keep the campaign open.
-                    tracing::error!(campaign_id = %campaign.campaign_id, %problem, "campaign message does not render");
-                    campaigns::block(&mut tx, &campaign.campaign_id, &r.phone, &problem).await?;
-                    claimed_any = true;
-                    continue;
-                }
-            };
-            let outbox_id = crate::new_id();
-            if !campaigns::claim(&mut tx, &campaign.campaign_id, &r.phone, &outbox_id).await? {
-                continue; // queued by another replica, or the campaign was paused or cancelled
+            let made = bodies
+                .get(locale)
+                .ok_or_else(|| "the campaign has no English message".to_owned())
+                .and_then(|body| render(library, body, locale, r.first_name.as_deref(), &location.name));
+            match made {
+                Ok(body) => texts.push((r.phone.as_str(), body)),
+                Err(problem) => unmade.push((r.phone.as_str(), problem)),
             }
-            let message = outbox::CampaignText {
-                outbox_id: &outbox_id,
-                campaign_id: &campaign.campaign_id,
-                location_id: &location.location_id,
-                to_phone: &r.phone,
-                body: &text,
-            };
-            outbox::enqueue_campaign(&mut tx, &message, now).await?;
-            claimed_any = true;
-            queued += 1;
+        }
+        let mut tx = store.begin().await?;
+        for (phone, problem) in &unmade {
+            // Kept with its reason: a planned row left behind would keep the campaign open.
+            tracing::error!(campaign_id = %campaign.campaign_id, %problem, "campaign message does not render");
+            campaigns::block(&mut tx, &campaign.campaign_id, phone, problem).await?;
+        }
+        let phones: Vec<&str> = texts.iter().map(|(p, _)| *p).collect();
+        let claimed = campaigns::claim(&mut tx, &campaign.campaign_id, &phones).await?;
+        let rows: Vec<outbox::CampaignText<'_>> = texts
+            .into_iter()
+            .filter(|(phone, _)| claimed.iter().any(|c| c == phone))
+            .map(|(phone, body)| outbox::CampaignText {
+                outbox_id: campaigns::outbox_id(&campaign.campaign_id, phone),
+                to_phone: phone,
+                body,
+            })
+            .collect();
+        for chunk in rows.chunks(BATCH_ROWS) {
+            outbox::enqueue_campaign(&mut tx, &campaign.campaign_id, &location.location_id, chunk, store.now_ms())
+                .await?;
         }
         tx.commit().await?;
-        if !claimed_any {
+        queued += rows.len();
+        if claimed.is_empty() && unmade.is_empty() {
+            // Queued by another replica, or the campaign was paused or cancelled.
             return Ok(queued);
         }
     }

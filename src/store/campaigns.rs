@@ -7,7 +7,7 @@
 use sqlx::FromRow;
 
 use super::consent_lists::{bind_filter, from_where, Filter};
-use super::{Store, StoreError, Tx};
+use super::{Placeholders, Store, StoreError, Tx};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct Campaign {
@@ -276,23 +276,38 @@ pub async fn planned(store: &Store, campaign_id: &str, limit: i64) -> Result<Vec
     .await?)
 }
 
-/// Claims a planned recipient for its outbox row, in the caller's transaction: false when
-/// someone else queued (or cancelled) it first.
+/// Claims planned recipients of a sending campaign for their outbox rows, in the caller's
+/// transaction; returns the numbers claimed (not those someone else queued or cancelled first,
+/// nor any once the campaign is paused or cancelled). Each row's outbox id is
+/// [`outbox_id`] of the campaign and number.
 ///
 /// # Errors
 /// Database failures.
-pub async fn claim(tx: &mut Tx<'_>, campaign_id: &str, phone: &str, outbox_id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "update campaign_recipient set state = 'queued', outbox_id = $3
-        where campaign_id = $1 and phone = $2 and state = 'planned'
-          and exists (select 1 from campaign c where c.campaign_id = $1 and c.status = 'sending')",
-    )
-    .bind(campaign_id)
-    .bind(phone)
-    .bind(outbox_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn claim(tx: &mut Tx<'_>, campaign_id: &str, phones: &[&str]) -> Result<Vec<String>, StoreError> {
+    if phones.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut marks = Placeholders::for_tx(tx);
+    let first = marks.list(1);
+    let sql = format!(
+        "update campaign_recipient set state = 'queued', outbox_id = campaign_id || ':' || phone
+        where campaign_id = {first} and state = 'planned' and phone in ({})
+          and exists (select 1 from campaign c where c.campaign_id = campaign_recipient.campaign_id
+              and c.status = 'sending')
+        returning phone",
+        marks.list(phones.len())
+    );
+    let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(campaign_id);
+    for phone in phones {
+        query = query.bind(*phone);
+    }
+    Ok(query.fetch_all(&mut **tx).await?.into_iter().map(|(p,)| p).collect())
+}
+
+/// The outbox row id of a campaign's text to a number: one per pair, so the outbox's primary
+/// key refuses a second.
+pub fn outbox_id(campaign_id: &str, phone: &str) -> String {
+    format!("{campaign_id}:{phone}")
 }
 
 /// Marks a planned recipient blocked with the reason (its text could not be made).

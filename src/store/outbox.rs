@@ -122,32 +122,47 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &NewOutbound<'_>, now_ms: i64) -> Resul
 
 /// A campaign's text for one recipient.
 pub struct CampaignText<'a> {
-    /// The id the recipient row was claimed with.
-    pub outbox_id: &'a str,
-    pub campaign_id: &'a str,
-    pub location_id: &'a str,
+    /// `store::campaigns::outbox_id` of the campaign and number.
+    pub outbox_id: String,
     pub to_phone: &'a str,
-    pub body: &'a str,
+    pub body: String,
 }
 
-/// Queues one campaign text in the caller's transaction (the recipient row is claimed in the
-/// same one).
+/// Queues a batch of one campaign's texts in the caller's transaction, in one statement (the
+/// recipients are claimed in the same transaction).
 ///
 /// # Errors
 /// Database failures.
-pub async fn enqueue_campaign(tx: &mut Tx<'_>, m: &CampaignText<'_>, now_ms: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "insert into outbox (outbox_id, location_id, to_phone, purpose, body, status, next_attempt_at_ms, created_at_ms,
-            campaign_id) values ($1, $2, $3, 'marketing', $4, 'pending', $5, $5, $6)",
-    )
-    .bind(m.outbox_id)
-    .bind(m.location_id)
-    .bind(m.to_phone)
-    .bind(m.body)
-    .bind(now_ms)
-    .bind(m.campaign_id)
-    .execute(&mut **tx)
-    .await?;
+pub async fn enqueue_campaign(
+    tx: &mut Tx<'_>,
+    campaign_id: &str,
+    location_id: &str,
+    texts: &[CampaignText<'_>],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let mut marks = super::Placeholders::for_tx(tx);
+    let rows: Vec<String> =
+        texts.iter().map(|_| format!("({}, 'marketing', 'pending', {})", marks.list(4), marks.list(3))).collect();
+    let sql = format!(
+        "insert into outbox (outbox_id, to_phone, body, location_id, purpose, status, next_attempt_at_ms, created_at_ms,
+            campaign_id) values {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for t in texts {
+        query = query
+            .bind(&t.outbox_id)
+            .bind(t.to_phone)
+            .bind(&t.body)
+            .bind(location_id)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(campaign_id);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -304,25 +304,32 @@ pub async fn misunderstood(store: &Store, r: &Range) -> Result<Vec<(i64, i64, i6
 /// # Errors
 /// Database failures.
 pub async fn consent_by_day(store: &Store, r: &Range) -> Result<Vec<(i64, String, String, i64)>, StoreError> {
-    Ok(sqlx::query_as(
-        "select (e.created_at_ms + $3) / 86400000 as day, e.action, e.source, count(*) from consent_event e
-        where e.created_at_ms >= $1 and e.created_at_ms < $2
-            and (e.purpose = 'marketing' or e.action = 'opt_out' and e.purpose = 'transactional'
-                and not exists (select 1 from consent_event m where m.phone = e.phone and m.purpose = 'marketing'
-                    and m.created_at_ms = e.created_at_ms))
-            and ($4 = '' or exists (select 1 from contact k join customer u on u.contact_id = k.contact_id
+    // Two index range scans (marketing events; transactional opt-outs that came without a
+    // marketing one, i.e. a carrier's), merged and counted.
+    let linked = "($4 = '' or exists (select 1 from contact k join customer u on u.contact_id = k.contact_id
                     where k.phone = e.phone and u.location_id = $4)
                 or exists (select 1 from consent_request q where q.phone = e.phone and q.location_id = $4)
                 or exists (select 1 from contact k join conversation v on v.contact_id = k.contact_id
-                    where k.phone = e.phone and v.location_id = $4))
-        group by (e.created_at_ms + $3) / 86400000, e.action, e.source order by 1, 2, 3",
-    )
-    .bind(r.since_ms)
-    .bind(r.until_ms)
-    .bind(r.offset_ms)
-    .bind(r.location.as_deref().unwrap_or(""))
-    .fetch_all(store.pool())
-    .await?)
+                    where k.phone = e.phone and v.location_id = $4))";
+    let sql = format!(
+        "select day, action, source, count(*) from (
+            select (e.created_at_ms + $3) / 86400000 as day, e.action, e.source from consent_event e
+            where e.purpose = 'marketing' and e.created_at_ms >= $1 and e.created_at_ms < $2 and {linked}
+            union all
+            select (e.created_at_ms + $3) / 86400000, e.action, e.source from consent_event e
+            where e.purpose = 'transactional' and e.created_at_ms >= $1 and e.created_at_ms < $2
+                and e.action = 'opt_out' and {linked}
+                and not exists (select 1 from consent_event m where m.phone = e.phone and m.purpose = 'marketing'
+                    and m.created_at_ms = e.created_at_ms)
+        ) events group by day, action, source order by 1, 2, 3"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(r.since_ms)
+        .bind(r.until_ms)
+        .bind(r.offset_ms)
+        .bind(r.location.as_deref().unwrap_or(""))
+        .fetch_all(store.pool())
+        .await?)
 }
 
 /// The day number of a time, as the reports cut days.
