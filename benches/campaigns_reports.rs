@@ -210,12 +210,12 @@ async fn reports(name: &str, url: &str) {
             "insert into flow_outcome (outcome_id, flow_id, outcome, tags, runs, ended_at_ms, location_id)
                 with recursive n(i) as (select 1 union all select i + 1 from n where i < 3000)
                 select 'bo' || i, case when i % 3 = 0 then 'payment_declined' else 'store_info' end,
-                    case when i % 5 = 0 then 'handed_off' else 'resolved' end, '[]', 1 + i % 7, $1 - i * 800000, $2 from n",
+                    case when i % 5 = 0 then 'handed_off' else 'resolved' end, '[]', 1 + i % 7, $1 - cast(i as bigint) * 800000, $2 from n",
             "insert into consent_event (consent_event_id, phone, purpose, action, source, evidence, created_at_ms)
                 with recursive n(i) as (select 1 union all select i + 1 from n where i < 200000)
                 select 'be' || i, '+1628' || (3000000 + i % 100000), 'marketing',
                     case when i > 100000 and i % 10 = 0 then 'opt_out' else 'opt_in' end,
-                    case when i % 3 = 0 then 'web_form' else 'import' end, '{}', $1 - i * 12000 from n",
+                    case when i % 3 = 0 then 'web_form' else 'import' end, '{}', $1 - cast(i as bigint) * 12000 from n",
         ] {
             sqlx::query(sql).bind(now).bind(&location.location_id).execute(store.pool()).await.unwrap();
         }

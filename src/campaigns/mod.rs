@@ -68,27 +68,64 @@ pub fn render(
     first_name: Option<&str>,
     store: &str,
 ) -> Result<String, String> {
-    let mut hb = handlebars::Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    let fallback = if locale == "es" { "hola" } else { "there" };
-    let data = json!({ "first_name": first_name.filter(|n| !n.trim().is_empty()).unwrap_or(fallback), "store": store });
-    let text = hb.render_template(body, &data).map_err(|e| match e.reason() {
-        handlebars::RenderErrorReason::MissingVariable(Some(name)) => {
-            format!("{{{{{name}}}}} is not a merge field; use {}", fields())
+    let bodies = BTreeMap::from([(locale.to_owned(), body.to_owned())]);
+    Renderer::new(library, &bodies, store)?.render(locale, first_name)
+}
+
+/// A campaign's messages compiled once, for rendering them to many recipients.
+pub struct Renderer {
+    hb: handlebars::Handlebars<'static>,
+    /// Per locale: the opt-out line, and the word used when a customer's name is unknown.
+    stop_lines: BTreeMap<String, String>,
+    no_names: BTreeMap<String, String>,
+    store: String,
+}
+
+impl Renderer {
+    /// # Errors
+    /// A message that is not a template, or a missing opt-out line, as people read it.
+    pub fn new(library: &Library, bodies: &BTreeMap<String, String>, store: &str) -> Result<Self, String> {
+        let mut hb = handlebars::Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        let assets = library.get();
+        let line = |name: &str, locale: &str| {
+            assets
+                .templates
+                .render(name, locale, Channel::Sms, &json!({}))
+                .map_err(|e| format!("the template {name} is missing: {e}"))
+        };
+        let (mut stop_lines, mut no_names) = (BTreeMap::new(), BTreeMap::new());
+        for (locale, body) in bodies {
+            hb.register_template_string(locale, body)
+                .map_err(|e| format!("the message cannot be read as a template: {}", e.reason()))?;
+            stop_lines.insert(locale.clone(), line("campaign/stop_line", locale)?);
+            no_names.insert(locale.clone(), line("campaign/no_name", locale)?);
         }
-        reason => format!("the message cannot be read as a template: {reason}"),
-    })?;
-    let text = text.trim().to_owned();
-    if SAYS_HOW_TO_STOP.is_match(&text) {
-        return Ok(text);
+        Ok(Self { hb, stop_lines, no_names, store: store.to_owned() })
     }
-    let stop = library
-        .get()
-        .templates
-        .render("campaign/stop_line", locale, Channel::Sms, &json!({}))
-        .map_err(|e| format!("the opt-out line is missing: {e}"))?;
-    Ok(format!("{text} {stop}"))
+
+    /// One recipient's text: the merge fields, then the opt-out line in their language unless
+    /// the message already says how to stop.
+    ///
+    /// # Errors
+    /// An unknown merge field (or a locale without a message), as people read it.
+    pub fn render(&self, locale: &str, first_name: Option<&str>) -> Result<String, String> {
+        let fallback = self.no_names.get(locale).map_or("", String::as_str);
+        let name = first_name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(fallback);
+        let data = json!({ "first_name": name, "store": self.store });
+        let text = self.hb.render(locale, &data).map_err(|e| match e.reason() {
+            handlebars::RenderErrorReason::MissingVariable(Some(name)) => {
+                format!("{{{{{name}}}}} is not a merge field; use {}", fields())
+            }
+            reason => format!("the message cannot be made: {reason}"),
+        })?;
+        let text = text.trim().to_owned();
+        match self.stop_lines.get(locale) {
+            Some(stop) if !SAYS_HOW_TO_STOP.is_match(&text) => Ok(format!("{text} {stop}")),
+            _ => Ok(text),
+        }
+    }
 }
 
 fn fields() -> String {
@@ -233,6 +270,7 @@ pub async fn run_once(store: &Store, library: &Library) -> Result<usize, StoreEr
 async fn queue(store: &Store, library: &Library, campaign: &Campaign) -> Result<usize, StoreError> {
     let Some(location) = locations::get(store, &campaign.location_id).await? else { return Ok(0) };
     let bodies: BTreeMap<String, String> = serde_json::from_str(&campaign.bodies).unwrap_or_default();
+    let renderer = Renderer::new(library, &bodies, &location.name);
     let mut queued = 0;
     loop {
         let batch = campaigns::planned(store, &campaign.campaign_id, BATCH).await?;
@@ -243,10 +281,7 @@ async fn queue(store: &Store, library: &Library, campaign: &Campaign) -> Result<
         let mut unmade = Vec::new();
         for r in &batch {
             let locale = r.locale.as_deref().filter(|l| bodies.contains_key(*l)).unwrap_or("en");
-            let made = bodies
-                .get(locale)
-                .ok_or_else(|| "the campaign has no English message".to_owned())
-                .and_then(|body| render(library, body, locale, r.first_name.as_deref(), &location.name));
+            let made = renderer.as_ref().map_err(Clone::clone).and_then(|m| m.render(locale, r.first_name.as_deref()));
             match made {
                 Ok(body) => texts.push((r.phone.as_str(), body)),
                 Err(problem) => unmade.push((r.phone.as_str(), problem)),

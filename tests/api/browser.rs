@@ -542,6 +542,7 @@ async fn marketing_imports_a_list_writes_a_campaign_a_lead_approves_it_and_reads
 
     // The lead approves it and watches it finish.
     console_sign_in(&browser, &app, "lee@shop.test", password).await;
+    browser.wait_text(".who", "lee@shop.test").await; // signed in before going on
     browser.goto(&app.url("/console/campaigns")).await;
     browser.click("#campaigns a").await;
     browser.click("#approve").await;
