@@ -272,11 +272,11 @@ async fn queue(store: &Store, library: &Library, campaign: &Campaign) -> Result<
     let bodies: BTreeMap<String, String> = serde_json::from_str(&campaign.bodies).unwrap_or_default();
     let renderer = Renderer::new(library, &bodies, &location.name);
     let mut queued = 0;
+    let mut after = String::new();
     loop {
-        let batch = campaigns::planned(store, &campaign.campaign_id, BATCH).await?;
-        if batch.is_empty() {
-            return Ok(queued);
-        }
+        let batch = campaigns::planned(store, &campaign.campaign_id, &after, BATCH).await?;
+        let Some(last) = batch.last() else { return Ok(queued) };
+        after = last.phone.clone();
         let mut texts = Vec::with_capacity(batch.len());
         let mut unmade = Vec::new();
         for r in &batch {

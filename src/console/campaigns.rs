@@ -12,14 +12,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use serde_json::{json, Value};
 
-use super::{problem, refused, render, Form, Signed};
+use super::{audit, problem, refused, render, Form, Signed};
 use crate::auth::Staff;
 use crate::campaigns::{self, Draft, DraftError};
 use crate::domain::staff::Role;
 use crate::domain::PhoneNumber;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::audit::{self, NewAudit};
 use crate::store::campaigns::{self as stored, Segment};
 use crate::store::consent_lists::SOURCE_GROUPS;
 use crate::store::locations::{self, Location};
@@ -167,10 +166,7 @@ pub async fn create(
     };
     match campaigns::save(&state.store, &state.library, &draft, &who.email).await {
         Ok(id) => {
-            let ip = crate::channels::client_ip(&headers, peer, &state.settings.trusted_proxies);
-            let detail = json!({ "name": draft.name });
-            let entry = NewAudit { actor: &who.email, action: "campaign_created", target: &id, detail, ip: &ip };
-            audit::append(&state.store, &entry).await?;
+            audit(&state, &who, (&headers, peer), "campaign_created", &id, json!({ "name": draft.name })).await?;
             Ok(Redirect::to(&format!("/console/campaigns/{id}")).into_response())
         }
         Err(DraftError::Refused(problems)) => {
@@ -299,8 +295,7 @@ pub async fn act(
             }
             match campaigns::test_send(&state.store, &state.library, &campaign, &phones).await {
                 Ok(n) => {
-                    audit_action(&state, &who, &headers, peer, "campaign_test_sent", &id, json!({ "texts": n }))
-                        .await?;
+                    audit(&state, &who, (&headers, peer), "campaign_test_sent", &id, json!({ "texts": n })).await?;
                     return campaign_page(&state, &who, &id, StatusCode::OK, Some(format!("{n} test text(s) queued.")))
                         .await;
                 }
@@ -320,20 +315,6 @@ pub async fn act(
         let message = format!("The campaign is {}: it cannot be {past} now.", campaign.status);
         return refuse(StatusCode::CONFLICT, &message).await;
     }
-    audit_action(&state, &who, &headers, peer, &format!("campaign_{past}"), &id, json!({})).await?;
+    audit(&state, &who, (&headers, peer), &format!("campaign_{past}"), &id, json!({})).await?;
     Ok(Redirect::to(&format!("/console/campaigns/{id}")).into_response())
-}
-
-async fn audit_action(
-    state: &AppState,
-    who: &Staff,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    action: &str,
-    id: &str,
-    detail: Value,
-) -> Result<(), AppError> {
-    let ip = crate::channels::client_ip(headers, peer, &state.settings.trusted_proxies);
-    let entry = NewAudit { actor: &who.email, action, target: id, detail, ip: &ip };
-    Ok(audit::append(&state.store, &entry).await?)
 }

@@ -14,14 +14,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{problem, refused, render, Form, Signed};
+use super::{audit, problem, refused, render, Form, Signed};
 use crate::auth::{self, Staff};
 use crate::compliance::import::{self, ImportError};
 use crate::domain::staff::Role;
 use crate::domain::{Country, PhoneNumber};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::audit::{self, NewAudit};
 use crate::store::consent_imports::STAGED_FOR_MS;
 use crate::store::consent_lists::{self, Filter, SOURCE_GROUPS};
 use crate::store::{consent, consent_imports, locations};
@@ -182,11 +181,9 @@ pub async fn export(
         return Ok(page);
     }
     let filter = filter_of(&q);
-    let ip = crate::channels::client_ip(&headers, peer, &state.settings.trusted_proxies);
     let detail = json!({ "purpose": filter.purpose, "status": filter.status, "source": filter.source,
         "location": filter.location, "since_ms": filter.since_ms, "until_ms": filter.until_ms });
-    let entry = NewAudit { actor: &who.email, action: "consent_exported", target: &filter.purpose, detail, ip: &ip };
-    audit::append(&state.store, &entry).await?;
+    audit(&state, &who, (&headers, peer), "consent_exported", &filter.purpose, detail).await?;
     let store = state.store.clone();
     // (the next phone to start after, whether the header went out; None once done)
     let start = Some((String::new(), false));
@@ -258,15 +255,7 @@ pub async fn number(
         let error = json!({ "search_error": "Type the whole number, e.g. (415) 555-0177 or +14155550177." });
         return list_page(&state, &who, &q, StatusCode::UNPROCESSABLE_ENTITY, error).await;
     };
-    let ip = crate::channels::client_ip(&headers, peer, &state.settings.trusted_proxies);
-    let entry = NewAudit {
-        actor: &who.email,
-        action: "consent_history_viewed",
-        target: &phone.masked(),
-        detail: json!({}),
-        ip: &ip,
-    };
-    audit::append(&state.store, &entry).await?;
+    audit(&state, &who, (&headers, peer), "consent_history_viewed", &phone.masked(), json!({})).await?;
     let record = crate::evidence::gather(&state.store, &phone).await?;
     let when = |ms: i64| crate::evidence::when(ms, &record.timezone);
     let mut current: Vec<Value> = Vec::new();
@@ -367,15 +356,7 @@ pub async fn evidence(
             "Type the whole number to download its evidence.",
         ));
     };
-    let ip = crate::channels::client_ip(&headers, peer, &state.settings.trusted_proxies);
-    let entry = NewAudit {
-        actor: &who.email,
-        action: "consent_evidence_downloaded",
-        target: &phone.masked(),
-        detail: json!({}),
-        ip: &ip,
-    };
-    audit::append(&state.store, &entry).await?;
+    audit(&state, &who, (&headers, peer), "consent_evidence_downloaded", &phone.masked(), json!({})).await?;
     let record = crate::evidence::gather(&state.store, &phone).await?;
     let zip = crate::evidence::build(&record, &state.pages).map_err(|e| AppError::Internal(e.into()))?;
     let headers = [

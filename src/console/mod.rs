@@ -187,6 +187,20 @@ impl Form {
     }
 }
 
+/// Writes what a staff member did to the audit log, with the address they did it from.
+async fn audit(
+    state: &AppState,
+    who: &Staff,
+    from: (&HeaderMap, std::net::SocketAddr),
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> Result<(), AppError> {
+    let ip = crate::channels::client_ip(from.0, from.1, &state.settings.trusted_proxies);
+    let entry = crate::store::audit::NewAudit { actor: &who.email, action, target, detail, ip: &ip };
+    Ok(crate::store::audit::append(&state.store, &entry).await?)
+}
+
 /// A page that says what went wrong and what to do, in the console's frame.
 fn problem(state: &AppState, who: &Staff, status: StatusCode, message: &str) -> Response {
     render(state, Some(who), status, "console/problem", json!({ "message": message }))

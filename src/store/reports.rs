@@ -42,23 +42,7 @@ pub async fn volume(store: &Store, r: &Range) -> Result<Vec<(i64, i64, i64)>, St
     .bind(r.location.as_deref().unwrap_or(""))
     .fetch_all(store.pool())
     .await?;
-    let mut days: Vec<(i64, i64, i64)> = Vec::new();
-    for (day, kind, n) in rows {
-        let at = match days.iter().position(|d| d.0 == day) {
-            Some(i) => i,
-            None => {
-                days.push((day, 0, 0));
-                days.len() - 1
-            }
-        };
-        if kind == "c" {
-            days[at].1 += n;
-        } else {
-            days[at].2 += n;
-        }
-    }
-    days.sort_unstable();
-    Ok(days)
+    Ok(two_counts_per_day(rows, "c"))
 }
 
 /// Tickets per tag (a ticket with two tags counts for both; none: `untagged`), and how many of
@@ -279,23 +263,7 @@ pub async fn misunderstood(store: &Store, r: &Range) -> Result<Vec<(i64, i64, i6
         .bind(r.location.as_deref().unwrap_or(""))
         .fetch_all(store.pool())
         .await?;
-    let mut days: Vec<(i64, i64, i64)> = Vec::new();
-    for (day, kind, n) in rows {
-        let at = match days.iter().position(|d| d.0 == day) {
-            Some(i) => i,
-            None => {
-                days.push((day, 0, 0));
-                days.len() - 1
-            }
-        };
-        if kind == "m" {
-            days[at].1 += n;
-        } else {
-            days[at].2 += n;
-        }
-    }
-    days.sort_unstable();
-    Ok(days)
+    Ok(two_counts_per_day(rows, "m"))
 }
 
 /// `(day, action, source, events)`: opt-ins and opt-outs per day and source (marketing consent,
@@ -330,6 +298,27 @@ pub async fn consent_by_day(store: &Store, r: &Range) -> Result<Vec<(i64, String
         .bind(r.location.as_deref().unwrap_or(""))
         .fetch_all(store.pool())
         .await?)
+}
+
+/// `(day, kind, count)` rows of two kinds as `(day, count of `first`, count of the other)`, by day.
+fn two_counts_per_day(rows: Vec<(i64, String, i64)>, first: &str) -> Vec<(i64, i64, i64)> {
+    let mut days: Vec<(i64, i64, i64)> = Vec::new();
+    for (day, kind, n) in rows {
+        let at = match days.iter().position(|d| d.0 == day) {
+            Some(i) => i,
+            None => {
+                days.push((day, 0, 0));
+                days.len() - 1
+            }
+        };
+        if kind == first {
+            days[at].1 += n;
+        } else {
+            days[at].2 += n;
+        }
+    }
+    days.sort_unstable();
+    days
 }
 
 /// The day number of a time, as the reports cut days.
