@@ -5,7 +5,8 @@
 //!
 //! Owns gathering that record and writing it as one zip: `evidence.html` (readable, printable
 //! to PDF from any browser) beside one CSV per table. The console's download and
-//! `leafdesk consent evidence` both call [`build`].
+//! `leafdesk consent evidence` both call [`build`]. Also the rows of a consent list export, which
+//! show the same dates the same way.
 
 use std::io::Write as _;
 

@@ -190,7 +190,7 @@ async fn put_customer(
     request: Request,
 ) -> Result<Response, AppError> {
     let (_, body) = signed_body(&state, request).await?;
-    if customer_id.trim().is_empty() || customer_id.chars().count() > MAX_ID_CHARS || customer_id.contains('\0') {
+    if super::is_blank(&customer_id) || customer_id.chars().count() > MAX_ID_CHARS || customer_id.contains('\0') {
         let message = format!("the customer id in the path must be 1 to {MAX_ID_CHARS} characters, without NUL");
         return Err(AppError::rejected(Refused::Unprocessable, "invalid_field", message));
     }

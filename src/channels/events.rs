@@ -167,7 +167,7 @@ fn unprocessable(code: &'static str, message: String) -> AppError {
 /// The fields each event type needs, checked before anything is stored.
 fn validate(p: &EventPayload) -> Result<(), AppError> {
     for (field, value) in [("id", &p.id), ("customer_id", &p.customer_id)] {
-        if value.trim().is_empty() {
+        if super::is_blank(value) {
             return Err(unprocessable("missing_field", format!("{field} is required")));
         }
         if value.chars().count() > MAX_ID_CHARS {
@@ -178,7 +178,7 @@ fn validate(p: &EventPayload) -> Result<(), AppError> {
     if texts.any(|t| t.contains('\0')) || p.data.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
         return Err(unprocessable("invalid_field", NUL_REFUSED.into()));
     }
-    let text = |field: &str| p.data.get(field).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
+    let text = |field: &str| p.data.get(field).and_then(Value::as_str).filter(|v| !super::is_blank(v));
     let require = |field: &'static str| {
         text(field)
             .map(|_| ())

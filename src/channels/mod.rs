@@ -144,6 +144,19 @@ impl FromRequest<AppState> for TwilioForm {
 }
 
 /// The metric label for a rejected webhook.
+/// Whether a text is blank as the API's JSON Schema reads it (`\s` of ECMA-262: Unicode's
+/// space separators, the line terminators, tab and the other ASCII spaces, and U+FEFF; not
+/// U+0085, which Rust's `char::is_whitespace` counts): the server and the published schema must
+/// agree on what "not all blank" means.
+pub fn is_blank(text: &str) -> bool {
+    trim_blank(text).is_empty()
+}
+
+/// `text` without the leading and trailing characters [`is_blank`] counts as blank.
+pub fn trim_blank(text: &str) -> &str {
+    text.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}')
+}
+
 pub fn rejection_reason(err: &AppError) -> &'static str {
     match err {
         AppError::BadSignature(reason) => reason,
@@ -275,6 +288,17 @@ pub fn client_ip(headers: &HeaderMap, peer: std::net::SocketAddr, trusted: &[cra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_means_what_the_json_schema_means() {
+        for blank in ["", " \t\n", "\u{a0}\u{3000}", "\u{feff} "] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for text in ["a", "\u{85}", " x "] {
+            assert!(!is_blank(text), "{text:?}");
+        }
+        assert_eq!(trim_blank("\u{feff} hi \u{2028}"), "hi");
+    }
 
     #[test]
     fn forms_decode_plus_percent_and_repeated_keys() {

@@ -158,7 +158,7 @@ async fn receive_transcript(State(state): State<AppState>, request: Request) -> 
         AppError::rejected(Refused::Malformed, "malformed_body", format!("the body is not a valid transcript: {e}"))
     })?;
     let invalid = |message: String| AppError::rejected(Refused::Unprocessable, "invalid_field", message);
-    let call_id = call.call_id.trim();
+    let call_id = super::trim_blank(&call.call_id);
     if call_id.is_empty() || call.call_id.chars().count() > super::events::MAX_ID_CHARS || call_id.contains('\0') {
         return Err(invalid("call_id must be 1 to 128 characters, not all blank, without U+0000".into()));
     }
@@ -177,7 +177,7 @@ async fn receive_transcript(State(state): State<AppState>, request: Request) -> 
     }
     let mut segments = Vec::with_capacity(call.segments.len());
     for (i, s) in call.segments.iter().enumerate() {
-        let text = s.text.trim();
+        let text = super::trim_blank(&s.text);
         if text.is_empty() || text.chars().count() > crate::domain::MAX_MESSAGE_CHARS || text.contains('\0') {
             return Err(invalid(format!("segments[{i}].text must be 1 to 1600 characters, without NUL")));
         }
