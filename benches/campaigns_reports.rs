@@ -12,7 +12,7 @@
 //! Run: `cargo bench --bench campaigns_reports` (SQLite; `BENCH_DATABASE_URL` or a reachable
 //! 127.0.0.1:5432 adds PostgreSQL). Figures go in BENCHMARKS.md.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use leafdesk::store::Store;
 use leafdesk::twilio::rest::TwilioRest;
 
 mod support;
-use support::{drop_database, postgres_database, spawn_demo_with, stop, wait_ready};
+use support::{drop_database, postgres_database, sign_in, spawn_demo_with, stop, wait_ready};
 
 const RECIPIENTS: i64 = 100_000;
 const PASSWORD: &str = "correct horse battery staple";
@@ -131,23 +131,7 @@ async fn campaign(name: &str, url: &str) {
         queued as f64 / queueing
     );
 
-    let accepted = Arc::new(AtomicU64::new(0));
-    let counter = accepted.clone();
-    let app = axum::Router::new().route(
-        "/2010-04-01/Accounts/{account}/Messages.json",
-        axum::routing::post(move || {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            async move {
-                (
-                    axum::http::StatusCode::CREATED,
-                    axum::Json(serde_json::json!({ "sid": format!("SM{n:032x}"), "status": "queued" })),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (base, accepted) = support::stand_in_messages_api().await;
     let rest = TwilioRest::new(
         "AC0123456789abcdef0123456789abcdef",
         "token",
@@ -234,7 +218,7 @@ async fn reports(name: &str, url: &str) {
     let (server, port) = spawn_demo_with(url, &[("LEAFDESK_NOW", "2026-11-30T20:00:00Z")]);
     wait_ready(port).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let cookie = sign_in(&client, port).await;
+    let cookie = sign_in(&client, port, "bench-lead@shop.test", PASSWORD).await;
     for report in REPORTS {
         // The last 28 days (the page's default range) of the history.
         let page = format!("http://127.0.0.1:{port}/console/reports?report={report}");
@@ -257,24 +241,4 @@ async fn reports(name: &str, url: &str) {
         );
     }
     stop(server);
-}
-
-async fn sign_in(client: &reqwest::Client, port: u16) -> String {
-    let base = format!("http://127.0.0.1:{port}");
-    let form = client.get(format!("{base}/console/login")).send().await.unwrap().text().await.unwrap();
-    let token = form
-        .split(r#"name="form_token" value=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-in form carries a token")
-        .to_owned();
-    let resp = client
-        .post(format!("{base}/console/login"))
-        .form(&[("form_token", token.as_str()), ("email", "bench-lead@shop.test"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303, "signed in");
-    let set = resp.headers().get("set-cookie").expect("a session cookie").to_str().unwrap();
-    set.split(';').next().unwrap().to_owned()
 }

@@ -21,7 +21,7 @@ use leafdesk::twilio::signature::{self, Algorithm};
 use tokio::sync::mpsc;
 
 mod support;
-use support::{drop_database, postgres_database, spawn_demo, stop, wait_ready, OUR_NUMBER, PUBLIC_URL, TOKEN};
+use support::{drop_database, postgres_database, sign_in, spawn_demo, stop, wait_ready, OUR_NUMBER, PUBLIC_URL, TOKEN};
 
 const TICKETS: usize = 10_000;
 const CONSOLES: usize = 200;
@@ -97,7 +97,7 @@ async fn run(name: &str, database_url: &str, second_process: bool) {
     let by = leafdesk::auth::users::Actor { name: "bench", ip: "" };
     let roles = leafdesk::domain::staff::Roles::new([leafdesk::domain::staff::Role::Csr]);
     leafdesk::auth::users::add(&store, &by, "bench-csr@shop.test", "Bench", &roles, PASSWORD).await.unwrap();
-    let cookie = sign_in(&client, port).await;
+    let cookie = sign_in(&client, port, "bench-csr@shop.test", PASSWORD).await;
 
     // 1. The queue page.
     let page = format!("http://127.0.0.1:{port}/console");
@@ -136,7 +136,7 @@ async fn run(name: &str, database_url: &str, second_process: bool) {
     let t = Instant::now();
     let mut cookies = Vec::with_capacity(CONSOLES);
     for _ in 0..CONSOLES {
-        cookies.push(sign_in(&client, console_port).await);
+        cookies.push(sign_in(&client, console_port, "bench-csr@shop.test", PASSWORD).await);
     }
     println!("{name}: {CONSOLES} sign-ins in {:.1} s (argon2id)", t.elapsed().as_secs_f64());
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<Instant>();
@@ -296,25 +296,4 @@ async fn text(client: &reqwest::Client, port: u16, from: &str, body: &str) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
-}
-
-/// Signs in as the bench CSR on the real form; the session cookie.
-async fn sign_in(client: &reqwest::Client, port: u16) -> String {
-    let base = format!("http://127.0.0.1:{port}");
-    let form = client.get(format!("{base}/console/login")).send().await.unwrap().text().await.unwrap();
-    let token = form
-        .split(r#"name="form_token" value=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-in form carries a token")
-        .to_owned();
-    let resp = client
-        .post(format!("{base}/console/login"))
-        .form(&[("form_token", token.as_str()), ("email", "bench-csr@shop.test"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303, "signed in");
-    let set = resp.headers().get("set-cookie").expect("a session cookie").to_str().unwrap();
-    set.split(';').next().unwrap().to_owned()
 }

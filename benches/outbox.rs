@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench --bench outbox`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,8 @@ use leafdesk::settings::SqliteSync;
 use leafdesk::store::outbox::NewOutbound;
 use leafdesk::store::Store;
 use leafdesk::twilio::rest::TwilioRest;
+
+mod support;
 
 const ROWS: usize = 10_000;
 
@@ -78,23 +80,7 @@ async fn run() {
     );
 
     // A stand-in provider that accepts everything.
-    let accepted = Arc::new(AtomicU64::new(0));
-    let counter = accepted.clone();
-    let app = axum::Router::new().route(
-        "/2010-04-01/Accounts/{account}/Messages.json",
-        axum::routing::post(move || {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            async move {
-                (
-                    axum::http::StatusCode::CREATED,
-                    axum::Json(serde_json::json!({ "sid": format!("SM{n:032x}"), "status": "queued" })),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (base, accepted) = support::stand_in_messages_api().await;
 
     let mut tx = store.begin().await.unwrap();
     for i in 0..ROWS {

@@ -1,5 +1,5 @@
-//! What the load benchmarks share: starting, waiting for and stopping a server, and a fresh
-//! PostgreSQL database per run.
+//! What the load benchmarks share: starting, waiting for and stopping a server, signing in to
+//! its console, a stand-in for Twilio's Messages API, and a fresh PostgreSQL database per run.
 #![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
@@ -79,4 +79,49 @@ pub async fn drop_database(admin: &str, url: &str) {
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
         let _ = sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await;
     }
+}
+
+/// Signs in to the console of the server on `port` through the real form; the session cookie.
+pub async fn sign_in(client: &reqwest::Client, port: u16, email: &str, password: &str) -> String {
+    let base = format!("http://127.0.0.1:{port}");
+    let form = client.get(format!("{base}/console/login")).send().await.unwrap().text().await.unwrap();
+    let token = form
+        .split(r#"name="form_token" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-in form carries a token")
+        .to_owned();
+    let resp = client
+        .post(format!("{base}/console/login"))
+        .form(&[("form_token", token.as_str()), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "signed in");
+    let set = resp.headers().get("set-cookie").expect("a session cookie").to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// A stand-in for Twilio's Messages API that accepts every send: its base URL, and how many
+/// sends it has taken.
+pub async fn stand_in_messages_api() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let accepted = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{account}/Messages.json",
+        axum::routing::post(move || {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            async move {
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(serde_json::json!({ "sid": format!("SM{n:032x}"), "status": "queued" })),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, accepted)
 }
